@@ -1,0 +1,1 @@
+//! ECMP: hash fields x hash function x selection algorithm.

@@ -1,0 +1,11 @@
+//! The BGP side of lbsim: how a router spreads flows over next hops (ECMP), and the BGP and
+//! BFD protocols that feed it.
+//!
+//! ```text
+//!  scenario / BGP speaker ──▶ EcmpGroup (next hops, selection state)
+//!  flow 5-tuple ──▶ FlowHasher (fields × function × seed) ──▶ EcmpGroup::select ──▶ next hop
+//! ```
+#![warn(missing_docs)]
+
+pub mod ecmp;
+pub mod wire;

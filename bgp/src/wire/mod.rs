@@ -1,0 +1,1 @@
+//! BGP wire codec (RFC 4271 and friends).
