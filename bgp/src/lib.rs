@@ -7,5 +7,9 @@
 //! ```
 #![warn(missing_docs)]
 
+/// ECMP next-hop selection.
 pub mod ecmp;
+/// BFD codec and session.
+pub mod bfd;
+/// BGP wire codec.
 pub mod wire;
