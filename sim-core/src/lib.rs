@@ -1,7 +1,40 @@
-//! sim-core: the engine of lbsim. It knows no protocol: simulated time, the event queue,
-//! seeded random streams, the topology of devices and links, and metrics.
+//! sim-core: the engine of lbsim. It knows no protocol.
+//!
+//! ```text
+//!  Streams (seed, name) ─▶ per-entity ChaCha streams
+//!  Scheduler: (time, seq) heap ─▶ Simulation::step / run_until ─▶ Model::handle(event)
+//!  Topology: devices + one-way links (delay, bandwidth, FIFO) on petgraph
+//!  metrics: LatencyHistogram (HdrHistogram), TimeSeries (100 ms buckets), Balance; EventLog
+//! ```
+//!
+//! ```
+//! use sim_core::{Model, Scheduler, SimDuration, SimTime, Simulation};
+//!
+//! struct Ping { replies: u32 }
+//! impl Model for Ping {
+//!     type Event = ();
+//!     fn handle(&mut self, _: (), sched: &mut Scheduler<()>) {
+//!         self.replies += 1;
+//!         sched.schedule_in(SimDuration::from_millis(100), ());
+//!     }
+//! }
+//! let mut sim = Simulation::new(Ping { replies: 0 });
+//! sim.sched.schedule_at(SimTime::ZERO, ()).unwrap();
+//! sim.run_until(SimTime(SimDuration::from_secs(1).as_nanos()));
+//! assert_eq!(sim.model.replies, 11); // t = 0, 0.1, ..., 1.0 s
+//! ```
 #![warn(missing_docs)]
 
+pub mod log;
+pub mod metrics;
+pub mod queue;
+pub mod rng;
 pub mod time;
+pub mod topology;
 
+pub use log::{EventLog, LogEntry};
+pub use metrics::{Balance, LatencyHistogram, TimeSeries};
+pub use queue::{Model, ScheduleInPast, Scheduler, Simulation};
+pub use rng::{Stream, Streams};
 pub use time::{SimDuration, SimTime};
+pub use topology::{DeviceId, DeviceKind, LinkId, Topology};

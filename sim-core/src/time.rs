@@ -115,7 +115,10 @@ impl FromStr for SimDuration {
     type Err = ParseDurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ParseDurationError { text: text.to_string(), reason };
+        let err = |reason| ParseDurationError {
+            text: text.to_string(),
+            reason,
+        };
         let s = text.trim();
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -221,7 +224,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_durations() {
-        for bad in ["", "10", "ms", "1.2.3s", "5 parsecs", "0.5ns", "99999999999999999999s", "-1s"] {
+        for bad in [
+            "",
+            "10",
+            "ms",
+            "1.2.3s",
+            "5 parsecs",
+            "0.5ns",
+            "99999999999999999999s",
+            "-1s",
+        ] {
             assert!(bad.parse::<SimDuration>().is_err(), "{bad:?} was accepted");
         }
     }

@@ -1,0 +1,212 @@
+//! Metrics: latency histograms (HdrHistogram), time series in fixed buckets, and balance.
+
+use hdrhistogram::Histogram;
+
+use crate::time::{SimDuration, SimTime};
+
+/// The default width of a time-series bucket.
+pub const DEFAULT_BUCKET: SimDuration = SimDuration::from_millis(100);
+
+/// Latencies in nanoseconds, 1 ns to 1 hour, 3 significant digits (HdrHistogram).
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram {
+    hist: Histogram<u64>,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyHistogram {
+    const MAX_NS: u64 = 3_600_000_000_000;
+
+    /// An empty histogram.
+    pub fn new() -> Self {
+        let hist = Histogram::new_with_bounds(1, Self::MAX_NS, 3)
+            .expect("constant bounds 1 ns .. 1 h with 3 digits are valid");
+        LatencyHistogram { hist }
+    }
+
+    /// Record one latency; values beyond an hour are clamped to an hour.
+    #[inline]
+    pub fn record(&mut self, latency: SimDuration) {
+        let v = latency.as_nanos().clamp(1, Self::MAX_NS);
+        // Cannot fail: v lies within the bounds the histogram was built with.
+        let _ = self.hist.record(v);
+    }
+
+    /// Number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// The value at quantile `q` (0..=1), or zero when empty.
+    pub fn quantile(&self, q: f64) -> SimDuration {
+        if self.hist.is_empty() {
+            return SimDuration::ZERO;
+        }
+        SimDuration(self.hist.value_at_quantile(q))
+    }
+
+    /// Mean, or zero when empty.
+    pub fn mean(&self) -> SimDuration {
+        SimDuration(self.hist.mean().round() as u64)
+    }
+
+    /// Smallest value, or zero when empty.
+    pub fn min(&self) -> SimDuration {
+        SimDuration(if self.hist.is_empty() {
+            0
+        } else {
+            self.hist.min()
+        })
+    }
+
+    /// Largest value, or zero when empty.
+    pub fn max(&self) -> SimDuration {
+        SimDuration(self.hist.max())
+    }
+
+    /// Standard deviation, or zero when empty.
+    pub fn stdev(&self) -> SimDuration {
+        SimDuration(self.hist.stdev().round() as u64)
+    }
+
+    /// Add all of `other`'s values.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.hist.add(&other.hist);
+    }
+
+    /// The underlying HdrHistogram, for bucketed output.
+    pub fn raw(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+}
+
+/// Counts or sums per fixed time bucket (100 ms by default), growing as time advances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeSeries {
+    bucket: SimDuration,
+    values: Vec<u64>,
+}
+
+impl TimeSeries {
+    /// An empty series with buckets of `bucket` (at least 1 ns), pre-sized for `horizon`.
+    pub fn new(bucket: SimDuration, horizon: SimDuration) -> Self {
+        let bucket = SimDuration(bucket.as_nanos().max(1));
+        let n = horizon.as_nanos().div_ceil(bucket.as_nanos()) as usize;
+        TimeSeries {
+            bucket,
+            values: vec![0; n],
+        }
+    }
+
+    /// Add `v` to the bucket holding `t`.
+    #[inline]
+    pub fn add(&mut self, t: SimTime, v: u64) {
+        let i = (t.as_nanos() / self.bucket.as_nanos()) as usize;
+        if i >= self.values.len() {
+            self.values.resize(i + 1, 0);
+        }
+        self.values[i] += v;
+    }
+
+    /// The bucket width.
+    pub fn bucket(&self) -> SimDuration {
+        self.bucket
+    }
+
+    /// Values per bucket, bucket `i` covering `[i * bucket, (i + 1) * bucket)`.
+    pub fn values(&self) -> &[u64] {
+        &self.values
+    }
+
+    /// Value of bucket `i` (zero past the end).
+    pub fn get(&self, i: usize) -> u64 {
+        self.values.get(i).copied().unwrap_or(0)
+    }
+
+    /// Number of buckets.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when no bucket exists.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// How evenly load spreads: max/mean and Jain's fairness index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Balance {
+    /// Largest share over the mean share; 1.0 is perfect.
+    pub max_over_mean: f64,
+    /// Jain's index (sum x)^2 / (n * sum x^2); 1.0 is perfect, 1/n is all on one.
+    pub jain: f64,
+}
+
+impl Balance {
+    /// Balance of `loads`; an empty or all-zero set counts as perfectly balanced.
+    pub fn of(loads: &[u64]) -> Balance {
+        let n = loads.len() as f64;
+        let sum: f64 = loads.iter().map(|&x| x as f64).sum();
+        if loads.is_empty() || sum == 0.0 {
+            return Balance {
+                max_over_mean: 1.0,
+                jain: 1.0,
+            };
+        }
+        let max = loads.iter().copied().max().unwrap_or(0) as f64;
+        let sum_sq: f64 = loads.iter().map(|&x| (x as f64) * (x as f64)).sum();
+        Balance {
+            max_over_mean: max / (sum / n),
+            jain: sum * sum / (n * sum_sq),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_within_three_digits() {
+        let mut h = LatencyHistogram::new();
+        for us in 1..=1000u64 {
+            h.record(SimDuration::from_micros(us));
+        }
+        assert_eq!(h.count(), 1000);
+        let p50 = h.quantile(0.5).as_nanos() as f64;
+        let p99 = h.quantile(0.99).as_nanos() as f64;
+        assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.002, "{p50}");
+        assert!((p99 - 990_000.0).abs() / 990_000.0 < 0.002, "{p99}");
+        assert_eq!(LatencyHistogram::new().quantile(0.99), SimDuration::ZERO);
+    }
+
+    #[test]
+    fn series_buckets_by_time() {
+        let mut s = TimeSeries::new(DEFAULT_BUCKET, SimDuration::from_secs(1));
+        assert_eq!(s.len(), 10);
+        s.add(SimTime(0), 1);
+        s.add(SimTime(99_999_999), 1);
+        s.add(SimTime(100_000_000), 5);
+        s.add(SimTime(2_050_000_000), 7);
+        assert_eq!(&s.values()[..2], &[2, 5]);
+        assert_eq!(s.get(20), 7);
+        assert_eq!(s.get(99), 0);
+    }
+
+    #[test]
+    fn balance_extremes() {
+        let even = Balance::of(&[5, 5, 5, 5]);
+        assert_eq!(even.max_over_mean, 1.0);
+        assert_eq!(even.jain, 1.0);
+        let skewed = Balance::of(&[8, 0, 0, 0]);
+        assert_eq!(skewed.max_over_mean, 4.0);
+        assert_eq!(skewed.jain, 0.25);
+    }
+}
