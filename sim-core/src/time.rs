@@ -153,7 +153,7 @@ impl FromStr for SimDuration {
         let mut scale = unit_ns;
         for d in frac_part.bytes() {
             let digit = u64::from(d - b'0');
-            if scale % 10 != 0 {
+            if !scale.is_multiple_of(10) {
                 if digit != 0 {
                     return Err(err("finer than one nanosecond"));
                 }
