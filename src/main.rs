@@ -1,1 +1,232 @@
-fn main() {}
+//! `sim`: run scenarios, validate them, and ask ECMP what-if questions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bgp::ecmp::{HashFields, HashFunction, Selection};
+use clap::{Parser, Subcommand};
+use lbsim::hashcalc::{self, Change, HashQuestion, Position};
+use lbsim::scenario::Scenario;
+use lbsim::{output, report, runner};
+use sim_core::SimDuration;
+
+#[derive(Parser)]
+#[command(
+    name = "sim",
+    version,
+    about = "lbsim: a deterministic lab simulator of MetalLB L2 and BGP load balancing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario: tables on the terminal, CSV with --out.
+    Run {
+        /// The scenario file (RON).
+        file: PathBuf,
+        /// Master seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// ECMP what-if: how many flows move when one of N next hops leaves or joins.
+    Hash {
+        /// Header fields: l3, 3-tuple, 5-tuple.
+        #[arg(long, default_value = "5-tuple")]
+        fields: HashFields,
+        /// Hash function: crc16, crc32, xor-fold, toeplitz, linux.
+        #[arg(long = "hash", default_value = "linux")]
+        function: HashFunction,
+        /// Hash seed (for linux: net.ipv4.fib_multipath_hash_seed).
+        #[arg(long, default_value_t = 0x5eed)]
+        seed: u32,
+        /// Selection: modulo, hash-threshold, resilient, maglev, rendezvous.
+        #[arg(long, default_value = "hash-threshold")]
+        selection: Selection,
+        /// Resilient: bucket count.
+        #[arg(long)]
+        buckets: Option<u16>,
+        /// Resilient: idle timer, e.g. "0s", "120s".
+        #[arg(long)]
+        idle_timer: Option<SimDuration>,
+        /// Maglev: table size (prime).
+        #[arg(long)]
+        table_size: Option<u32>,
+        /// Next hops before the change.
+        #[arg(short = 'n', long, default_value_t = 6)]
+        nexthops: usize,
+        /// Which next hop leaves: first, middle, last or a 1-based index.
+        #[arg(long, conflicts_with = "add")]
+        remove: Option<Position>,
+        /// Where a new next hop joins: first, middle, last or a 1-based index.
+        #[arg(long)]
+        add: Option<Position>,
+        /// Random flows to examine.
+        #[arg(short = 'f', long, default_value_t = 100_000)]
+        flows: usize,
+        /// Seed of the random flows.
+        #[arg(long, default_value_t = 1)]
+        flow_seed: u64,
+        /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump).
+        #[arg(long = "flows-file", value_name = "FILE.csv")]
+        flows_file: Option<PathBuf>,
+        /// Write each flow's next hop before and after to this CSV.
+        #[arg(long = "per-flow", value_name = "OUT.csv")]
+        per_flow: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { file, seed, out } => run(file, seed, out),
+        Command::Validate { files } => validate(&files),
+        Command::Hash {
+            fields,
+            function,
+            seed,
+            mut selection,
+            buckets,
+            idle_timer,
+            table_size,
+            nexthops,
+            remove,
+            add,
+            flows,
+            flow_seed,
+            flows_file,
+            per_flow,
+            json,
+        } => {
+            if let Selection::Resilient {
+                buckets: b,
+                idle_timer: t,
+                ..
+            } = &mut selection
+            {
+                *b = buckets.unwrap_or(*b);
+                *t = idle_timer.unwrap_or(*t);
+            }
+            if let Selection::Maglev { table_size: s } = &mut selection {
+                *s = table_size.unwrap_or(*s);
+            }
+            let change = match add {
+                Some(p) => Change::Add(p),
+                None => Change::Remove(remove.unwrap_or(Position::First)),
+            };
+            let q = HashQuestion {
+                fields,
+                function,
+                seed,
+                selection,
+                next_hops: nexthops,
+                change,
+                flows,
+                flow_seed,
+                flows_file,
+            };
+            hash(&q, per_flow, json)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(file: PathBuf, seed: Option<u64>, out: Option<PathBuf>) -> Result<(), String> {
+    let wall = Instant::now();
+    let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
+    let seed = seed.unwrap_or(scenario.seed);
+    let results = runner::run_all(&scenario, seed).map_err(|e| e.to_string())?;
+    print!("{}", report::tables(&scenario, &results));
+    if let Some(dir) = &out {
+        output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
+        println!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let requests: u64 = results.iter().map(|r| r.counts.started).sum();
+    let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
+    let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
+    println!(
+        "\nsimulated {:.3} s ({} variant{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
+        sim_s,
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        events,
+        requests,
+        secs,
+        events as f64 / secs / 1e6,
+        requests as f64 / secs / 1e6,
+        rss
+    );
+    Ok(())
+}
+
+/// The process's peak resident set (VmHWM), where /proc tells it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn validate(files: &[PathBuf]) -> Result<(), String> {
+    let mut failed = 0;
+    for f in files {
+        match Scenario::load(f) {
+            Ok(s) => println!(
+                "{}: ok ({} variant{})",
+                f.display(),
+                s.variant_list().len(),
+                if s.variant_list().len() == 1 { "" } else { "s" }
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} scenario files are invalid",
+            files.len()
+        ));
+    }
+    Ok(())
+}
+
+fn hash(q: &HashQuestion, per_flow: Option<PathBuf>, json: bool) -> Result<(), String> {
+    let (answer, rows) = hashcalc::answer(q).map_err(|e| e.to_string())?;
+    if let Some(p) = per_flow {
+        hashcalc::write_per_flow(&p, &rows).map_err(|e| format!("writing {}: {e}", p.display()))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", hashcalc::render(&answer));
+    }
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! `sim hash`: the ECMP what-if calculator. N next hops, one leaves or joins, F flows: how many
+//! move, how many of those had a surviving next hop (collateral), and how even the spread is.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use bgp::ecmp::whatif::{random_flows, remap, Balance, RemapReport};
+use bgp::ecmp::{EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, NextHop, Selection};
+use serde::Serialize;
+
+/// Which member leaves or where one joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    /// The first in the list.
+    First,
+    /// The one in the middle (index N/2, 0-based).
+    Middle,
+    /// The last.
+    Last,
+    /// A 1-based index.
+    Index(usize),
+}
+
+impl std::str::FromStr for Position {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "first" => Ok(Position::First),
+            "middle" => Ok(Position::Middle),
+            "last" => Ok(Position::Last),
+            _ => s
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i >= 1)
+                .map(Position::Index)
+                .ok_or_else(|| {
+                    format!(
+                        "invalid position {s:?}: valid are first, middle, last or a 1-based index"
+                    )
+                }),
+        }
+    }
+}
+
+/// The change to examine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// One of N leaves.
+    Remove(Position),
+    /// One joins the N.
+    Add(Position),
+}
+
+/// Everything `sim hash` needs.
+#[derive(Debug, Clone)]
+pub struct HashQuestion {
+    /// Header fields.
+    pub fields: HashFields,
+    /// Hash function.
+    pub function: HashFunction,
+    /// Hash seed.
+    pub seed: u32,
+    /// Selection algorithm.
+    pub selection: Selection,
+    /// Next hops before the change.
+    pub next_hops: usize,
+    /// The change.
+    pub change: Change,
+    /// Random flows to draw when no file is given.
+    pub flows: usize,
+    /// Seed of the random flows.
+    pub flow_seed: u64,
+    /// Real flows (CSV: src,dst,proto,sport,dport).
+    pub flows_file: Option<PathBuf>,
+}
+
+/// Errors of `sim hash`.
+#[derive(Debug, thiserror::Error)]
+pub enum HashCalcError {
+    /// The question does not make sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// The flows file is unreadable or malformed.
+    #[error("{file}:{line}: {message}")]
+    FlowsFile {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing the per-flow file failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub struct HashAnswer {
+    /// Fields, function, seed, selection, as CLI names.
+    pub fields: String,
+    /// Hash function.
+    pub function: String,
+    /// Seed.
+    pub seed: u32,
+    /// Selection.
+    pub selection: String,
+    /// Next hops before.
+    pub next_hops_before: usize,
+    /// Next hops after.
+    pub next_hops_after: usize,
+    /// The change.
+    pub change: Change,
+    /// Flows examined.
+    pub flows: u64,
+    /// Flows that moved.
+    pub moved: u64,
+    /// Share of all flows that moved.
+    pub moved_share: f64,
+    /// Flows whose next hop survived.
+    pub survivors: u64,
+    /// Survivors that moved anyway.
+    pub collateral: u64,
+    /// collateral / survivors.
+    pub collateral_share: f64,
+    /// The closed form for an ideal uniform hash, where one is known.
+    pub expected_collateral_share: Option<f64>,
+    /// The closed form of the moved share, where one is known.
+    pub expected_moved_share: Option<f64>,
+    /// Spread before: max/mean.
+    pub balance_before_max_over_mean: f64,
+    /// Spread before: Jain's index.
+    pub balance_before_jain: f64,
+    /// Spread after: max/mean.
+    pub balance_after_max_over_mean: f64,
+    /// Spread after: Jain's index.
+    pub balance_after_jain: f64,
+    /// Flows per next hop before (next hop as `nh-i`, 1-based in the original list).
+    pub per_next_hop_before: Vec<(String, u64)>,
+    /// Flows per next hop after.
+    pub per_next_hop_after: Vec<(String, u64)>,
+}
+
+fn index_of(pos: Position, len: usize) -> Result<usize, HashCalcError> {
+    let i = match pos {
+        Position::First => 0,
+        Position::Middle => len / 2,
+        Position::Last => len.saturating_sub(1),
+        Position::Index(i) => i - 1,
+    };
+    if i >= len.max(1) {
+        return Err(HashCalcError::Invalid(format!(
+            "position {} is outside 1..={}",
+            i + 1,
+            len
+        )));
+    }
+    Ok(i)
+}
+
+/// Closed forms of DESIGN.md "ECMP" for an ideal uniform hash: (collateral, moved share).
+fn closed_form(selection: Selection, change: Change, n: usize) -> (Option<f64>, Option<f64>) {
+    let n_f = n as f64;
+    match (selection, change) {
+        (Selection::Modulo, Change::Remove(_)) if n >= 2 => (Some((n_f - 2.0) / (n_f - 1.0)), None),
+        (Selection::HashThreshold, Change::Remove(Position::First | Position::Last)) if n >= 2 => {
+            (Some((n_f - 2.0) / (2.0 * (n_f - 1.0))), Some(0.5))
+        }
+        (Selection::HashThreshold, Change::Add(Position::First | Position::Last)) if n >= 1 => {
+            (Some(0.5), Some(0.5))
+        }
+        (Selection::Resilient { .. } | Selection::Rendezvous, Change::Remove(_)) => {
+            (Some(0.0), None)
+        }
+        _ => (None, None),
+    }
+}
+
+/// Read flows from a CSV with a header naming src,dst,proto,sport,dport (any order; proto as a
+/// number or tcp/udp).
+pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
+    let file = path.display().to_string();
+    let err = |line: u64, message: String| HashCalcError::FlowsFile {
+        file: file.clone(),
+        line,
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| err(0, e.to_string()))?;
+    let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                err(
+                    1,
+                    format!(
+                        "missing column {name:?}; the header must name src,dst,proto,sport,dport"
+                    ),
+                )
+            })
+    };
+    let (c_src, c_dst, c_proto, c_sport, c_dport) = (
+        col("src")?,
+        col("dst")?,
+        col("proto")?,
+        col("sport")?,
+        col("dport")?,
+    );
+    let mut flows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let field = |i: usize| rec.get(i).unwrap_or("");
+        let ip = |i: usize, name: &str| {
+            field(i).parse::<Ipv4Addr>().map_err(|_| {
+                err(
+                    line,
+                    format!("{name} {:?} is not an IPv4 address", field(i)),
+                )
+            })
+        };
+        let port = |i: usize, name: &str| {
+            field(i).parse::<u16>().map_err(|_| {
+                err(
+                    line,
+                    format!("{name} {:?} is not a port (0..65535)", field(i)),
+                )
+            })
+        };
+        let proto = match field(c_proto).to_ascii_lowercase().as_str() {
+            "tcp" => 6,
+            "udp" => 17,
+            p => p.parse::<u8>().map_err(|_| {
+                err(
+                    line,
+                    format!("proto {p:?} is not tcp, udp or a protocol number (0..255)"),
+                )
+            })?,
+        };
+        flows.push(FlowKey {
+            src: ip(c_src, "src")?,
+            dst: ip(c_dst, "dst")?,
+            proto,
+            sport: port(c_sport, "sport")?,
+            dport: port(c_dport, "dport")?,
+        });
+    }
+    if flows.is_empty() {
+        return Err(err(1, "no flows in the file".into()));
+    }
+    Ok(flows)
+}
+
+/// Answer the question; also returns, per flow, (flow, before, after) for `--per-flow`.
+pub fn answer(
+    q: &HashQuestion,
+) -> Result<(HashAnswer, Vec<(FlowKey, Option<NextHop>, Option<NextHop>)>), HashCalcError> {
+    if !(1..=1024).contains(&q.next_hops) {
+        return Err(HashCalcError::Invalid(format!(
+            "--nexthops {}: must be 1 to 1024",
+            q.next_hops
+        )));
+    }
+    let before_list: Vec<NextHop> = (0..q.next_hops as NextHop).collect();
+    let mut after_list = before_list.clone();
+    match q.change {
+        Change::Remove(pos) => {
+            if q.next_hops < 2 {
+                return Err(HashCalcError::Invalid(
+                    "removing one of a single next hop leaves none".into(),
+                ));
+            }
+            let i = index_of(pos, q.next_hops)?;
+            after_list.remove(i);
+        }
+        Change::Add(pos) => {
+            let i = match pos {
+                Position::Last => q.next_hops,
+                p => index_of(p, q.next_hops + 1)?,
+            };
+            after_list.insert(i, q.next_hops as NextHop);
+        }
+    }
+    let bad = |e: bgp::ecmp::EcmpError| HashCalcError::Invalid(e.to_string());
+    let before = EcmpGroup::new(q.selection, &before_list).map_err(bad)?;
+    // The after group evolves from the before group, so history-dependent tables (resilient)
+    // change as a router's would.
+    let mut after = before.clone();
+    after.set_next_hops(sim_core::SimTime::ZERO, &after_list);
+    let flows = match &q.flows_file {
+        Some(p) => read_flows(p)?,
+        None => {
+            if q.flows == 0 || q.flows > 50_000_000 {
+                return Err(HashCalcError::Invalid(format!(
+                    "--flows {}: must be 1 to 50000000",
+                    q.flows
+                )));
+            }
+            random_flows(q.flow_seed, q.flows, Ipv4Addr::new(192, 0, 2, 10), 80)
+        }
+    };
+    let hasher = FlowHasher::new(q.fields, q.function, q.seed);
+    let (report, pairs): (RemapReport, _) = remap(&hasher, &before, &after, &flows);
+    let (expected_collateral_share, expected_moved_share) =
+        closed_form(q.selection, q.change, q.next_hops);
+    let names = |b: &Balance| {
+        b.per_next_hop
+            .iter()
+            .map(|&(nh, c)| (format!("nh-{}", nh + 1), c))
+            .collect()
+    };
+    let ans = HashAnswer {
+        fields: q.fields.to_string(),
+        function: q.function.to_string(),
+        seed: q.seed,
+        selection: q.selection.to_string(),
+        next_hops_before: before_list.len(),
+        next_hops_after: after_list.len(),
+        change: q.change,
+        flows: report.flows,
+        moved: report.moved,
+        moved_share: report.moved_share,
+        survivors: report.survivors,
+        collateral: report.collateral,
+        collateral_share: report.collateral_share,
+        expected_collateral_share,
+        expected_moved_share,
+        balance_before_max_over_mean: report.before.max_over_mean,
+        balance_before_jain: report.before.jain,
+        balance_after_max_over_mean: report.after.max_over_mean,
+        balance_after_jain: report.after.jain,
+        per_next_hop_before: names(&report.before),
+        per_next_hop_after: names(&report.after),
+    };
+    let per_flow = flows
+        .into_iter()
+        .zip(pairs)
+        .map(|(f, (a, b))| (f, a, b))
+        .collect();
+    Ok((ans, per_flow))
+}
+
+/// The answer as text for a person.
+pub fn render(a: &HashAnswer) -> String {
+    let mut s = String::new();
+    let pct = |x: f64| format!("{:.2} %", 100.0 * x);
+    let change = match a.change {
+        Change::Remove(p) => format!("one leaves ({})", pos_text(p)),
+        Change::Add(p) => format!("one joins ({})", pos_text(p)),
+    };
+    let _ = writeln!(
+        s,
+        "{} hash over {} (seed {}), {} selection: {} -> {} next hops, {}",
+        a.function, a.fields, a.seed, a.selection, a.next_hops_before, a.next_hops_after, change
+    );
+    let _ = writeln!(s, "flows             {}", a.flows);
+    let _ = write!(s, "moved             {} ({})", a.moved, pct(a.moved_share));
+    if let Some(e) = a.expected_moved_share {
+        let _ = write!(s, "   closed form {}", pct(e));
+    }
+    let _ = writeln!(s);
+    let _ = write!(
+        s,
+        "collateral        {} of {} survivors ({})",
+        a.collateral,
+        a.survivors,
+        pct(a.collateral_share)
+    );
+    if let Some(e) = a.expected_collateral_share {
+        let _ = write!(s, "   closed form {}", pct(e));
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "balance before    max/mean {:.4}, Jain {:.5}",
+        a.balance_before_max_over_mean, a.balance_before_jain
+    );
+    let _ = writeln!(
+        s,
+        "balance after     max/mean {:.4}, Jain {:.5}",
+        a.balance_after_max_over_mean, a.balance_after_jain
+    );
+    let list = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(n, c)| format!("{n}={c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(s, "flows before      {}", list(&a.per_next_hop_before));
+    let _ = writeln!(s, "flows after       {}", list(&a.per_next_hop_after));
+    s
+}
+
+fn pos_text(p: Position) -> String {
+    match p {
+        Position::First => "first".into(),
+        Position::Middle => "middle".into(),
+        Position::Last => "last".into(),
+        Position::Index(i) => format!("#{i}"),
+    }
+}
+
+/// Write the per-flow file: src,dst,proto,sport,dport,next_hop_before,next_hop_after,moved.
+pub fn write_per_flow(
+    path: &Path,
+    rows: &[(FlowKey, Option<NextHop>, Option<NextHop>)],
+) -> io::Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
+    w.write_record([
+        "src",
+        "dst",
+        "proto",
+        "sport",
+        "dport",
+        "next_hop_before",
+        "next_hop_after",
+        "moved",
+    ])
+    .map_err(io::Error::other)?;
+    let name = |n: Option<NextHop>| n.map_or_else(String::new, |n| format!("nh-{}", n + 1));
+    for (f, a, b) in rows {
+        w.write_record([
+            f.src.to_string(),
+            f.dst.to_string(),
+            f.proto.to_string(),
+            f.sport.to_string(),
+            f.dport.to_string(),
+            name(*a),
+            name(*b),
+            (a != b).to_string(),
+        ])
+        .map_err(io::Error::other)?;
+    }
+    w.flush()
+}

@@ -1,0 +1,114 @@
+//! Load generators: open loop (vegeta, fortio) and closed loop (wrk), with a new connection per
+//! request or a keep-alive pool.
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+use sim_core::{LinkId, SimDuration, SimTime, Stream};
+
+use super::slab::Key;
+use crate::scenario::{ClientSpec, Connections, Load, Pacing};
+
+/// Linux's default ephemeral port range (`net.ipv4.ip_local_port_range` 32768 60999).
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// One client instance with its own address.
+#[derive(Debug)]
+pub struct Client {
+    /// Instance name, e.g. `ext-3`.
+    pub name: String,
+    /// Its address (the flow's source).
+    pub ip: Ipv4Addr,
+    /// How it issues requests.
+    pub load: Load,
+    /// Connection reuse.
+    pub connections: Connections,
+    /// Per-request timeout.
+    pub timeout: SimDuration,
+    /// Request size.
+    pub request_bytes: u32,
+    /// Response size.
+    pub response_bytes: u32,
+    /// When it starts.
+    pub start: SimDuration,
+    /// Client -> router.
+    pub uplink: LinkId,
+    /// Router -> client.
+    pub downlink: LinkId,
+    /// Its random stream (arrivals, ports).
+    pub rng: Stream,
+    next_port: u16,
+    /// Idle keep-alive connections, least recently used first.
+    pub idle: VecDeque<Key>,
+    /// Keep-alive connections open (idle or busy).
+    pub open_conns: u32,
+    /// Open-loop requests waiting for a free connection: (intended start).
+    pub backlog: VecDeque<SimTime>,
+    /// Outstanding requests by deadline (deadlines only grow: sends are in time order).
+    pub deadlines: VecDeque<(SimTime, Key)>,
+    /// Whether a timeout check is scheduled.
+    pub timeout_armed: bool,
+}
+
+impl Client {
+    /// Instance `index` (0-based) of `spec`, with address `ip` and its links.
+    pub fn new(
+        spec: &ClientSpec,
+        index: u32,
+        ip: Ipv4Addr,
+        links: (LinkId, LinkId),
+        mut rng: Stream,
+    ) -> Self {
+        let next_port = rng.random_range(EPHEMERAL);
+        Client {
+            name: format!("{}-{}", spec.name, index + 1),
+            ip,
+            load: spec.load,
+            connections: spec.connections,
+            timeout: spec.timeout,
+            request_bytes: spec.request_bytes,
+            response_bytes: spec.response_bytes,
+            start: spec.start,
+            uplink: links.0,
+            downlink: links.1,
+            rng,
+            next_port,
+            idle: VecDeque::new(),
+            open_conns: 0,
+            backlog: VecDeque::new(),
+            deadlines: VecDeque::new(),
+            timeout_armed: false,
+        }
+    }
+
+    /// A source port for a new connection: sequential through the ephemeral range from a
+    /// random start, as a connect() without bind walks it.
+    pub fn take_port(&mut self) -> u16 {
+        let p = self.next_port;
+        self.next_port = if p >= *EPHEMERAL.end() {
+            *EPHEMERAL.start()
+        } else {
+            p + 1
+        };
+        p
+    }
+
+    /// The gap to the next open-loop arrival.
+    pub fn next_gap(&mut self) -> SimDuration {
+        let Load::OpenLoop { rate, pacing } = self.load else {
+            return SimDuration::ZERO;
+        };
+        let mean = 1.0 / rate;
+        let gap = match pacing {
+            Pacing::Constant => mean,
+            Pacing::Poisson => {
+                let x: f64 = Exp1.sample(&mut self.rng);
+                mean * x
+            }
+        };
+        // At least 1 ns so time always advances.
+        SimDuration(SimDuration::from_secs_f64(gap).as_nanos().max(1))
+    }
+}

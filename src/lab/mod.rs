@@ -1,0 +1,1266 @@
+//! The lab: a BGP-mode cluster assembled from a scenario, driven by the event queue.
+//!
+//! ```text
+//!  client ─link─▶ router ──ECMP(hash of 5-tuple)──link─▶ node (kube-proxy, conntrack)
+//!                                                          └─▶ pod (local, or another node)
+//!  client ◀─link── router ◀──link── ingress node (un-NAT) ◀── pod
+//! ```
+//! Requests are records carrying a connection id; each resource (link, node CPU, pod) is
+//! reserved when the request reaches it, so queues form where capacity is short.
+
+mod client;
+mod kube;
+mod router;
+mod slab;
+
+use std::net::Ipv4Addr;
+
+use bgp::ecmp::{FlowKey, NextHop};
+use sim_core::{
+    DeviceKind, EventLog, LatencyHistogram, LinkId, Model, Scheduler, SimDuration, SimTime,
+    Simulation, Streams, TimeSeries, Topology,
+};
+
+pub use client::Client;
+pub use kube::{KubeProxy, Pod};
+pub use router::{RouteChange, ServiceRoute};
+use slab::{Key, Slab};
+
+use crate::scenario::{
+    Action, Connections, Load, Placement, Scenario, ScriptedEvent, ServiceTime, TrafficPolicy,
+    Variant,
+};
+
+/// Why a run could not be built or did not add up.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The ECMP settings are not usable.
+    #[error("variant {variant}: ecmp: {source}")]
+    Ecmp {
+        /// Variant name.
+        variant: String,
+        /// The cause.
+        source: bgp::ecmp::EcmpError,
+    },
+    /// The topology could not be assembled.
+    #[error("variant {variant}: topology: {source}")]
+    Topology {
+        /// Variant name.
+        variant: String,
+        /// The cause.
+        source: sim_core::topology::TopologyError,
+    },
+    /// The conservation identity failed: a bug, reported instead of hidden.
+    #[error("variant {variant}: conservation violated: started {started} != ok {ok} + failed {failed} + in flight {in_flight}")]
+    Conservation {
+        /// Variant name.
+        variant: String,
+        /// Requests started.
+        started: u64,
+        /// Succeeded.
+        ok: u64,
+        /// Failed, all kinds.
+        failed: u64,
+        /// Still outstanding at the end.
+        in_flight: u64,
+    },
+    /// The run would exceed a resource limit.
+    #[error("variant {variant}: {what} exceeded the limit of {limit}; shorten the run or lower the load")]
+    Limit {
+        /// Variant name.
+        variant: String,
+        /// What grew too large.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// How a request ended badly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// "connection reset by peer": a RST reached the client.
+    Reset,
+    /// No answer within the client's timeout.
+    Timeout,
+    /// "connection refused" (kube-proxy REJECT: no endpoints) or ICMP unreachable (no route).
+    Refused,
+}
+
+/// What arrives back at a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// The answer.
+    Response,
+    /// A TCP RST.
+    Reset,
+    /// A REJECT or ICMP unreachable.
+    Refused,
+}
+
+/// The events of a lab run.
+#[derive(Debug, Clone, Copy)]
+pub enum Ev {
+    /// An open-loop client's next arrival.
+    Arrival(u32),
+    /// A closed-loop user (client, user) sends after thinking.
+    UserSend(u32),
+    /// A request reaches the router.
+    AtRouter(Key),
+    /// A request reaches its ingress node.
+    AtNode(Key),
+    /// A request reaches its pod.
+    AtPod(Key),
+    /// A pod finished a request.
+    PodDone(Key),
+    /// A reply reaches the client.
+    AtClient(Key, Reply),
+    /// Check a client's outstanding requests for timeouts.
+    TimeoutCheck(u32),
+    /// Scripted event i.
+    Script(u32),
+    /// The ECMP group's own timer (resilient bucket migration).
+    EcmpTimer,
+    /// A crashed node's pods leave the endpoints (node, node epoch at the crash).
+    EndpointRemoval(u16, u32),
+}
+
+/// A worker node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `node-i`.
+    pub name: String,
+    /// Its address (the next hop it announces).
+    pub ip: Ipv4Addr,
+    /// Running.
+    pub up: bool,
+    /// Bumped on crash and recovery: conntrack entries of an older epoch are gone.
+    pub epoch: u32,
+    cores_free_at: Vec<SimTime>,
+    /// Router -> node.
+    pub downlink: LinkId,
+    /// Node -> router.
+    pub uplink: LinkId,
+    /// Requests that entered the cluster here.
+    pub ingress_requests: u64,
+    /// New connections kube-proxy admitted here (conntrack entries created).
+    pub conntrack_created: u64,
+    kube_proxy: KubeProxy,
+}
+
+impl Node {
+    /// Spend `cost` of CPU on the first free core from `now`; returns when done.
+    #[inline]
+    fn cpu(&mut self, now: SimTime, cost: SimDuration) -> SimTime {
+        if cost == SimDuration::ZERO {
+            return now;
+        }
+        let (i, free) = self
+            .cores_free_at
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(_, t)| t)
+            .unwrap_or((0, now));
+        let done = free.max(now) + cost;
+        if let Some(c) = self.cores_free_at.get_mut(i) {
+            *c = done;
+        }
+        done
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    client: u32,
+    flow: FlowKey,
+    hash: u32,
+    opened_at: SimTime,
+    /// The node holding this connection's conntrack entry and that entry's epoch.
+    conntrack: Option<(u16, u32)>,
+    pod: Option<u32>,
+    /// Where the router sends it now (as of the last change or packet).
+    path_node: Option<u16>,
+    /// The change that moved it away from its conntrack node, while it is away.
+    moved_by: Option<u32>,
+    /// connections.csv rows waiting for this connection's fate.
+    pending_rows: Vec<u32>,
+    /// A packet hit a node without its conntrack entry.
+    broken: bool,
+}
+
+#[derive(Debug)]
+struct Req {
+    client: u32,
+    conn: Key,
+    /// When the request was due (latency counts from here, so queueing at the client shows).
+    start: SimTime,
+    ingress: u16,
+    pod_epoch: u32,
+    closed_loop: bool,
+}
+
+/// One route change (or resilient migration) and what it did to live connections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    /// Sequence number within the run.
+    pub id: u32,
+    /// When.
+    pub time: SimTime,
+    /// What caused it, e.g. `withdraw node-2`.
+    pub cause: String,
+    /// Next hops before.
+    pub group_before: usize,
+    /// Next hops after.
+    pub group_after: usize,
+    /// Established connections at that moment.
+    pub live: u64,
+    /// Connections whose next hop changed.
+    pub moved: u64,
+    /// Of those that left their conntrack node, how many later got a RST.
+    pub broken_reset: u64,
+    /// ... or silently lost packets and timed out.
+    pub broken_timeout: u64,
+}
+
+/// One live connection at one change (connections.csv).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnRow {
+    /// Connection id (slab slot; unique among live connections).
+    pub conn: u32,
+    /// Client instance.
+    pub client: u32,
+    /// The flow.
+    pub flow: FlowKey,
+    /// When it opened.
+    pub opened_at: SimTime,
+    /// The change.
+    pub change: u32,
+    /// Next hop before the change.
+    pub node_before: Option<u16>,
+    /// Next hop after.
+    pub node_after: Option<u16>,
+    /// What became of it.
+    pub fate: &'static str,
+}
+
+/// Per-bucket time series.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Requests started.
+    pub started: TimeSeries,
+    /// Succeeded.
+    pub ok: TimeSeries,
+    /// Reset.
+    pub reset: TimeSeries,
+    /// Timed out.
+    pub timeout: TimeSeries,
+    /// Refused.
+    pub refused: TimeSeries,
+    /// Sum of successful latencies, ns.
+    pub latency_sum_ns: TimeSeries,
+    /// Largest successful latency per bucket, ns.
+    pub latency_max_ns: Vec<u64>,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests started.
+    pub started: u64,
+    /// Answered.
+    pub ok: u64,
+    /// Reset by peer.
+    pub reset: u64,
+    /// Timed out.
+    pub timeout: u64,
+    /// Refused.
+    pub refused: u64,
+    /// Outstanding at the end.
+    pub in_flight: u64,
+    /// Connections opened.
+    pub connections: u64,
+}
+
+impl Counts {
+    /// All failures.
+    pub fn failed(&self) -> u64 {
+        self.reset + self.timeout + self.refused
+    }
+}
+
+/// Everything one variant's run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Variant name.
+    pub variant: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated time covered.
+    pub sim_time: SimTime,
+    /// Events handled.
+    pub events: u64,
+    /// Totals.
+    pub counts: Counts,
+    /// Latency of successful requests.
+    pub latency: LatencyHistogram,
+    /// Time series.
+    pub series: Series,
+    /// Route changes.
+    pub changes: Vec<ChangeRecord>,
+    /// Connections at changes.
+    pub conn_rows: Vec<ConnRow>,
+    /// Structured log.
+    pub log: EventLog,
+    /// Node names.
+    pub node_names: Vec<String>,
+    /// Requests that entered at each node.
+    pub node_ingress: Vec<u64>,
+    /// Requests each node's pods served.
+    pub node_served: Vec<u64>,
+    /// Client instance names.
+    pub client_names: Vec<String>,
+}
+
+/// Limits that stop a run with a message instead of exhausting the machine.
+const MAX_LIVE_REQUESTS: usize = 5_000_000;
+
+/// The simulated world of one variant.
+pub struct Lab {
+    variant: String,
+    seed: u64,
+    topo: Topology,
+    route: ServiceRoute,
+    nodes: Vec<Node>,
+    pods: Vec<Pod>,
+    clients: Vec<Client>,
+    conns: Slab<Conn>,
+    reqs: Slab<Req>,
+    script: Vec<ScriptedEvent>,
+    policy: TrafficPolicy,
+    loose: bool,
+    packet_cost: SimDuration,
+    service_time: ServiceTime,
+    endpoint_removal_delay: SimDuration,
+    vip: Ipv4Addr,
+    port: u16,
+    end: SimTime,
+    counts: Counts,
+    latency: LatencyHistogram,
+    series: Series,
+    changes: Vec<ChangeRecord>,
+    conn_rows: Vec<ConnRow>,
+    log: EventLog,
+    limit_hit: Option<(&'static str, u64)>,
+}
+
+/// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
+fn node_ip(i: u16) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 11)) + u32::from(i))
+}
+
+/// Client instance `i`'s address, from the benchmarking range 198.18.0.0/15 (RFC 2544).
+fn client_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
+}
+
+impl Lab {
+    /// Assemble the world of `variant` of `scenario` with master seed `seed`, and schedule its
+    /// first events.
+    ///
+    /// # Errors
+    /// [`LabError`] if the ECMP settings or topology are unusable.
+    pub fn build(
+        scenario: &Scenario,
+        variant: &Variant,
+        seed: u64,
+    ) -> Result<Simulation<Lab>, LabError> {
+        let vname = variant.name.clone();
+        let streams = Streams::new(seed);
+        let mut ecmp = scenario.ecmp;
+        if let Some(p) = &variant.ecmp {
+            ecmp.fields = p.fields.unwrap_or(ecmp.fields);
+            ecmp.hash = p.hash.unwrap_or(ecmp.hash);
+            ecmp.seed = p.seed.unwrap_or(ecmp.seed);
+            ecmp.selection = p.selection.unwrap_or(ecmp.selection);
+            ecmp.nexthop_order = p.nexthop_order.unwrap_or(ecmp.nexthop_order);
+        }
+        let svc = &scenario.service;
+        let mut policy = svc.traffic_policy;
+        let mut kube_mode = svc.kube_proxy;
+        let mut loose = svc.conntrack_tcp_loose;
+        if let Some(p) = &variant.service {
+            policy = p.traffic_policy.unwrap_or(policy);
+            kube_mode = p.kube_proxy.unwrap_or(kube_mode);
+            loose = p.conntrack_tcp_loose.unwrap_or(loose);
+        }
+        let route = ServiceRoute::new(&ecmp).map_err(|source| LabError::Ecmp {
+            variant: vname.clone(),
+            source,
+        })?;
+
+        let mut topo = Topology::new();
+        let router = topo.add_device("router", DeviceKind::Router);
+        let net = &scenario.network;
+        let node_names = scenario.node_names();
+        let mut nodes = Vec::with_capacity(node_names.len());
+        for (i, name) in node_names.iter().enumerate() {
+            let dev = topo.add_device(name.clone(), DeviceKind::Node);
+            let (down, up) =
+                topo.connect(router, dev, net.node_link.delay, net.node_link.bandwidth.0);
+            nodes.push(Node {
+                name: name.clone(),
+                ip: node_ip(i as u16),
+                up: true,
+                epoch: 0,
+                cores_free_at: vec![SimTime::ZERO; usize::from(scenario.nodes.cores)],
+                downlink: down,
+                uplink: up,
+                ingress_requests: 0,
+                conntrack_created: 0,
+                kube_proxy: KubeProxy::new(
+                    kube_mode,
+                    streams.stream(&format!("{name}/kube-proxy")),
+                ),
+            });
+        }
+        let pods_spec = &svc.pods;
+        let hosts: Vec<u16> = match &pods_spec.placement {
+            Placement::Spread => (0..scenario.nodes.count).collect(),
+            Placement::OnNodes(list) => list
+                .iter()
+                .filter_map(|n| node_names.iter().position(|m| m == n).map(|i| i as u16))
+                .collect(),
+        };
+        let pods = (0..pods_spec.replicas)
+            .map(|i| {
+                let node = hosts[usize::from(i) % hosts.len()];
+                Pod::new(
+                    node,
+                    pods_spec.cpu,
+                    streams.stream(&format!("pod-{}", i + 1)),
+                )
+            })
+            .collect();
+        let mut clients = Vec::new();
+        for spec in &scenario.clients {
+            for k in 0..spec.count {
+                let idx = clients.len() as u32;
+                let name = format!("{}-{}", spec.name, k + 1);
+                let dev = topo.add_device(name.clone(), DeviceKind::Client);
+                let links = topo.connect(
+                    dev,
+                    router,
+                    net.client_link.delay,
+                    net.client_link.bandwidth.0,
+                );
+                clients.push(Client::new(
+                    spec,
+                    k,
+                    client_ip(idx),
+                    links,
+                    streams.stream(&format!("client/{name}")),
+                ));
+            }
+        }
+        let end = SimTime(scenario.duration.as_nanos());
+        let horizon = scenario.duration;
+        let bucket = scenario.timeseries_bucket;
+        let ts = || TimeSeries::new(bucket, horizon);
+        let series = Series {
+            started: ts(),
+            ok: ts(),
+            reset: ts(),
+            timeout: ts(),
+            refused: ts(),
+            latency_sum_ns: ts(),
+            latency_max_ns: vec![0; ts().len()],
+        };
+        let mut script = variant
+            .events
+            .clone()
+            .unwrap_or_else(|| scenario.events.clone());
+        // Stable: events at the same instant keep their written order.
+        script.sort_by_key(|e| e.at);
+        let lab = Lab {
+            variant: vname,
+            seed,
+            topo,
+            route,
+            nodes,
+            pods,
+            clients,
+            conns: Slab::default(),
+            reqs: Slab::default(),
+            script,
+            policy,
+            loose,
+            packet_cost: scenario.nodes.packet_cost,
+            service_time: pods_spec.service_time,
+            endpoint_removal_delay: svc.endpoint_removal_delay,
+            vip: svc.vip,
+            port: svc.port,
+            end,
+            counts: Counts::default(),
+            latency: LatencyHistogram::new(),
+            series,
+            changes: Vec::new(),
+            conn_rows: Vec::new(),
+            log: EventLog::new(),
+            limit_hit: None,
+        };
+        let mut sim = Simulation::new(lab);
+        sim.model.start(&mut sim.sched);
+        Ok(sim)
+    }
+
+    /// Initial routes and first events.
+    fn start(&mut self, sched: &mut Scheduler<Ev>) {
+        // Every eligible node announces from the start: Cluster, all nodes; Local, nodes with a
+        // local endpoint (MetalLB BGP speaker rules, DESIGN.md "BGP mode").
+        for i in 0..self.nodes.len() as u16 {
+            let eligible =
+                self.policy == TrafficPolicy::Cluster || self.pods.iter().any(|p| p.node == i);
+            if eligible {
+                self.route
+                    .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+            }
+        }
+        let members = self.member_names();
+        self.log.push(
+            SimTime::ZERO,
+            "ecmp_group",
+            self.vip.to_string(),
+            format!("size={} members={members}", self.route.members().len()),
+        );
+        for (i, e) in self.script.iter().enumerate() {
+            sched.schedule_in(e.at, Ev::Script(i as u32));
+        }
+        for c in 0..self.clients.len() as u32 {
+            let client = &self.clients[c as usize];
+            match client.load {
+                Load::OpenLoop { .. } => sched.schedule_in(client.start, Ev::Arrival(c)),
+                Load::ClosedLoop { users, .. } => {
+                    for _ in 0..users {
+                        sched.schedule_in(client.start, Ev::UserSend(c));
+                    }
+                }
+            }
+        }
+        self.arm_ecmp_timer(sched);
+    }
+
+    fn member_names(&self) -> String {
+        let names: Vec<&str> = self
+            .route
+            .members()
+            .iter()
+            .map(|&m| self.nodes[m as usize].name.as_str())
+            .collect();
+        names.join(" ")
+    }
+
+    fn arm_ecmp_timer(&self, sched: &mut Scheduler<Ev>) {
+        if let Some(t) = self.route.next_timeout() {
+            if t < self.end {
+                // A wake-up that finds nothing due does nothing, so duplicates are harmless.
+                let _ = sched.schedule_at(t.max(sched.now()), Ev::EcmpTimer);
+            }
+        }
+    }
+
+    // ---- clients -------------------------------------------------------------------------
+
+    /// Issue one request from client `c`, due at `start`.
+    fn send_request(
+        &mut self,
+        c: u32,
+        start: SimTime,
+        closed_loop: bool,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let conn = match self.clients[c as usize].connections {
+            Connections::PerRequest => self.open_conn(c, now),
+            Connections::KeepAlive { pool } => {
+                // The pool fills first (fortio's -c opens every connection), then the least
+                // recently used idle connection carries the request.
+                let client = &mut self.clients[c as usize];
+                if client.open_conns < pool {
+                    client.open_conns += 1;
+                    self.open_conn(c, now)
+                } else if let Some(k) = client.idle.pop_front() {
+                    k
+                } else {
+                    client.backlog.push_back(start);
+                    return;
+                }
+            }
+        };
+        self.counts.started += 1;
+        self.series.started.add(now, 1);
+        if self.reqs.len() >= MAX_LIVE_REQUESTS {
+            self.limit_hit = Some(("live requests", MAX_LIVE_REQUESTS as u64));
+        }
+        let req = self.reqs.insert(Req {
+            client: c,
+            conn,
+            start,
+            ingress: 0,
+            pod_epoch: 0,
+            closed_loop,
+        });
+        let client = &mut self.clients[c as usize];
+        let deadline = now + client.timeout;
+        client.deadlines.push_back((deadline, req));
+        if !client.timeout_armed {
+            client.timeout_armed = true;
+            let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+        }
+        let (uplink, bytes) = (client.uplink, client.request_bytes);
+        if let Some(at) = self.topo.link_mut(uplink).transmit(now, bytes) {
+            let _ = sched.schedule_at(at, Ev::AtRouter(req));
+        }
+    }
+
+    fn open_conn(&mut self, c: u32, now: SimTime) -> Key {
+        let client = &mut self.clients[c as usize];
+        let flow = FlowKey {
+            src: client.ip,
+            dst: self.vip,
+            proto: 6,
+            sport: client.take_port(),
+            dport: self.port,
+        };
+        let hash = self.route.hasher.hash(&flow);
+        self.counts.connections += 1;
+        self.conns.insert(Conn {
+            client: c,
+            flow,
+            hash,
+            opened_at: now,
+            conntrack: None,
+            pod: None,
+            path_node: None,
+            moved_by: None,
+            pending_rows: Vec::new(),
+            broken: false,
+        })
+    }
+
+    /// Close a connection; its pending connections.csv rows take `fate`.
+    fn close_conn(&mut self, key: Key, fate: &'static str) {
+        let Some(conn) = self.conns.remove(key) else {
+            return;
+        };
+        for r in conn.pending_rows {
+            self.conn_rows[r as usize].fate = fate;
+        }
+        if let Some(p) = conn.pod {
+            let pod = &mut self.pods[p as usize];
+            pod.active_conns = pod.active_conns.saturating_sub(1);
+        }
+        let client = &mut self.clients[conn.client as usize];
+        if matches!(client.connections, Connections::KeepAlive { .. }) {
+            client.open_conns = client.open_conns.saturating_sub(1);
+        }
+    }
+
+    /// A request ended (answered, failed or timed out): free its connection for what's next.
+    fn finish(&mut self, req: Req, outcome: Result<(), ErrorKind>, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        match outcome {
+            Ok(()) => {
+                let lat = now - req.start;
+                self.counts.ok += 1;
+                self.latency.record(lat);
+                self.series.ok.add(now, 1);
+                self.series.latency_sum_ns.add(now, lat.as_nanos());
+                let i = (now.as_nanos() / self.series.ok.bucket().as_nanos()) as usize;
+                if let Some(m) = self.series.latency_max_ns.get_mut(i) {
+                    *m = (*m).max(lat.as_nanos());
+                }
+            }
+            Err(kind) => {
+                let (count, series) = match kind {
+                    ErrorKind::Reset => (&mut self.counts.reset, &mut self.series.reset),
+                    ErrorKind::Timeout => (&mut self.counts.timeout, &mut self.series.timeout),
+                    ErrorKind::Refused => (&mut self.counts.refused, &mut self.series.refused),
+                };
+                *count += 1;
+                series.add(now, 1);
+            }
+        }
+        let c = req.client;
+        let keep_alive = matches!(
+            self.clients[c as usize].connections,
+            Connections::KeepAlive { .. }
+        );
+        match (outcome, keep_alive) {
+            (Ok(()), true) => {
+                let client = &mut self.clients[c as usize];
+                if let Some(start) = client.backlog.pop_front() {
+                    // The freed connection carries the oldest waiting request; put it back first.
+                    client.idle.push_front(req.conn);
+                    self.send_request(c, start, false, sched);
+                } else {
+                    client.idle.push_back(req.conn);
+                }
+            }
+            (Ok(()), false) => self.close_conn(req.conn, "closed"),
+            (Err(kind), _) => {
+                let fate = match kind {
+                    ErrorKind::Reset => "reset",
+                    ErrorKind::Timeout => "timeout",
+                    ErrorKind::Refused => "refused",
+                };
+                self.close_conn(req.conn, fate);
+                // A keep-alive client replaces the connection for whoever waits.
+                let client = &mut self.clients[c as usize];
+                if keep_alive {
+                    if let Some(start) = client.backlog.pop_front() {
+                        self.send_request(c, start, false, sched);
+                    }
+                }
+            }
+        }
+        if req.closed_loop && now < self.end {
+            if let Load::ClosedLoop { think_time, .. } = self.clients[c as usize].load {
+                if think_time == SimDuration::ZERO {
+                    self.send_request(c, now, true, sched);
+                } else {
+                    sched.schedule_in(think_time, Ev::UserSend(c));
+                }
+            }
+        }
+    }
+
+    fn timeout_check(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        self.clients[c as usize].timeout_armed = false;
+        while let Some(&(deadline, key)) = self.clients[c as usize].deadlines.front() {
+            if self.reqs.get(key).is_none() {
+                self.clients[c as usize].deadlines.pop_front();
+                continue;
+            }
+            if deadline > now {
+                self.clients[c as usize].timeout_armed = true;
+                let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+                break;
+            }
+            self.clients[c as usize].deadlines.pop_front();
+            if let Some(req) = self.reqs.remove(key) {
+                self.finish(req, Err(ErrorKind::Timeout), sched);
+            }
+        }
+    }
+
+    // ---- the data path ----------------------------------------------------------------------
+
+    fn at_router(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(req.conn) else {
+            return;
+        };
+        let c = req.client as usize;
+        let Some(nh) = self.route.select(now, conn.hash) else {
+            // No route: the router answers ICMP unreachable, the client's connect fails at once.
+            let bytes = self.clients[c].response_bytes.min(70);
+            if let Some(at) = self
+                .topo
+                .link_mut(self.clients[c].downlink)
+                .transmit(now, bytes)
+            {
+                let _ = sched.schedule_at(at, Ev::AtClient(key, Reply::Refused));
+            }
+            return;
+        };
+        let node = nh as u16;
+        conn.path_node = Some(node);
+        let n = &mut self.nodes[usize::from(node)];
+        n.ingress_requests += 1;
+        let downlink = n.downlink;
+        let bytes = self.clients[c].request_bytes;
+        if let Some(req) = self.reqs.get_mut(key) {
+            req.ingress = node;
+        }
+        if let Some(at) = self.topo.link_mut(downlink).transmit(now, bytes) {
+            let _ = sched.schedule_at(at, Ev::AtNode(key));
+        }
+    }
+
+    fn at_node(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
+        let (ingress, conn_key, c) = (req.ingress, req.conn, req.client as usize);
+        let node = &mut self.nodes[usize::from(ingress)];
+        if !node.up {
+            return; // lost with the node
+        }
+        let t = node.cpu(now, self.packet_cost);
+        let epoch = node.epoch;
+        let Some(conn) = self.conns.get_mut(conn_key) else {
+            return;
+        };
+        let pod = match conn.conntrack {
+            None => {
+                // First packet: kube-proxy picks an endpoint, conntrack pins it (DNAT; SNAT too
+                // under Cluster policy).
+                conn.conntrack = Some((ingress, epoch));
+                let n = &mut self.nodes[usize::from(ingress)];
+                n.conntrack_created += 1;
+                match n.kube_proxy.choose(ingress, self.policy, &self.pods) {
+                    Some(p) => {
+                        conn.pod = Some(p);
+                        self.pods[p as usize].active_conns += 1;
+                        p
+                    }
+                    None => {
+                        match self.policy {
+                            // KUBE-SVC has no endpoints: REJECT, the client sees "connection refused".
+                            TrafficPolicy::Cluster => {
+                                self.reply_from_node(key, ingress, t, c, Reply::Refused, sched)
+                            }
+                            // KUBE-XLB without local endpoints drops: the client times out.
+                            TrafficPolicy::Local => {}
+                        }
+                        return;
+                    }
+                }
+            }
+            Some((n, e)) if n == ingress && e == epoch => match conn.pod {
+                Some(p) => p,
+                None => return,
+            },
+            Some(_) => {
+                // A mid-connection packet at a node with no conntrack entry for it
+                // (nf_conntrack_proto_tcp.c, tcp_in_window / nf_conntrack_tcp_loose): picked up
+                // and answered with RST by a socket-less endpoint, or dropped.
+                conn.broken = true;
+                let fate = if self.loose { "reset" } else { "timeout" };
+                for r in std::mem::take(&mut conn.pending_rows) {
+                    self.conn_rows[r as usize].fate = fate;
+                }
+                if let Some(ch) = conn
+                    .moved_by
+                    .and_then(|id| self.changes.get_mut(id as usize))
+                {
+                    if self.loose {
+                        ch.broken_reset += 1;
+                    } else {
+                        ch.broken_timeout += 1;
+                    }
+                }
+                if self.loose {
+                    self.reply_from_node(key, ingress, t, c, Reply::Reset, sched);
+                }
+                return;
+            }
+        };
+        let pod_node = self.pods[pod as usize].node;
+        let arrive = if pod_node == ingress {
+            Some(t)
+        } else {
+            // Cluster policy, remote endpoint: one more hop through the router.
+            let path = [
+                self.nodes[usize::from(ingress)].uplink,
+                self.nodes[usize::from(pod_node)].downlink,
+            ];
+            self.topo.send(&path, t, self.clients[c].request_bytes)
+        };
+        match arrive {
+            Some(at) if at == now => self.at_pod(key, sched),
+            Some(at) => {
+                let _ = sched.schedule_at(at, Ev::AtPod(key));
+            }
+            None => {}
+        }
+    }
+
+    /// Send a small reply (RST, REJECT) from `node` at `t` back to client `c`.
+    fn reply_from_node(
+        &mut self,
+        key: Key,
+        node: u16,
+        t: SimTime,
+        c: usize,
+        reply: Reply,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let path = [
+            self.nodes[usize::from(node)].uplink,
+            self.clients[c].downlink,
+        ];
+        if let Some(at) = self.topo.send(&path, t, 60) {
+            let _ = sched.schedule_at(at, Ev::AtClient(key, reply));
+        }
+    }
+
+    fn at_pod(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get_mut(key) else {
+            return;
+        };
+        let Some(p) = self.conns.get(req.conn).and_then(|c| c.pod) else {
+            return;
+        };
+        let pod = &mut self.pods[p as usize];
+        if !pod.alive {
+            return;
+        }
+        req.pod_epoch = pod.epoch;
+        let done = pod.serve(now, &self.service_time);
+        let _ = sched.schedule_at(done, Ev::PodDone(key));
+    }
+
+    fn pod_done(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
+        let Some(p) = self.conns.get(req.conn).and_then(|c| c.pod) else {
+            return;
+        };
+        let pod = &self.pods[p as usize];
+        if !pod.alive || pod.epoch != req.pod_epoch {
+            return; // the pod died with the request in it
+        }
+        let (ingress, c) = (req.ingress, req.client as usize);
+        let bytes = self.clients[c].response_bytes;
+        let mut t = Some(now);
+        if pod.node != ingress {
+            // Back to the node that SNATed it.
+            let path = [
+                self.nodes[usize::from(pod.node)].uplink,
+                self.nodes[usize::from(ingress)].downlink,
+            ];
+            t = self.topo.send(&path, now, bytes);
+        }
+        let node = &mut self.nodes[usize::from(ingress)];
+        let Some(t) = t.filter(|_| node.up) else {
+            return;
+        };
+        let t = node.cpu(t, self.packet_cost);
+        let path = [node.uplink, self.clients[c].downlink];
+        if let Some(at) = self.topo.send(&path, t, bytes) {
+            let _ = sched.schedule_at(at, Ev::AtClient(key, Reply::Response));
+        }
+    }
+
+    fn at_client(&mut self, key: Key, reply: Reply, sched: &mut Scheduler<Ev>) {
+        let Some(req) = self.reqs.remove(key) else {
+            return;
+        };
+        let outcome = match reply {
+            Reply::Response => Ok(()),
+            Reply::Reset => Err(ErrorKind::Reset),
+            Reply::Refused => Err(ErrorKind::Refused),
+        };
+        self.finish(req, outcome, sched);
+    }
+
+    // ---- route changes and faults ------------------------------------------------------------
+
+    fn script(&mut self, i: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(ev) = self.script.get(i as usize).cloned() else {
+            return;
+        };
+        let Some((action, name)) = ev.action() else {
+            return;
+        };
+        let Some(idx) = self.nodes.iter().position(|n| n.name == name) else {
+            return;
+        };
+        let node = idx as u16;
+        match action {
+            Action::Withdraw => self.route_change(
+                RouteChange::Withdraw(NextHop::from(node)),
+                format!("withdraw {name}"),
+                sched,
+            ),
+            Action::Announce => self.route_change(
+                RouteChange::Announce(NextHop::from(node)),
+                format!("announce {name}"),
+                sched,
+            ),
+            Action::Crash => {
+                let n = &mut self.nodes[idx];
+                if !n.up {
+                    return;
+                }
+                n.up = false;
+                n.epoch = n.epoch.wrapping_add(1);
+                let epoch = n.epoch;
+                let dev = self.topo.find(name).ok();
+                if let Some(dev) = dev {
+                    self.topo.set_device_links_up(dev, false);
+                }
+                for pod in self.pods.iter_mut().filter(|p| p.node == node) {
+                    pod.crash();
+                }
+                self.log.push(
+                    now,
+                    "node_crash",
+                    name,
+                    "nic=down conntrack=lost pods=stopped",
+                );
+                sched.schedule_in(
+                    self.endpoint_removal_delay,
+                    Ev::EndpointRemoval(node, epoch),
+                );
+            }
+            Action::Recover => {
+                let n = &mut self.nodes[idx];
+                if n.up {
+                    return;
+                }
+                n.up = true;
+                n.epoch = n.epoch.wrapping_add(1);
+                n.cores_free_at.iter_mut().for_each(|t| *t = now);
+                if let Ok(dev) = self.topo.find(name) {
+                    self.topo.set_device_links_up(dev, true);
+                }
+                for pod in self.pods.iter_mut().filter(|p| p.node == node) {
+                    pod.restart(now);
+                }
+                self.log.push(
+                    now,
+                    "node_recover",
+                    name,
+                    "nic=up conntrack=empty pods=ready",
+                );
+            }
+        }
+    }
+
+    fn endpoint_removal(&mut self, node: u16, epoch: u32, now: SimTime) {
+        let n = &self.nodes[usize::from(node)];
+        if n.up || n.epoch != epoch {
+            return;
+        }
+        let mut removed = 0;
+        for pod in self.pods.iter_mut().filter(|p| p.node == node && p.ready) {
+            pod.ready = false;
+            removed += 1;
+        }
+        self.log.push(
+            now,
+            "endpoints_removed",
+            n.name.clone(),
+            format!("pods={removed}"),
+        );
+    }
+
+    /// Apply a route change through the router's one interface, then re-evaluate every
+    /// established connection's path.
+    fn route_change(&mut self, change: RouteChange, cause: String, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let before = self.route.members().len();
+        let (kind, subject) = match change {
+            RouteChange::Announce(nh) => ("route_announce", self.nodes[nh as usize].name.clone()),
+            RouteChange::Withdraw(nh) => ("route_withdraw", self.nodes[nh as usize].name.clone()),
+        };
+        self.log
+            .push(now, kind, subject, format!("prefix={}/32", self.vip));
+        if !self.route.apply(now, change) {
+            self.log.push(
+                now,
+                "ecmp_unchanged",
+                self.vip.to_string(),
+                format!("size={before}"),
+            );
+            return;
+        }
+        self.record_change(cause, before, sched);
+    }
+
+    fn record_change(&mut self, cause: String, before: usize, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let id = self.changes.len() as u32;
+        let after = self.route.members().len();
+        let members = self.member_names();
+        self.log.push(
+            now,
+            "ecmp_group",
+            self.vip.to_string(),
+            format!("size={after} members={members}"),
+        );
+        let mut live = 0;
+        let mut moved = 0;
+        let keys: Vec<Key> = self.conns.keys().collect();
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let Some((home, _)) = conn.conntrack else {
+                continue;
+            };
+            if conn.broken {
+                continue;
+            }
+            live += 1;
+            let old = conn.path_node;
+            let new = self.route.peek(conn.hash).map(|n| n as u16);
+            let fate = if old == new {
+                "unaffected"
+            } else if new == Some(home) {
+                // Sent home before it sent anything elsewhere: no harm done.
+                for r in std::mem::take(&mut conn.pending_rows) {
+                    self.conn_rows[r as usize].fate = "returned";
+                }
+                conn.moved_by = None;
+                "returned"
+            } else {
+                if conn.moved_by.is_none() {
+                    conn.moved_by = Some(id);
+                }
+                conn.pending_rows.push(self.conn_rows.len() as u32);
+                "open-at-end"
+            };
+            if old != new {
+                moved += 1;
+            }
+            conn.path_node = new;
+            self.conn_rows.push(ConnRow {
+                conn: key.slot(),
+                client: conn.client,
+                flow: conn.flow,
+                opened_at: conn.opened_at,
+                change: id,
+                node_before: old,
+                node_after: new,
+                fate,
+            });
+        }
+        self.log.push(
+            now,
+            "connections_rehashed",
+            self.vip.to_string(),
+            format!("change={id} live={live} moved={moved}"),
+        );
+        self.changes.push(ChangeRecord {
+            id,
+            time: now,
+            cause,
+            group_before: before,
+            group_after: after,
+            live,
+            moved,
+            broken_reset: 0,
+            broken_timeout: 0,
+        });
+        self.arm_ecmp_timer(sched);
+    }
+
+    fn ecmp_timer(&mut self, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let due = self.route.next_timeout().is_some_and(|t| t <= now);
+        if due && self.route.on_timeout(now) {
+            let size = self.route.members().len();
+            self.record_change("resilient buckets migrated".into(), size, sched);
+        } else {
+            self.arm_ecmp_timer(sched);
+        }
+    }
+
+    /// Close the books: conservation check and the result.
+    ///
+    /// # Errors
+    /// [`LabError::Conservation`] if requests do not add up, [`LabError::Limit`] if a limit was hit.
+    pub fn finish_run(mut self, events: u64, now: SimTime) -> Result<RunResult, LabError> {
+        if let Some((what, limit)) = self.limit_hit {
+            return Err(LabError::Limit {
+                variant: self.variant,
+                what,
+                limit,
+            });
+        }
+        self.counts.in_flight = self.reqs.len() as u64;
+        let c = &self.counts;
+        if c.started != c.ok + c.failed() + c.in_flight {
+            return Err(LabError::Conservation {
+                variant: self.variant.clone(),
+                started: c.started,
+                ok: c.ok,
+                failed: c.failed(),
+                in_flight: c.in_flight,
+            });
+        }
+        let mut node_served = vec![0; self.nodes.len()];
+        for p in &self.pods {
+            node_served[usize::from(p.node)] += p.served;
+        }
+        Ok(RunResult {
+            variant: self.variant,
+            seed: self.seed,
+            sim_time: now,
+            events,
+            counts: self.counts,
+            latency: self.latency,
+            series: self.series,
+            changes: self.changes,
+            conn_rows: self.conn_rows,
+            log: self.log,
+            node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
+            node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
+            node_served,
+            client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
+        })
+    }
+}
+
+impl Model for Lab {
+    type Event = Ev;
+
+    #[inline]
+    fn handle(&mut self, ev: Ev, sched: &mut Scheduler<Ev>) {
+        match ev {
+            Ev::Arrival(c) => {
+                let now = sched.now();
+                if now < self.end {
+                    self.send_request(c, now, false, sched);
+                    let gap = self.clients[c as usize].next_gap();
+                    sched.schedule_in(gap, Ev::Arrival(c));
+                }
+            }
+            Ev::UserSend(c) => {
+                let now = sched.now();
+                if now < self.end {
+                    self.send_request(c, now, true, sched);
+                }
+            }
+            Ev::AtRouter(k) => self.at_router(k, sched),
+            Ev::AtNode(k) => self.at_node(k, sched),
+            Ev::AtPod(k) => self.at_pod(k, sched),
+            Ev::PodDone(k) => self.pod_done(k, sched),
+            Ev::AtClient(k, r) => self.at_client(k, r, sched),
+            Ev::TimeoutCheck(c) => self.timeout_check(c, sched),
+            Ev::Script(i) => self.script(i, sched),
+            Ev::EcmpTimer => self.ecmp_timer(sched),
+            Ev::EndpointRemoval(n, e) => self.endpoint_removal(n, e, sched.now()),
+        }
+    }
+}
+
+/// Run one variant to the scenario's end.
+///
+/// # Errors
+/// [`LabError`] when the variant cannot be built or its books do not balance.
+pub fn run_variant(
+    scenario: &Scenario,
+    variant: &Variant,
+    seed: u64,
+) -> Result<RunResult, LabError> {
+    let mut sim = Lab::build(scenario, variant, seed)?;
+    let end = SimTime(scenario.duration.as_nanos());
+    sim.run_until(end);
+    let events = sim.events_processed();
+    let now = sim.now();
+    sim.model.finish_run(events, now)
+}

@@ -1,0 +1,15 @@
+//! lbsim: a deterministic, in-process lab simulator of bare-metal Kubernetes load balancing.
+//!
+//! ```text
+//!  scenario (RON) ─▶ Scenario ─▶ variants ─▶ lab::run_variant (one Simulation each, in parallel)
+//!                                          └▶ RunResult ─▶ report (terminal) + output (CSV)
+//! ```
+//! The engine lives in `sim-core`, ECMP and the BGP protocols in `bgp`, Layer 2 in `l2`.
+#![warn(missing_docs)]
+
+pub mod hashcalc;
+pub mod lab;
+pub mod output;
+pub mod report;
+pub mod runner;
+pub mod scenario;

@@ -1,0 +1,128 @@
+//! Terminal tables.
+
+use std::fmt::Write;
+
+use sim_core::Balance;
+
+use crate::lab::RunResult;
+use crate::scenario::Scenario;
+
+fn ms(d: sim_core::SimDuration) -> String {
+    format!("{:.3}", d.as_millis_f64())
+}
+
+/// Requests per second of simulated time.
+pub fn rps(r: &RunResult) -> f64 {
+    let s = r.sim_time.as_secs_f64();
+    if s > 0.0 {
+        r.counts.ok as f64 / s
+    } else {
+        0.0
+    }
+}
+
+/// Balance of requests over the nodes they entered at.
+pub fn ingress_balance(r: &RunResult) -> Balance {
+    Balance::of(&r.node_ingress)
+}
+
+/// The per-variant summary table and the per-change table.
+pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {} nodes, {} simulated, seed {}",
+        scenario.name,
+        scenario.nodes.count,
+        scenario.duration,
+        results.first().map_or(scenario.seed, |r| r.seed)
+    );
+    let w = results
+        .iter()
+        .map(|r| r.variant.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let _ = writeln!(
+        out,
+        "{:<w$} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>6}",
+        "variant",
+        "requests",
+        "rps",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "reset",
+        "timeout",
+        "refused",
+        "moved",
+        "broken",
+        "max/mean",
+        "jain"
+    );
+    for r in results {
+        let b = ingress_balance(r);
+        let moved: u64 = r.changes.iter().map(|c| c.moved).sum();
+        let broken: u64 = r
+            .changes
+            .iter()
+            .map(|c| c.broken_reset + c.broken_timeout)
+            .sum();
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>9} {:>9.1} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8.3} {:>6.4}",
+            r.variant,
+            r.counts.started,
+            rps(r),
+            ms(r.latency.quantile(0.50)),
+            ms(r.latency.quantile(0.90)),
+            ms(r.latency.quantile(0.99)),
+            ms(r.latency.quantile(0.999)),
+            r.counts.reset,
+            r.counts.timeout,
+            r.counts.refused,
+            moved,
+            broken,
+            b.max_over_mean,
+            b.jain
+        );
+    }
+    if results.iter().any(|r| !r.changes.is_empty()) {
+        let _ = writeln!(out, "\nroute changes: connections moved and broken by each");
+        let cw = results
+            .iter()
+            .flat_map(|r| r.changes.iter().map(|c| c.cause.len()))
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>8} {:<cw$} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7}",
+            "variant", "t s", "change", "group", "live", "moved", "moved %", "reset", "timeout"
+        );
+        for r in results {
+            for c in &r.changes {
+                let pct = if c.live > 0 {
+                    100.0 * c.moved as f64 / c.live as f64
+                } else {
+                    0.0
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<w$} {:>8.3} {:<cw$} {:>9} {:>6} {:>6} {:>8.1} {:>6} {:>7}",
+                    r.variant,
+                    c.time.as_secs_f64(),
+                    c.cause,
+                    format!("{} -> {}", c.group_before, c.group_after),
+                    c.live,
+                    c.moved,
+                    pct,
+                    c.broken_reset,
+                    c.broken_timeout
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,21 @@
+//! Runs every variant of a scenario, side by side on all cores, results in declared order.
+
+use rayon::prelude::*;
+
+use crate::lab::{run_variant, LabError, RunResult};
+use crate::scenario::Scenario;
+
+/// The results of all variants, in the order the scenario lists them.
+///
+/// # Errors
+/// The first variant's [`LabError`], in declared order.
+pub fn run_all(scenario: &Scenario, seed: u64) -> Result<Vec<RunResult>, LabError> {
+    let variants = scenario.variant_list();
+    // Each variant is its own single-threaded simulation: parallelism never reaches inside a
+    // run, so the thread count cannot change a result.
+    let results: Vec<Result<RunResult, LabError>> = variants
+        .par_iter()
+        .map(|v| run_variant(scenario, v, seed))
+        .collect();
+    results.into_iter().collect()
+}

@@ -1,0 +1,946 @@
+//! The scenario file: what to simulate, in RON.
+//!
+//! Every struct refuses unknown fields; optional values may be written bare (RON's
+//! `implicit_some`). Errors name the file, line, column and field, and what would be valid.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use bgp::ecmp::{HashFields, HashFunction, Selection};
+use serde::{Deserialize, Deserializer};
+use sim_core::SimDuration;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in output.
+    pub name: String,
+    /// What question the scenario answers.
+    #[serde(default)]
+    pub description: String,
+    /// Simulated time to run.
+    pub duration: SimDuration,
+    /// Master seed; `sim run --seed` overrides it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Width of the time-series buckets.
+    #[serde(default = "default_bucket")]
+    pub timeseries_bucket: SimDuration,
+    /// Links between clients, router and nodes.
+    #[serde(default)]
+    pub network: Network,
+    /// The worker nodes.
+    pub nodes: Nodes,
+    /// The LoadBalancer service and its pods.
+    pub service: Service,
+    /// How the router spreads flows over the nodes.
+    #[serde(default)]
+    pub ecmp: Ecmp,
+    /// Load generators.
+    pub clients: Vec<ClientSpec>,
+    /// Scripted route changes and faults.
+    #[serde(default)]
+    pub events: Vec<ScriptedEvent>,
+    /// Variants run side by side; none means one variant called `base`.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_bucket() -> SimDuration {
+    sim_core::metrics::DEFAULT_BUCKET
+}
+
+/// A link's delay and rate.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// One-way propagation delay.
+    pub delay: SimDuration,
+    /// Rate; `"0"` or `"unlimited"` for no serialisation delay.
+    #[serde(default = "ten_gig")]
+    pub bandwidth: Bandwidth,
+}
+
+fn ten_gig() -> Bandwidth {
+    Bandwidth(10_000_000_000)
+}
+
+/// Where clients, router and nodes sit relative to each other.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Each client to the router.
+    #[serde(default = "default_hop")]
+    pub client_link: LinkSpec,
+    /// The router to each node (its bandwidth is the node's NIC).
+    #[serde(default = "default_hop")]
+    pub node_link: LinkSpec,
+}
+
+fn default_hop() -> LinkSpec {
+    // DESIGN.md: "tens of microseconds per hop", 10 Gbit/s NICs.
+    LinkSpec {
+        delay: SimDuration::from_micros(50),
+        bandwidth: ten_gig(),
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            client_link: default_hop(),
+            node_link: default_hop(),
+        }
+    }
+}
+
+/// The worker nodes: `node-1` .. `node-N`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Nodes {
+    /// How many.
+    pub count: u16,
+    /// Cores available for forwarding and NAT.
+    #[serde(default = "default_cores")]
+    pub cores: u16,
+    /// CPU time per packet for forwarding/NAT (kube-proxy's iptables or IPVS path).
+    #[serde(default)]
+    pub packet_cost: SimDuration,
+}
+
+fn default_cores() -> u16 {
+    4
+}
+
+/// `spec.externalTrafficPolicy`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum TrafficPolicy {
+    /// Any node accepts, SNATs, and may forward to a pod on another node.
+    Cluster,
+    /// Only nodes with a local endpoint serve; the client address is kept.
+    Local,
+}
+
+/// kube-proxy's mode and, for IPVS, its scheduler.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum KubeProxyMode {
+    /// iptables: a uniformly random endpoint per new connection (statistic --probability chain).
+    Iptables,
+    /// IPVS round robin.
+    IpvsRoundRobin,
+    /// IPVS least connection.
+    IpvsLeastConnection,
+}
+
+/// The LoadBalancer service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The LoadBalancer IP.
+    #[serde(default = "default_vip")]
+    pub vip: Ipv4Addr,
+    /// The service port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `externalTrafficPolicy`.
+    #[serde(default = "default_policy")]
+    pub traffic_policy: TrafficPolicy,
+    /// kube-proxy mode.
+    #[serde(default = "default_kube_proxy")]
+    pub kube_proxy: KubeProxyMode,
+    /// `net.netfilter.nf_conntrack_tcp_loose`: a mid-connection packet without a conntrack entry
+    /// is picked up and answered with RST (true, the kernel default) or dropped (false).
+    #[serde(default = "yes")]
+    pub conntrack_tcp_loose: bool,
+    /// After a node crashes, how long until its pods leave the endpoints
+    /// (node-monitor-grace-period: 40 s, 50 s from Kubernetes 1.32).
+    #[serde(default = "default_endpoint_removal")]
+    pub endpoint_removal_delay: SimDuration,
+    /// The Deployment behind the service.
+    pub pods: Pods,
+}
+
+fn default_vip() -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 10)
+}
+fn default_port() -> u16 {
+    80
+}
+fn default_policy() -> TrafficPolicy {
+    TrafficPolicy::Cluster
+}
+fn default_kube_proxy() -> KubeProxyMode {
+    KubeProxyMode::Iptables
+}
+fn yes() -> bool {
+    true
+}
+fn default_endpoint_removal() -> SimDuration {
+    SimDuration::from_secs(40)
+}
+
+/// Where pods go.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub enum Placement {
+    /// Round robin over all nodes (anti-affinity spread): pod i on node (i mod N) + 1.
+    Spread,
+    /// Round robin over the named nodes only (pinning).
+    OnNodes(Vec<String>),
+}
+
+/// Pods: replicas, CPU and how long a request takes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pods {
+    /// Number of pods.
+    pub replicas: u16,
+    /// CPU limit in cores: a pod serves `ceil(cpu)` requests at once, each at speed
+    /// `cpu / ceil(cpu)` (so `0.5` halves the speed of one worker).
+    #[serde(default = "one")]
+    pub cpu: f64,
+    /// CPU time one request needs at full speed.
+    pub service_time: ServiceTime,
+    /// Placement on nodes.
+    #[serde(default = "spread")]
+    pub placement: Placement,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn spread() -> Placement {
+    Placement::Spread
+}
+
+/// A distribution of service times.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub enum ServiceTime {
+    /// Always the same.
+    Constant {
+        /// The time.
+        time: SimDuration,
+    },
+    /// Exponential (memoryless).
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
+    /// Log-normal: `median * exp(sigma * N(0,1))`.
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// Shape (standard deviation of the log).
+        sigma: f64,
+    },
+}
+
+/// The router's ECMP configuration.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Ecmp {
+    /// Which header fields feed the hash.
+    #[serde(default = "default_fields")]
+    pub fields: HashFields,
+    /// The hash function.
+    #[serde(default = "default_hash")]
+    pub hash: HashFunction,
+    /// The hash seed (for `Linux`, `net.ipv4.fib_multipath_hash_seed`).
+    #[serde(default = "default_hash_seed")]
+    pub seed: u32,
+    /// How a hash picks a next hop.
+    #[serde(default = "default_selection")]
+    pub selection: Selection,
+    /// The order in which the routing daemon installs next hops.
+    #[serde(default = "default_order")]
+    pub nexthop_order: NexthopOrder,
+}
+
+fn default_fields() -> HashFields {
+    HashFields::FiveTuple
+}
+fn default_hash() -> HashFunction {
+    HashFunction::Linux
+}
+fn default_hash_seed() -> u32 {
+    0x5eed
+}
+fn default_selection() -> Selection {
+    Selection::HashThreshold
+}
+fn default_order() -> NexthopOrder {
+    NexthopOrder::ByAddress
+}
+
+impl Default for Ecmp {
+    fn default() -> Self {
+        Ecmp {
+            fields: default_fields(),
+            hash: default_hash(),
+            seed: default_hash_seed(),
+            selection: default_selection(),
+            nexthop_order: default_order(),
+        }
+    }
+}
+
+/// Next-hop order in the ECMP group.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum NexthopOrder {
+    /// Sorted by next-hop address, as zebra keeps a nexthop group (`nexthop_group_add_sorted`
+    /// in FRR lib/nexthop_group.c).
+    ByAddress,
+    /// In the order routes arrived (a returning node goes to the end).
+    ByArrival,
+}
+
+/// A kind of load generator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Name; instances are `name-1` .. `name-count`.
+    pub name: String,
+    /// How many independent instances, each with its own IP.
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// How requests are issued.
+    pub load: Load,
+    /// Connection reuse.
+    #[serde(default = "per_request")]
+    pub connections: Connections,
+    /// A request without an answer by then counts as a timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout: SimDuration,
+    /// Request size on the wire.
+    #[serde(default = "default_request_bytes")]
+    pub request_bytes: u32,
+    /// Response size on the wire.
+    #[serde(default = "default_response_bytes")]
+    pub response_bytes: u32,
+    /// When the client starts.
+    #[serde(default)]
+    pub start: SimDuration,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn per_request() -> Connections {
+    Connections::PerRequest
+}
+fn default_timeout() -> SimDuration {
+    SimDuration::from_secs(2)
+}
+fn default_request_bytes() -> u32 {
+    200
+}
+fn default_response_bytes() -> u32 {
+    1000
+}
+
+/// Open or closed loop.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub enum Load {
+    /// Requests at a rate regardless of answers (vegeta, fortio).
+    OpenLoop {
+        /// Requests per second per client instance.
+        rate: f64,
+        /// Spacing of arrivals.
+        #[serde(default = "poisson")]
+        pacing: Pacing,
+    },
+    /// Each user sends, waits for the answer, thinks, sends again (wrk).
+    ClosedLoop {
+        /// Concurrent users per client instance.
+        users: u32,
+        /// Pause between an answer and the next request.
+        #[serde(default)]
+        think_time: SimDuration,
+    },
+}
+
+fn poisson() -> Pacing {
+    Pacing::Poisson
+}
+
+/// Arrival spacing of an open loop.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum Pacing {
+    /// Exponential gaps.
+    Poisson,
+    /// Equal gaps.
+    Constant,
+}
+
+/// Connection reuse.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum Connections {
+    /// A new connection (fresh source port) for every request.
+    PerRequest,
+    /// A pool of keep-alive connections per client instance; a broken one is replaced.
+    KeepAlive {
+        /// Pool size.
+        pool: u32,
+    },
+}
+
+/// One scripted change: exactly one action at a time.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedEvent {
+    /// When.
+    pub at: SimDuration,
+    /// The router loses the node's route (as if its BGP session went down).
+    #[serde(default)]
+    pub withdraw: Option<String>,
+    /// The router learns the node's route.
+    #[serde(default)]
+    pub announce: Option<String>,
+    /// The node dies: NIC and processes gone, conntrack lost, nothing said.
+    #[serde(default)]
+    pub crash: Option<String>,
+    /// The node comes back with empty conntrack; its pods are ready again.
+    #[serde(default)]
+    pub recover: Option<String>,
+}
+
+/// What a scripted event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// See [`ScriptedEvent::withdraw`].
+    Withdraw,
+    /// See [`ScriptedEvent::announce`].
+    Announce,
+    /// See [`ScriptedEvent::crash`].
+    Crash,
+    /// See [`ScriptedEvent::recover`].
+    Recover,
+}
+
+impl Action {
+    /// The scenario keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Action::Withdraw => "withdraw",
+            Action::Announce => "announce",
+            Action::Crash => "crash",
+            Action::Recover => "recover",
+        }
+    }
+}
+
+impl ScriptedEvent {
+    /// The single action and the node it names (validated at load).
+    pub fn action(&self) -> Option<(Action, &str)> {
+        let all = [
+            (Action::Withdraw, &self.withdraw),
+            (Action::Announce, &self.announce),
+            (Action::Crash, &self.crash),
+            (Action::Recover, &self.recover),
+        ];
+        let mut set = all
+            .into_iter()
+            .filter_map(|(a, n)| n.as_deref().map(|n| (a, n)));
+        let first = set.next()?;
+        set.next().is_none().then_some(first)
+    }
+}
+
+/// A variant: the base scenario with some settings replaced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Name in output.
+    pub name: String,
+    /// ECMP settings to replace.
+    #[serde(default)]
+    pub ecmp: Option<EcmpPatch>,
+    /// Service settings to replace.
+    #[serde(default)]
+    pub service: Option<ServicePatch>,
+    /// Replaces the scripted events.
+    #[serde(default)]
+    pub events: Option<Vec<ScriptedEvent>>,
+}
+
+/// Replacement ECMP settings.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcmpPatch {
+    /// See [`Ecmp::fields`].
+    pub fields: Option<HashFields>,
+    /// See [`Ecmp::hash`].
+    pub hash: Option<HashFunction>,
+    /// See [`Ecmp::seed`].
+    pub seed: Option<u32>,
+    /// See [`Ecmp::selection`].
+    pub selection: Option<Selection>,
+    /// See [`Ecmp::nexthop_order`].
+    pub nexthop_order: Option<NexthopOrder>,
+}
+
+/// Replacement service settings.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatch {
+    /// See [`Service::traffic_policy`].
+    pub traffic_policy: Option<TrafficPolicy>,
+    /// See [`Service::kube_proxy`].
+    pub kube_proxy: Option<KubeProxyMode>,
+    /// See [`Service::conntrack_tcp_loose`].
+    pub conntrack_tcp_loose: Option<bool>,
+}
+
+/// A bit rate, written `"10Gbit/s"`, `"1Gbps"`, `"100Mbit/s"`, `"0"` or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bandwidth(pub u64);
+
+impl FromStr for Bandwidth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t == "0" || t == "unlimited" {
+            return Ok(Bandwidth(0));
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let scale = match unit.trim() {
+            "bit/s" | "bps" => 1.0,
+            "kbit/s" | "Kbit/s" | "kbps" => 1e3,
+            "Mbit/s" | "Mbps" => 1e6,
+            "Gbit/s" | "Gbps" => 1e9,
+            "Tbit/s" | "Tbps" => 1e12,
+            _ => {
+                return Err(format!(
+                    "invalid bandwidth {s:?}: write a number and a unit, e.g. \"10Gbit/s\", \"100Mbit/s\" (units: bit/s, kbit/s, Mbit/s, Gbit/s, Tbit/s), or \"unlimited\""
+                ))
+            }
+        };
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid bandwidth {s:?}: {num:?} is not a number"))?;
+        let bps = v * scale;
+        if !(bps.is_finite() && bps >= 1.0 && bps < 1e15) {
+            return Err(format!(
+                "invalid bandwidth {s:?}: must be between 1 bit/s and 1 Pbit/s"
+            ));
+        }
+        Ok(Bandwidth(bps.round() as u64))
+    }
+}
+
+impl fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("unlimited"),
+            b if b % 1_000_000_000 == 0 => write!(f, "{}Gbit/s", b / 1_000_000_000),
+            b if b % 1_000_000 == 0 => write!(f, "{}Mbit/s", b / 1_000_000),
+            b => write!(f, "{b}bit/s"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bandwidth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A scenario that could not be loaded, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// The field path, e.g. `clients[0].load.rate`.
+    pub field: String,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": field `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    ///
+    /// # Errors
+    /// A [`ScenarioError`] naming the file, position, field and the problem.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            position: None,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parse and validate scenario text; `path` is only used in errors.
+    ///
+    /// # Errors
+    /// A [`ScenarioError`] naming the file, position, field and the problem.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let error = |position, field: String, message: String| ScenarioError {
+            file: path.to_path_buf(),
+            position,
+            field,
+            message,
+        };
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .with_recursion_limit(64);
+        let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| {
+            error(
+                Some((e.span.start.line, e.span.start.col)),
+                String::new(),
+                e.code.to_string(),
+            )
+        })?;
+        let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
+            Ok(s) => s,
+            Err(e) => {
+                let field = e.path().to_string();
+                let spanned = de.span_error(e.into_inner());
+                let field = if field == "." { String::new() } else { field };
+                return Err(error(
+                    Some((spanned.span.start.line, spanned.span.start.col)),
+                    field,
+                    spanned.code.to_string(),
+                ));
+            }
+        };
+        if let Err(e) = de.end() {
+            let spanned = de.span_error(e);
+            return Err(error(
+                Some((spanned.span.start.line, spanned.span.start.col)),
+                String::new(),
+                spanned.code.to_string(),
+            ));
+        }
+        scenario
+            .validate()
+            .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
+        Ok(scenario)
+    }
+
+    /// The names of the nodes, `node-1` ..
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes.count)
+            .map(|i| format!("node-{i}"))
+            .collect()
+    }
+
+    /// The variants to run: the declared ones, or one called `base`.
+    pub fn variant_list(&self) -> Vec<Variant> {
+        if self.variants.is_empty() {
+            vec![Variant {
+                name: "base".into(),
+                ecmp: None,
+                service: None,
+                events: None,
+            }]
+        } else {
+            self.variants.clone()
+        }
+    }
+
+    /// Cross-field checks serde cannot do. Errors are (field path, text to locate, message).
+    fn validate(&self) -> Result<(), (String, String, String)> {
+        let err = |field: &str, needle: &str, msg: String| {
+            Err((field.to_string(), needle.to_string(), msg))
+        };
+        if self.duration == SimDuration::ZERO {
+            return err(
+                "duration",
+                "duration",
+                "must be longer than zero, e.g. \"60s\"".into(),
+            );
+        }
+        if self.timeseries_bucket == SimDuration::ZERO {
+            return err(
+                "timeseries_bucket",
+                "timeseries_bucket",
+                "must be longer than zero, e.g. \"100ms\"".into(),
+            );
+        }
+        if !(1..=1000).contains(&self.nodes.count) {
+            return err(
+                "nodes.count",
+                "count",
+                format!("{} nodes: must be 1 to 1000", self.nodes.count),
+            );
+        }
+        if self.nodes.cores == 0 {
+            return err("nodes.cores", "cores", "must be at least 1".into());
+        }
+        let names = self.node_names();
+        let pods = &self.service.pods;
+        if pods.replicas == 0 {
+            return err(
+                "service.pods.replicas",
+                "replicas",
+                "must be at least 1".into(),
+            );
+        }
+        if !(pods.cpu.is_finite() && pods.cpu > 0.0 && pods.cpu <= 256.0) {
+            return err(
+                "service.pods.cpu",
+                "cpu",
+                format!("{}: must be a number of cores in (0, 256]", pods.cpu),
+            );
+        }
+        if let ServiceTime::LogNormal { sigma, .. } = pods.service_time {
+            if !(sigma.is_finite() && (0.0..=10.0).contains(&sigma)) {
+                return err(
+                    "service.pods.service_time.sigma",
+                    "sigma",
+                    format!("{sigma}: must be in [0, 10]"),
+                );
+            }
+        }
+        if let Placement::OnNodes(list) = &pods.placement {
+            if list.is_empty() {
+                return err("service.pods.placement", "OnNodes", "names no node".into());
+            }
+            for (i, n) in list.iter().enumerate() {
+                if !names.contains(n) {
+                    return err(
+                        &format!("service.pods.placement[{i}]"),
+                        &format!("\"{n}\""),
+                        format!("no node {n:?}; valid: {}", names.join(", ")),
+                    );
+                }
+            }
+        }
+        if self.clients.is_empty() {
+            return err("clients", "clients", "at least one client is needed".into());
+        }
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let f = |s: &str| format!("clients[{i}].{s}");
+            if !seen.insert(c.name.as_str()) {
+                return err(
+                    &f("name"),
+                    &format!("\"{}\"", c.name),
+                    format!("client name {:?} is used twice", c.name),
+                );
+            }
+            if c.count == 0 || c.count > 100_000 {
+                return err(
+                    &f("count"),
+                    "count",
+                    format!("{}: must be 1 to 100000", c.count),
+                );
+            }
+            match c.load {
+                Load::OpenLoop { rate, .. } => {
+                    if !(rate.is_finite() && rate > 0.0 && rate <= 1e8) {
+                        return err(
+                            &f("load.rate"),
+                            "rate",
+                            format!("{rate}: must be a rate in (0, 1e8] requests/s"),
+                        );
+                    }
+                }
+                Load::ClosedLoop { users, .. } => {
+                    if users == 0 {
+                        return err(&f("load.users"), "users", "must be at least 1".into());
+                    }
+                    if let Connections::KeepAlive { pool } = c.connections {
+                        if pool < users {
+                            return err(
+                                &f("connections.pool"),
+                                "pool",
+                                format!("pool {pool} is smaller than users {users}: each closed-loop user holds one connection"),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Connections::KeepAlive { pool } = c.connections {
+                if pool == 0 {
+                    return err(&f("connections.pool"), "pool", "must be at least 1".into());
+                }
+            }
+            if c.timeout == SimDuration::ZERO {
+                return err(&f("timeout"), "timeout", "must be longer than zero".into());
+            }
+        }
+        check_events("events", &self.events, &names)?;
+        let mut vnames = BTreeSet::new();
+        for (i, v) in self.variants.iter().enumerate() {
+            if !vnames.insert(v.name.as_str()) {
+                return err(
+                    &format!("variants[{i}].name"),
+                    &format!("\"{}\"", v.name),
+                    format!("variant name {:?} is used twice", v.name),
+                );
+            }
+            if let Some(ev) = &v.events {
+                check_events(&format!("variants[{i}].events"), ev, &names)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_events(
+    path: &str,
+    events: &[ScriptedEvent],
+    names: &[String],
+) -> Result<(), (String, String, String)> {
+    for (i, e) in events.iter().enumerate() {
+        let field = format!("{path}[{i}]");
+        let Some((action, node)) = e.action() else {
+            return Err((
+                field,
+                format!("at: \"{}\"", e.at),
+                "give exactly one of withdraw, announce, crash, recover, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+            ));
+        };
+        if !names.iter().any(|n| n == node) {
+            return Err((
+                format!("{field}.{}", action.keyword()),
+                format!("\"{node}\""),
+                format!("no node {node:?}; valid: {}", names.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in `text`.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    let at = text.find(needle)?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"(
+        name: "t",
+        duration: "1s",
+        nodes: (count: 3),
+        service: (pods: (replicas: 3, service_time: Constant(time: "100us"))),
+        clients: [(name: "c", load: OpenLoop(rate: 100))],
+    )"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("x.ron"), text)
+    }
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.ecmp.selection, Selection::HashThreshold);
+        assert_eq!(s.network.node_link.delay, SimDuration::from_micros(50));
+        assert_eq!(s.clients[0].timeout, SimDuration::from_secs(2));
+        assert_eq!(s.variant_list()[0].name, "base");
+    }
+
+    #[test]
+    fn unknown_field_names_line_column_field_and_valid_ones() {
+        let bad = MINIMAL.replace("nodes: (count: 3)", "nodes: (count: 3, corez: 2)");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(4));
+        let text = e.to_string();
+        assert!(text.contains("corez") && text.contains("cores"), "{text}");
+        assert!(text.starts_with("x.ron:4:"), "{text}");
+    }
+
+    #[test]
+    fn bad_enum_variant_lists_alternatives() {
+        let bad = MINIMAL.replace(
+            "OpenLoop(rate: 100)",
+            "OpenLoop(rate: 100, pacing: Uniform)",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "clients[0].load.pacing");
+        assert!(
+            e.message.contains("Poisson") && e.message.contains("Constant"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_duration_is_located() {
+        let bad = MINIMAL.replace("\"100us\"", "\"100 parsecs\"");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "service.pods.service_time.time");
+        assert!(e.message.contains("unknown unit"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(5));
+    }
+
+    #[test]
+    fn event_naming_a_missing_node_is_an_error_with_valid_names() {
+        let bad = MINIMAL.replace(
+            "clients:",
+            "events: [(at: \"1s\", withdraw: \"node-7\")], clients:",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "events[0].withdraw");
+        assert!(e.message.contains("node-1, node-2, node-3"), "{e}");
+        assert!(e.position.is_some());
+    }
+
+    #[test]
+    fn event_with_two_actions_is_refused() {
+        let bad = MINIMAL.replace(
+            "clients:",
+            "events: [(at: \"1s\", withdraw: \"node-1\", crash: \"node-1\")], clients:",
+        );
+        assert!(parse(&bad).unwrap_err().message.contains("exactly one"));
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!("10Gbit/s".parse(), Ok(Bandwidth(10_000_000_000)));
+        assert_eq!("2.5Gbps".parse(), Ok(Bandwidth(2_500_000_000)));
+        assert_eq!("unlimited".parse(), Ok(Bandwidth(0)));
+        assert!("10 furlongs".parse::<Bandwidth>().is_err());
+        assert!("-1Gbit/s".parse::<Bandwidth>().is_err());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in [
+            "",
+            "(",
+            ")",
+            "(name: 1)",
+            "[[[[",
+            "(name: \"x\", duration: \"1s\", nodes: (count: 0))",
+            "\u{0}",
+        ] {
+            assert!(parse(text).is_err());
+        }
+    }
+}
