@@ -883,7 +883,7 @@ mod tests {
             "OpenLoop(rate: 100, pacing: Uniform)",
         );
         let e = parse(&bad).unwrap_err();
-        assert_eq!(e.field, "clients[0].load.pacing");
+        assert_eq!(e.field, "clients[0].load.OpenLoop.pacing");
         assert!(
             e.message.contains("Poisson") && e.message.contains("Constant"),
             "{e}"
@@ -894,7 +894,7 @@ mod tests {
     fn bad_duration_is_located() {
         let bad = MINIMAL.replace("\"100us\"", "\"100 parsecs\"");
         let e = parse(&bad).unwrap_err();
-        assert_eq!(e.field, "service.pods.service_time.time");
+        assert_eq!(e.field, "service.pods.service_time.Constant.time");
         assert!(e.message.contains("unknown unit"), "{e}");
         assert_eq!(e.position.map(|p| p.0), Some(5));
     }
