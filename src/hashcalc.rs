@@ -260,10 +260,11 @@ pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
     Ok(flows)
 }
 
+/// One flow's next hop before and after the change.
+pub type FlowFate = (FlowKey, Option<NextHop>, Option<NextHop>);
+
 /// Answer the question; also returns, per flow, (flow, before, after) for `--per-flow`.
-pub fn answer(
-    q: &HashQuestion,
-) -> Result<(HashAnswer, Vec<(FlowKey, Option<NextHop>, Option<NextHop>)>), HashCalcError> {
+pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcError> {
     if !(1..=1024).contains(&q.next_hops) {
         return Err(HashCalcError::Invalid(format!(
             "--nexthops {}: must be 1 to 1024",
@@ -410,10 +411,7 @@ fn pos_text(p: Position) -> String {
 }
 
 /// Write the per-flow file: src,dst,proto,sport,dport,next_hop_before,next_hop_after,moved.
-pub fn write_per_flow(
-    path: &Path,
-    rows: &[(FlowKey, Option<NextHop>, Option<NextHop>)],
-) -> io::Result<()> {
+pub fn write_per_flow(path: &Path, rows: &[FlowFate]) -> io::Result<()> {
     let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
     w.write_record([
         "src",

@@ -528,7 +528,7 @@ impl FromStr for Bandwidth {
             .parse()
             .map_err(|_| format!("invalid bandwidth {s:?}: {num:?} is not a number"))?;
         let bps = v * scale;
-        if !(bps.is_finite() && bps >= 1.0 && bps < 1e15) {
+        if !(1.0..1e15).contains(&bps) {
             return Err(format!(
                 "invalid bandwidth {s:?}: must be between 1 bit/s and 1 Pbit/s"
             ));

@@ -7,9 +7,9 @@
 //! ```
 #![warn(missing_docs)]
 
-/// ECMP next-hop selection.
-pub mod ecmp;
 /// BFD codec and session.
 pub mod bfd;
+/// ECMP next-hop selection.
+pub mod ecmp;
 /// BGP wire codec.
 pub mod wire;

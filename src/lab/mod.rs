@@ -1264,3 +1264,52 @@ pub fn run_variant(
     let now = sim.now();
     sim.model.finish_run(events, now)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(
+            Path::new("t.ron"),
+            r#"(name: "t", duration: "2s", nodes: (count: 3),
+                service: (pods: (replicas: 3, service_time: Exponential(mean: "200us"))),
+                clients: [(name: "c", count: 2, load: OpenLoop(rate: 1000), connections: KeepAlive(pool: 4), timeout: "100ms")],
+                events: [(at: "1s", crash: "node-1")])"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn conservation_holds_with_requests_lost_to_a_crash() {
+        let s = scenario();
+        let r = run_variant(&s, &s.variant_list()[0], 1).unwrap();
+        assert!(
+            r.counts.timeout > 0,
+            "the crash should strand some requests: {:?}",
+            r.counts
+        );
+        assert_eq!(
+            r.counts.started,
+            r.counts.ok + r.counts.failed() + r.counts.in_flight
+        );
+    }
+
+    #[test]
+    fn the_conservation_check_catches_a_lost_request() {
+        let s = scenario();
+        let mut sim = Lab::build(&s, &s.variant_list()[0], 1).unwrap();
+        sim.run_until(SimTime(1_500_000_000));
+        // Forget one request without accounting for it: the books must not balance.
+        let key = sim
+            .model
+            .reqs
+            .keys()
+            .next()
+            .expect("requests in flight at 1.5 s");
+        sim.model.reqs.remove(key);
+        let err = sim.model.finish_run(0, SimTime(1_500_000_000)).unwrap_err();
+        assert!(matches!(err, LabError::Conservation { .. }), "{err}");
+    }
+}

@@ -3,27 +3,65 @@
 use std::process::Command;
 
 fn sim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn run_prints_tables_and_the_closing_line_and_writes_documented_csv() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("s.ron");
-    std::fs::write(&scenario, crate::small(r#"events: [(at: "3s", withdraw: "node-2")],"#)).unwrap();
+    std::fs::write(
+        &scenario,
+        crate::small(r#"events: [(at: "3s", withdraw: "node-2")],"#),
+    )
+    .unwrap();
     let out = dir.path().join("out");
-    let (ok, stdout, stderr) = sim(&["run", scenario.to_str().unwrap(), "--seed", "3", "--out", out.to_str().unwrap()]);
+    let (ok, stdout, stderr) = sim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("p99.9 ms") && stdout.contains("withdraw node-2"), "{stdout}");
+    assert!(
+        stdout.contains("p99.9 ms") && stdout.contains("withdraw node-2"),
+        "{stdout}"
+    );
     let last = stdout.lines().last().unwrap();
-    assert!(last.starts_with("simulated ") && last.contains("events") && last.contains("wall") && last.contains("events/s"), "{last}");
-    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/outputs.md")).unwrap();
-    for file in ["summary.csv", "timeseries.csv", "connections.csv", "changes.csv", "events.csv", "nodes.csv"] {
+    assert!(
+        last.starts_with("simulated ")
+            && last.contains("events")
+            && last.contains("wall")
+            && last.contains("events/s"),
+        "{last}"
+    );
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/outputs.md")).unwrap();
+    for file in [
+        "summary.csv",
+        "timeseries.csv",
+        "connections.csv",
+        "changes.csv",
+        "events.csv",
+        "nodes.csv",
+    ] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
         let header = text.lines().next().unwrap();
         for col in header.split(',') {
-            assert!(docs.contains(&format!("`{col}`")), "{file} column {col} is not described in docs/outputs.md");
+            assert!(
+                docs.contains(&format!("`{col}`")),
+                "{file} column {col} is not described in docs/outputs.md"
+            );
         }
         assert!(text.lines().count() > 1, "{file} has no rows");
     }
@@ -33,22 +71,48 @@ fn run_prints_tables_and_the_closing_line_and_writes_documented_csv() {
 fn validate_reports_file_line_column_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.ron");
-    std::fs::write(&bad, crate::small("").replace("OpenLoop(rate: 200)", "OpenLoop(rate: 200, pacing: Bursty)")).unwrap();
+    std::fs::write(
+        &bad,
+        crate::small("").replace("OpenLoop(rate: 200)", "OpenLoop(rate: 200, pacing: Bursty)"),
+    )
+    .unwrap();
     let (ok, _, stderr) = sim(&["validate", bad.to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("bad.ron:6:"), "{stderr}");
-    assert!(stderr.contains("clients[0].load.OpenLoop.pacing") && stderr.contains("Poisson"), "{stderr}");
+    assert!(
+        stderr.contains("clients[0].load.OpenLoop.pacing") && stderr.contains("Poisson"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn hash_reproduces_the_closed_forms() {
-    for (sel, pos, expect_collateral) in [("hash-threshold", "first", 0.4), ("hash-threshold", "last", 0.4), ("modulo", "middle", 0.8)] {
-        let (ok, stdout, stderr) =
-            sim(&["hash", "--selection", sel, "-n", "6", "--remove", pos, "--flows", "100000", "--hash", "crc32", "--json"]);
+    for (sel, pos, expect_collateral) in [
+        ("hash-threshold", "first", 0.4),
+        ("hash-threshold", "last", 0.4),
+        ("modulo", "middle", 0.8),
+    ] {
+        let (ok, stdout, stderr) = sim(&[
+            "hash",
+            "--selection",
+            sel,
+            "-n",
+            "6",
+            "--remove",
+            pos,
+            "--flows",
+            "100000",
+            "--hash",
+            "crc32",
+            "--json",
+        ]);
         assert!(ok, "{stderr}");
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         let got = v["collateral_share"].as_f64().unwrap();
-        assert!((got - expect_collateral).abs() < 0.01, "{sel} remove {pos}: collateral {got}, closed form {expect_collateral}");
+        assert!(
+            (got - expect_collateral).abs() < 0.01,
+            "{sel} remove {pos}: collateral {got}, closed form {expect_collateral}"
+        );
         if sel == "hash-threshold" {
             let moved = v["moved_share"].as_f64().unwrap();
             assert!((moved - 0.5).abs() < 0.01, "{sel}: moved {moved}");
@@ -62,14 +126,28 @@ fn hash_reads_real_flows_and_writes_each_flows_fate() {
     let flows = dir.path().join("flows.csv");
     std::fs::write(&flows, "src,dst,proto,sport,dport\n10.1.1.1,192.0.2.10,tcp,40000,80\n10.1.1.2,192.0.2.10,6,40001,80\n10.1.1.3,192.0.2.10,udp,53,53\n").unwrap();
     let per = dir.path().join("per.csv");
-    let (ok, stdout, stderr) = sim(&["hash", "--flows-file", flows.to_str().unwrap(), "--per-flow", per.to_str().unwrap(), "-n", "4", "--remove", "last"]);
+    let (ok, stdout, stderr) = sim(&[
+        "hash",
+        "--flows-file",
+        flows.to_str().unwrap(),
+        "--per-flow",
+        per.to_str().unwrap(),
+        "-n",
+        "4",
+        "--remove",
+        "last",
+    ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("flows             3"), "{stdout}");
     let text = std::fs::read_to_string(per).unwrap();
     assert_eq!(text.lines().count(), 4);
     assert!(text.starts_with("src,dst,proto,sport,dport,next_hop_before,next_hop_after,moved"));
 
-    std::fs::write(&flows, "src,dst,proto,sport,dport\n10.1.1.1,192.0.2.10,tcp,99999,80\n").unwrap();
+    std::fs::write(
+        &flows,
+        "src,dst,proto,sport,dport\n10.1.1.1,192.0.2.10,tcp,99999,80\n",
+    )
+    .unwrap();
     let (ok, _, stderr) = sim(&["hash", "--flows-file", flows.to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("flows.csv:2: sport \"99999\""), "{stderr}");

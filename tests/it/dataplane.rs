@@ -4,7 +4,9 @@ use crate::{run, scenario, small};
 
 #[test]
 fn withdrawing_a_node_resets_its_connections_under_loose_conntrack() {
-    let r = &run(&scenario(&small(r#"events: [(at: "5s", withdraw: "node-3")], ecmp: (selection: Resilient(idle_timer: "0s")),"#)))[0];
+    let r = &run(&scenario(&small(
+        r#"events: [(at: "5s", withdraw: "node-3")], ecmp: (selection: Resilient(idle_timer: "0s")),"#,
+    )))[0];
     let change = &r.changes[0];
     assert_eq!((change.group_before, change.group_after), (4, 3));
     assert_eq!(change.live, 32, "4 clients x 8 pooled connections");
@@ -63,7 +65,10 @@ fn crash_without_withdraw_blackholes_until_the_route_goes() {
     assert!(r.counts.timeout > 0);
     assert!(r.log.entries().iter().any(|e| e.kind == "node_crash"));
     assert!(r.log.entries().iter().any(|e| e.kind == "node_recover"));
-    assert_eq!(r.counts.started, r.counts.ok + r.counts.failed() + r.counts.in_flight);
+    assert_eq!(
+        r.counts.started,
+        r.counts.ok + r.counts.failed() + r.counts.in_flight
+    );
 }
 
 #[test]
@@ -79,8 +84,10 @@ fn no_route_is_refused_and_no_endpoints_is_refused() {
 
 #[test]
 fn local_policy_announces_only_nodes_with_a_pod() {
-    let text = small(r#"variants: [(name: "local", service: (traffic_policy: Local))],"#)
-        .replace("replicas: 4,", r#"replicas: 2, placement: OnNodes(["node-1", "node-3"]),"#);
+    let text = small(r#"variants: [(name: "local", service: (traffic_policy: Local))],"#).replace(
+        "replicas: 4,",
+        r#"replicas: 2, placement: OnNodes(["node-1", "node-3"]),"#,
+    );
     let r = &run(&scenario(&text))[0];
     assert_eq!(r.node_ingress[1], 0);
     assert_eq!(r.node_ingress[3], 0);
@@ -90,10 +97,16 @@ fn local_policy_announces_only_nodes_with_a_pod() {
 
 #[test]
 fn l3_hashing_pins_one_client_to_one_node() {
-    let text = small(r#"ecmp: (fields: L3),"#).replace("count: 4, load", "count: 1, load").replace("KeepAlive(pool: 8)", "PerRequest");
+    let text = small(r#"ecmp: (fields: L3),"#)
+        .replace("count: 4, load", "count: 1, load")
+        .replace("KeepAlive(pool: 8)", "PerRequest");
     let r = &run(&scenario(&text))[0];
     let used = r.node_ingress.iter().filter(|&&n| n > 0).count();
-    assert_eq!(used, 1, "one source IP under l3 hashing reached {used} nodes: {:?}", r.node_ingress);
+    assert_eq!(
+        used, 1,
+        "one source IP under l3 hashing reached {used} nodes: {:?}",
+        r.node_ingress
+    );
 }
 
 #[test]
@@ -108,23 +121,35 @@ fn closed_loop_keeps_users_busy_and_latency_grows_with_queueing() {
     let heavy = &run(&scenario(&text(64)))[0];
     // 4 pods of one core at 100 us mean: about 40,000 requests/s at most.
     let rps = heavy.counts.ok as f64 / 10.0;
-    assert!((30_000.0..42_000.0).contains(&rps), "saturated throughput {rps}");
+    assert!(
+        (30_000.0..42_000.0).contains(&rps),
+        "saturated throughput {rps}"
+    );
     assert!(heavy.latency.quantile(0.5).as_nanos() > 3 * light.latency.quantile(0.5).as_nanos());
 }
 
 #[test]
 fn cluster_policy_second_hop_adds_latency() {
     // One pod on node-1; traffic entering at the other nodes takes one more hop to reach it.
-    let text = small("").replace("replicas: 4,", r#"replicas: 1, placement: OnNodes(["node-1"]),"#);
+    let text = small("").replace(
+        "replicas: 4,",
+        r#"replicas: 1, placement: OnNodes(["node-1"]),"#,
+    );
     let cluster = &run(&scenario(&text))[0];
-    let direct = &run(&scenario(&text.replace("count: 4, cores", "count: 1, cores")))[0];
+    let direct = &run(&scenario(
+        &text.replace("count: 4, cores", "count: 1, cores"),
+    ))[0];
     assert!(cluster.latency.quantile(0.9) > direct.latency.quantile(0.9));
     assert_eq!(cluster.counts.failed(), 0);
 }
 
 #[test]
 fn ecmp_5k_reference_model_matches_queueing_theory() {
-    let s = lbsim::scenario::Scenario::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/bench/ecmp-5k.ron"))).unwrap();
+    let s = lbsim::scenario::Scenario::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/bench/ecmp-5k.ron"
+    )))
+    .unwrap();
     let r = &run(&s)[0];
     // M/M/1 per node: lambda 833/s, service 150 us, rho 0.125: sojourn Exp(mean 171 us), plus
     // 200 us of round trip: p50 = 200 + 171 ln 2 = 319 us; p99 = 200 + 171 ln 100 = 987 us.
@@ -132,6 +157,10 @@ fn ecmp_5k_reference_model_matches_queueing_theory() {
     let p99 = r.latency.quantile(0.99).as_millis_f64();
     assert!((0.31..0.33).contains(&p50), "p50 {p50}");
     assert!((0.95..1.03).contains(&p99), "p99 {p99}");
-    assert!((297_000..303_000).contains(&r.counts.started), "{}", r.counts.started);
+    assert!(
+        (297_000..303_000).contains(&r.counts.started),
+        "{}",
+        r.counts.started
+    );
     assert_eq!(r.counts.failed(), 0);
 }

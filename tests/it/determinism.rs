@@ -17,7 +17,12 @@ fn outputs(seed: u64, dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -25,23 +30,47 @@ fn outputs(seed: u64, dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn same_seed_gives_byte_identical_files_and_another_seed_differs() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     let first = outputs(7, a.path());
     let second = outputs(7, b.path());
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["changes.csv", "connections.csv", "events.csv", "nodes.csv", "summary.csv", "timeseries.csv"]
+        [
+            "changes.csv",
+            "connections.csv",
+            "events.csv",
+            "nodes.csv",
+            "summary.csv",
+            "timeseries.csv"
+        ]
     );
     for ((name, x), (_, y)) in first.iter().zip(&second) {
         if x != y {
-            let line = x.split(|&b| b == b'\n').zip(y.split(|&b| b == b'\n')).position(|(p, q)| p != q);
+            let line = x
+                .split(|&b| b == b'\n')
+                .zip(y.split(|&b| b == b'\n'))
+                .position(|(p, q)| p != q);
             panic!("{name} differs between two runs with seed 7, first at line {line:?}");
         }
     }
     let other = outputs(8, c.path());
-    let summary = |v: &[(String, Vec<u8>)]| v.iter().find(|(n, _)| n == "summary.csv").unwrap().1.clone();
-    assert_ne!(summary(&first), summary(&other), "seed 8 gave the same summary as seed 7");
+    let summary = |v: &[(String, Vec<u8>)]| {
+        v.iter()
+            .find(|(n, _)| n == "summary.csv")
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_ne!(
+        summary(&first),
+        summary(&other),
+        "seed 8 gave the same summary as seed 7"
+    );
 }
 
 #[test]
@@ -51,7 +80,11 @@ fn thread_count_does_not_change_results() {
            variants: [(name: "a", ecmp: (selection: Modulo)), (name: "b", ecmp: (selection: Rendezvous)), (name: "c", ecmp: (selection: Maglev()))],"#,
     ));
     let parallel = runner::run_all(&s, 3).unwrap();
-    let sequential = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| runner::run_all(&s, 3).unwrap());
+    let sequential = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| runner::run_all(&s, 3).unwrap());
     for (p, q) in parallel.iter().zip(&sequential) {
         assert_eq!(p.variant, q.variant);
         assert_eq!(p.counts, q.counts);

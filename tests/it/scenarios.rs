@@ -7,7 +7,10 @@ use proptest::prelude::*;
 
 fn bundled() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs = vec![PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))];
+    let mut dirs = vec![PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios"
+    ))];
     while let Some(d) = dirs.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
@@ -33,17 +36,38 @@ fn every_bundled_scenario_is_valid() {
 
 #[test]
 fn rehash_runs_every_selection_algorithm() {
-    let s = Scenario::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/rehash.ron"))).unwrap();
-    let names: Vec<String> = s.variant_list().iter().filter_map(|v| v.ecmp.and_then(|e| e.selection)).map(|s| s.cli_name().to_string()).collect();
-    for algo in ["modulo", "hash-threshold", "resilient", "maglev", "rendezvous"] {
-        assert!(names.iter().any(|n| n == algo), "rehash.ron has no {algo} variant");
+    let s = Scenario::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/rehash.ron"
+    )))
+    .unwrap();
+    let names: Vec<String> = s
+        .variant_list()
+        .iter()
+        .filter_map(|v| v.ecmp.and_then(|e| e.selection))
+        .map(|s| s.cli_name().to_string())
+        .collect();
+    for algo in [
+        "modulo",
+        "hash-threshold",
+        "resilient",
+        "maglev",
+        "rendezvous",
+    ] {
+        assert!(
+            names.iter().any(|n| n == algo),
+            "rehash.ron has no {algo} variant"
+        );
     }
 }
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let e = Scenario::load(Path::new("/nonexistent/x.ron")).unwrap_err();
-    assert!(e.to_string().starts_with("/nonexistent/x.ron: cannot read"), "{e}");
+    assert!(
+        e.to_string().starts_with("/nonexistent/x.ron: cannot read"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,0 +1,250 @@
+//! The three choices a scenario makes about ECMP: which header fields are hashed, with which
+//! function, and how the hash picks a next hop.
+//!
+//! Scenario files (RON) name them by their Rust variant names (`FiveTuple`, `Crc32`,
+//! `HashThreshold`, `Resilient(buckets: 64, idle_timer: "0s")`); the command line uses the
+//! short names of [`fmt::Display`] / [`FromStr`] (`5-tuple`, `crc32`, `hash-threshold`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sim_core::SimDuration;
+
+/// A name on the command line that matches no variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {name:?}; valid names: {valid}")]
+pub struct ParseNameError {
+    /// What was being parsed (`hash fields`, `hash function`, `selection`).
+    pub kind: &'static str,
+    /// The text as given.
+    pub name: String,
+    /// The accepted names, comma separated.
+    pub valid: String,
+}
+
+/// Display names and FromStr for an enum whose every variant has one CLI name.
+macro_rules! cli_names {
+    ($ty:ident, $kind:literal, [$($variant:ident => $name:literal),+ $(,)?]) => {
+        impl $ty {
+            /// The command-line name of this value.
+            pub fn cli_name(&self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.cli_name())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ParseNameError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let wanted = s.trim().to_ascii_lowercase();
+                $(if wanted == $name {
+                    return Ok($ty::$variant);
+                })+
+                Err(ParseNameError {
+                    kind: $kind,
+                    name: s.to_string(),
+                    valid: [$($name),+].join(", "),
+                })
+            }
+        }
+    };
+}
+
+/// Which header fields feed the hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HashFields {
+    /// Source and destination address (`l3`; Linux `fib_multipath_hash_policy = 0`).
+    L3,
+    /// Protocol, source and destination address (`3-tuple`; Linux policy 3 with
+    /// `fib_multipath_hash_fields = 0x7`).
+    ThreeTuple,
+    /// Protocol, addresses and ports (`5-tuple`; Linux policy 1).
+    FiveTuple,
+}
+
+impl HashFields {
+    /// Every value, in a stable order (for sweeps and tests).
+    pub const ALL: &'static [Self] = &[Self::L3, Self::ThreeTuple, Self::FiveTuple];
+
+    /// Whether the transport ports are hashed.
+    pub fn uses_ports(self) -> bool {
+        self == Self::FiveTuple
+    }
+
+    /// Whether the IP protocol number is hashed.
+    pub fn uses_proto(self) -> bool {
+        self != Self::L3
+    }
+}
+
+cli_names!(HashFields, "hash fields", [
+    L3 => "l3",
+    ThreeTuple => "3-tuple",
+    FiveTuple => "5-tuple",
+]);
+
+/// The hash function applied to the selected fields. Every function is seeded and is a pure
+/// function of (fields, seed, flow); see [`crate::ecmp::FlowHasher`] for each one's definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HashFunction {
+    /// CRC-16 (switch silicon style) over the header bytes.
+    Crc16,
+    /// CRC-32 (switch silicon style) over the header bytes.
+    Crc32,
+    /// XOR of the field words, then a seeded mix.
+    XorFold,
+    /// The RSS Toeplitz hash.
+    Toeplitz,
+    /// The Linux kernel's own IPv4 multipath hash (SipHash over `struct flow_keys`).
+    Linux,
+}
+
+impl HashFunction {
+    /// Every value, in a stable order.
+    pub const ALL: &'static [Self] = &[
+        Self::Crc16,
+        Self::Crc32,
+        Self::XorFold,
+        Self::Toeplitz,
+        Self::Linux,
+    ];
+}
+
+cli_names!(HashFunction, "hash function", [
+    Crc16 => "crc16",
+    Crc32 => "crc32",
+    XorFold => "xor-fold",
+    Toeplitz => "toeplitz",
+    Linux => "linux",
+]);
+
+/// The Linux default bucket count of a resilient group (`ip nexthop ... buckets`).
+pub const DEFAULT_RESILIENT_BUCKETS: u16 = 128;
+/// The Linux default idle timer of a resilient group: 120 s
+/// (`NH_RES_DEFAULT_IDLE_TIMER` in include/net/nexthop.h).
+pub const DEFAULT_IDLE_TIMER: SimDuration = SimDuration::from_secs(120);
+/// The Linux default unbalanced timer: 0, meaning "never force a busy bucket to move"
+/// (`NH_RES_DEFAULT_UNBALANCED_TIMER`).
+pub const DEFAULT_UNBALANCED_TIMER: SimDuration = SimDuration::ZERO;
+/// The Maglev paper's example table size, a prime.
+pub const DEFAULT_MAGLEV_TABLE_SIZE: u32 = 65_537;
+
+fn default_buckets() -> u16 {
+    DEFAULT_RESILIENT_BUCKETS
+}
+fn default_idle_timer() -> SimDuration {
+    DEFAULT_IDLE_TIMER
+}
+fn default_unbalanced_timer() -> SimDuration {
+    DEFAULT_UNBALANCED_TIMER
+}
+fn default_table_size() -> u32 {
+    DEFAULT_MAGLEV_TABLE_SIZE
+}
+
+/// How a group turns a flow hash into a next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Selection {
+    /// `hash % N` over the member list.
+    Modulo,
+    /// RFC 2992 hash-threshold, computed as Linux does (`fib_select_multipath`).
+    HashThreshold,
+    /// A Linux resilient nexthop group (net/ipv4/nexthop.c): a bucket table in which only
+    /// the buckets that must move, move.
+    Resilient {
+        /// Number of buckets (Linux default 128).
+        #[serde(default = "default_buckets")]
+        buckets: u16,
+        /// A bucket unused for this long may move to an underweight next hop (default 120 s).
+        #[serde(default = "default_idle_timer")]
+        idle_timer: SimDuration,
+        /// After the group has been unbalanced this long, busy buckets move too; 0 = never.
+        #[serde(default = "default_unbalanced_timer")]
+        unbalanced_timer: SimDuration,
+    },
+    /// Google Maglev consistent hashing (NSDI 2016, section 3.4).
+    Maglev {
+        /// Lookup table size; must be prime (default 65537).
+        #[serde(default = "default_table_size")]
+        table_size: u32,
+    },
+    /// Highest random weight (rendezvous) hashing over (flow hash, next hop id).
+    Rendezvous,
+}
+
+impl Selection {
+    /// Resilient hashing with the Linux defaults.
+    pub const RESILIENT_DEFAULT: Self = Self::Resilient {
+        buckets: DEFAULT_RESILIENT_BUCKETS,
+        idle_timer: DEFAULT_IDLE_TIMER,
+        unbalanced_timer: DEFAULT_UNBALANCED_TIMER,
+    };
+    /// Maglev with the default table size.
+    pub const MAGLEV_DEFAULT: Self = Self::Maglev {
+        table_size: DEFAULT_MAGLEV_TABLE_SIZE,
+    };
+
+    /// Every algorithm once, with default parameters.
+    pub const ALL: &'static [Self] = &[
+        Self::Modulo,
+        Self::HashThreshold,
+        Self::RESILIENT_DEFAULT,
+        Self::MAGLEV_DEFAULT,
+        Self::Rendezvous,
+    ];
+
+    /// The command-line name of the algorithm (parameters are not shown).
+    pub fn cli_name(&self) -> &'static str {
+        match self {
+            Self::Modulo => "modulo",
+            Self::HashThreshold => "hash-threshold",
+            Self::Resilient { .. } => "resilient",
+            Self::Maglev { .. } => "maglev",
+            Self::Rendezvous => "rendezvous",
+        }
+    }
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}
+
+impl FromStr for Selection {
+    type Err = ParseNameError;
+
+    /// Parses a CLI name; `resilient` and `maglev` get their default parameters.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|sel| sel.cli_name() == wanted)
+            .ok_or_else(|| ParseNameError {
+                kind: "selection",
+                name: s.to_string(),
+                valid: Self::ALL
+                    .iter()
+                    .map(Self::cli_name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+impl Default for Selection {
+    /// Hash-threshold: what Linux does for a plain multipath route.
+    fn default() -> Self {
+        Self::HashThreshold
+    }
+}
