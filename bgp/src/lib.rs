@@ -11,5 +11,11 @@
 pub mod bfd;
 /// ECMP next-hop selection.
 pub mod ecmp;
+/// The router's RIB and MetalLB's advertisement rules.
+pub mod rib;
+/// The BGP session state machine.
+pub mod session;
+/// TCP between peers inside the simulation.
+pub mod tcp;
 /// BGP wire codec.
 pub mod wire;

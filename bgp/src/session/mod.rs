@@ -1,0 +1,1 @@
+//! The BGP session FSM (RFC 4271 section 8), sans-IO.

@@ -1,0 +1,1 @@
+//! A small reliable byte stream (TCP) between simulated peers, sans-IO.
