@@ -22,9 +22,18 @@
 //! - [`switch`]: a learning switch with per-entry aging and port up/down.
 //! - [`neighbour`]: a host's ARP cache as Linux keeps it (INCOMPLETE, REACHABLE, STALE, DELAY,
 //!   PROBE, FAILED; locktime; arp_accept; hosts that ignore gratuitous ARP).
+//! - [`memberlist`]: the speakers' failure detector, hashicorp/memberlist with LAN defaults
+//!   (probes, indirect probes, suspicion shortened by confirmations, refutation, gossip,
+//!   push/pull, leave) and MetalLB's one-minute re-join; one [`memberlist::Member`] per
+//!   speaker, its messages carried by the runner so partitions really partition.
+//! - [`speaker`]: MetalLB's L2 speaker on one node: the per-service election from memberlist's
+//!   live set (or Kubernetes nodes without memberlist), gratuitous ARP bursts on takeover
+//!   (at once, then every 1.1 s until 5 s after the last reconcile), unicast ARP replies for
+//!   the VIPs it leads.
 //!
-//! Still to come (part 2): the speaker itself (memberlist failure detection, announcement
-//! bursts, answering ARP for the VIPs it leads).
+//! Per node the runner wires them so: each [`memberlist::Output::MemberState`] feeds
+//! [`speaker::Input::Members`] with [`memberlist::Member::live_members`] (MetalLB's
+//! `ForceSync` on memberlist events), and every [`speaker::Output::Frame`] goes on the wire.
 //!
 //! A failover in miniature: the elected node announces, the client's cache moves at once.
 //!
@@ -61,6 +70,8 @@
 #![warn(missing_docs)]
 
 pub mod election;
+pub mod memberlist;
 pub mod neighbour;
+pub mod speaker;
 pub mod switch;
 pub mod wire;

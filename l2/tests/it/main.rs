@@ -1,4 +1,6 @@
 //! Integration tests of the `l2` crate, one binary with a module per part.
 
+mod memberlist;
 mod neighbour;
+mod speaker;
 mod wire;
