@@ -56,6 +56,9 @@ struct SummaryRow<'a> {
     connections_broken: u64,
     balance_max_over_mean: String,
     balance_jain: String,
+    failover_s: String,
+    failover_start_t_s: String,
+    probes_lost: String,
 }
 
 #[derive(Serialize)]
@@ -171,6 +174,11 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
                     .sum(),
                 balance_max_over_mean: f6(b.max_over_mean),
                 balance_jain: f6(b.jain),
+                failover_s: r
+                    .failover()
+                    .map_or_else(String::new, |(g, _)| f6(g.as_secs_f64())),
+                failover_start_t_s: r.failover().map_or_else(String::new, |(_, t)| t9(t)),
+                probes_lost: r.lost_probes().map_or_else(String::new, |n| n.to_string()),
             }
         }),
     )?;

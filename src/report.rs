@@ -88,6 +88,29 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
             b.jain
         );
     }
+    if results.iter().any(|r| r.failover().is_some()) {
+        let _ = writeln!(
+            out,
+            "\nfailover as ping -i sees it: the longest gap between two answered probes"
+        );
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>12} {:>10} {:>12}",
+            "variant", "failover s", "from t s", "lost probes"
+        );
+        for r in results {
+            if let Some((gap, at)) = r.failover() {
+                let _ = writeln!(
+                    out,
+                    "{:<w$} {:>12.3} {:>10.3} {:>12}",
+                    r.variant,
+                    gap.as_secs_f64(),
+                    at.as_secs_f64(),
+                    r.lost_probes().unwrap_or(0)
+                );
+            }
+        }
+    }
     if results.iter().any(|r| !r.changes.is_empty()) {
         let _ = writeln!(out, "\nroute changes: connections moved and broken by each");
         let cw = results

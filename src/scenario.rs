@@ -363,10 +363,22 @@ pub enum Load {
         #[serde(default)]
         think_time: SimDuration,
     },
+    /// `ping -i interval`: ICMP echo to the service IP, answered by the kernel of the node the
+    /// router picks (the VIP sits on kube-ipvs0 in IPVS mode). ICMP has no ports, so every
+    /// probe of one instance hashes to the same next hop. The failover probe of the benchmark.
+    Ping {
+        /// Gap between probes (ping -i).
+        #[serde(default = "default_ping_interval")]
+        interval: SimDuration,
+    },
 }
 
 fn poisson() -> Pacing {
     Pacing::Poisson
+}
+
+fn default_ping_interval() -> SimDuration {
+    SimDuration::from_millis(100)
 }
 
 /// Arrival spacing of an open loop.
@@ -762,6 +774,15 @@ impl Scenario {
                             &f("load.rate"),
                             "rate",
                             format!("{rate}: must be a rate in (0, 1e8] requests/s"),
+                        );
+                    }
+                }
+                Load::Ping { interval } => {
+                    if interval == SimDuration::ZERO {
+                        return err(
+                            &f("load.interval"),
+                            "interval",
+                            "must be longer than zero, e.g. \"100ms\"".into(),
                         );
                     }
                 }

@@ -50,6 +50,36 @@ pub struct Client {
     pub deadlines: VecDeque<(SimTime, Key)>,
     /// Whether a timeout check is scheduled.
     pub timeout_armed: bool,
+    /// Probe bookkeeping (every client keeps it; it matters for `Ping`).
+    pub probes: ProbeStats,
+}
+
+/// Success gaps as `ping` shows them: the longest stretch between two answered probes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeStats {
+    /// Requests answered.
+    pub ok: u64,
+    /// Requests failed (for ping: lost probes).
+    pub lost: u64,
+    /// When the last answered request was sent.
+    pub last_ok_sent: Option<SimTime>,
+    /// Longest gap between the send times of two consecutive answered requests, and where it
+    /// started.
+    pub longest_gap: Option<(SimDuration, SimTime)>,
+}
+
+impl ProbeStats {
+    /// Record an answer to a request sent at `sent`.
+    pub fn answered(&mut self, sent: SimTime) {
+        self.ok += 1;
+        if let Some(prev) = self.last_ok_sent {
+            let gap = sent - prev;
+            if self.longest_gap.is_none_or(|(g, _)| gap > g) {
+                self.longest_gap = Some((gap, prev));
+            }
+        }
+        self.last_ok_sent = Some(self.last_ok_sent.map_or(sent, |p| p.max(sent)));
+    }
 }
 
 impl Client {
@@ -80,6 +110,7 @@ impl Client {
             backlog: VecDeque::new(),
             deadlines: VecDeque::new(),
             timeout_armed: false,
+            probes: ProbeStats::default(),
         }
     }
 
@@ -95,10 +126,12 @@ impl Client {
         p
     }
 
-    /// The gap to the next open-loop arrival.
+    /// The gap to the next open-loop arrival or probe.
     pub fn next_gap(&mut self) -> SimDuration {
-        let Load::OpenLoop { rate, pacing } = self.load else {
-            return SimDuration::ZERO;
+        let (rate, pacing) = match self.load {
+            Load::OpenLoop { rate, pacing } => (rate, pacing),
+            Load::Ping { interval } => return interval,
+            Load::ClosedLoop { .. } => return SimDuration::ZERO,
         };
         let mean = 1.0 / rate;
         let gap = match pacing {

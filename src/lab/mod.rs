@@ -320,6 +320,27 @@ pub struct RunResult {
     pub node_served: Vec<u64>,
     /// Client instance names.
     pub client_names: Vec<String>,
+    /// Per client instance: whether it is a ping probe, and its answer gaps.
+    pub probes: Vec<(bool, client::ProbeStats)>,
+}
+
+impl RunResult {
+    /// The failover time as the probes saw it: the longest gap between two answered pings of
+    /// any ping instance, with the time it started; `None` without ping clients.
+    pub fn failover(&self) -> Option<(SimDuration, SimTime)> {
+        self.probes
+            .iter()
+            .filter(|(ping, _)| *ping)
+            .filter_map(|(_, p)| p.longest_gap)
+            .max_by_key(|&(gap, at)| (gap, std::cmp::Reverse(at)))
+    }
+
+    /// Pings that got no answer, over all ping instances; `None` without ping clients.
+    pub fn lost_probes(&self) -> Option<u64> {
+        let mut pings = self.probes.iter().filter(|(ping, _)| *ping).peekable();
+        pings.peek()?;
+        Some(pings.map(|(_, p)| p.lost).sum())
+    }
 }
 
 /// Limits that stop a run with a message instead of exhausting the machine.
@@ -539,7 +560,9 @@ impl Lab {
         for c in 0..self.clients.len() as u32 {
             let client = &self.clients[c as usize];
             match client.load {
-                Load::OpenLoop { .. } => sched.schedule_in(client.start, Ev::Arrival(c)),
+                Load::OpenLoop { .. } | Load::Ping { .. } => {
+                    sched.schedule_in(client.start, Ev::Arrival(c))
+                }
                 Load::ClosedLoop { users, .. } => {
                     for _ in 0..users {
                         sched.schedule_in(client.start, Ev::UserSend(c));
@@ -625,12 +648,24 @@ impl Lab {
 
     fn open_conn(&mut self, c: u32, now: SimTime) -> Key {
         let client = &mut self.clients[c as usize];
-        let flow = FlowKey {
-            src: client.ip,
-            dst: self.vip,
-            proto: 6,
-            sport: client.take_port(),
-            dport: self.port,
+        let flow = if matches!(client.load, Load::Ping { .. }) {
+            // ICMP echo: no ports for the multipath hash (the flow dissector fills ports only
+            // for port-carrying protocols), so one ping source always takes one path.
+            FlowKey {
+                src: client.ip,
+                dst: self.vip,
+                proto: 1,
+                sport: 0,
+                dport: 0,
+            }
+        } else {
+            FlowKey {
+                src: client.ip,
+                dst: self.vip,
+                proto: 6,
+                sport: client.take_port(),
+                dport: self.port,
+            }
         };
         let hash = self.route.hasher.hash(&flow);
         self.counts.connections += 1;
@@ -669,6 +704,11 @@ impl Lab {
     /// A request ended (answered, failed or timed out): free its connection for what's next.
     fn finish(&mut self, req: Req, outcome: Result<(), ErrorKind>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
+        let probes = &mut self.clients[req.client as usize].probes;
+        match outcome {
+            Ok(()) => probes.answered(req.start),
+            Err(_) => probes.lost += 1,
+        }
         match outcome {
             Ok(()) => {
                 let lat = now - req.start;
@@ -804,6 +844,11 @@ impl Lab {
         }
         let t = node.cpu(now, self.packet_cost);
         let epoch = node.epoch;
+        if matches!(self.clients[c].load, Load::Ping { .. }) {
+            // ICMP echo: the node's kernel answers; no conntrack pinning, no pod.
+            self.reply_from_node(key, ingress, t, c, Reply::Response, sched);
+            return;
+        }
         let Some(conn) = self.conns.get_mut(conn_key) else {
             return;
         };
@@ -1211,6 +1256,11 @@ impl Lab {
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
             node_served,
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
+            probes: self
+                .clients
+                .iter()
+                .map(|c| (matches!(c.load, Load::Ping { .. }), c.probes.clone()))
+                .collect(),
         })
     }
 }
