@@ -32,14 +32,11 @@ impl Balance {
             }
         }
         let total: u64 = counts.iter().sum();
-        let (max_over_mean, jain) = if counts.is_empty() || total == 0 {
+        let (max_over_mean, jain) = if total == 0 {
             (0.0, 0.0)
         } else {
-            let n = counts.len() as f64;
-            let mean = total as f64 / n;
-            let max = counts.iter().copied().max().unwrap_or(0) as f64;
-            let sum_sq: f64 = counts.iter().map(|&c| (c as f64) * (c as f64)).sum();
-            (max / mean, (total as f64) * (total as f64) / (n * sum_sq))
+            let b = sim_core::Balance::of(&counts);
+            (b.max_over_mean, b.jain)
         };
         Balance {
             per_next_hop: members.iter().copied().zip(counts).collect(),
