@@ -34,6 +34,10 @@ enum Command {
         /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Capture the control plane (BGP, BFD) to this pcap file; with several variants, one
+        /// file per variant named <stem>-<variant>.pcap.
+        #[arg(long)]
+        pcap: Option<PathBuf>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -94,7 +98,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, seed, out } => run(file, seed, out),
+        Command::Run {
+            file,
+            seed,
+            out,
+            pcap,
+        } => run(file, seed, out, pcap),
         Command::Validate { files } => validate(&files),
         Command::Hash {
             fields,
@@ -152,15 +161,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(file: PathBuf, seed: Option<u64>, out: Option<PathBuf>) -> Result<(), String> {
+fn run(
+    file: PathBuf,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    pcap: Option<PathBuf>,
+) -> Result<(), String> {
     let wall = Instant::now();
     let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seed);
-    let results = runner::run_all(&scenario, seed).map_err(|e| e.to_string())?;
+    let results =
+        runner::run_all_with(&scenario, seed, pcap.is_some()).map_err(|e| e.to_string())?;
     print!("{}", report::tables(&scenario, &results));
     if let Some(dir) = &out {
         output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
         println!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+    }
+    if let Some(p) = &pcap {
+        let files = output::write_pcaps(p, &results)
+            .map_err(|e| format!("writing {}: {e}", p.display()))?;
+        if files.is_empty() {
+            println!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
+        }
+        for f in files {
+            println!("wrote {}", f.display());
+        }
     }
     let secs = wall.elapsed().as_secs_f64();
     let events: u64 = results.iter().map(|r| r.events).sum();

@@ -15,6 +15,48 @@ fn node_name(r: &RunResult, n: Option<u16>) -> String {
         .unwrap_or_default()
 }
 
+/// Write `bytes` to `path` atomically (temporary name in the same directory, then rename).
+///
+/// # Errors
+/// Any I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+/// Write each variant's control-plane capture: to `path` itself when there is one variant,
+/// else to `<stem>-<variant>.<ext>` beside it. Returns the files written.
+///
+/// # Errors
+/// Any I/O error.
+pub fn write_pcaps(path: &Path, results: &[RunResult]) -> io::Result<Vec<std::path::PathBuf>> {
+    let with_pcap: Vec<&RunResult> = results.iter().filter(|r| r.pcap.is_some()).collect();
+    let mut written = Vec::new();
+    for r in &with_pcap {
+        let file = if with_pcap.len() == 1 {
+            path.to_path_buf()
+        } else {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
+            let ext = path
+                .extension()
+                .map_or_else(|| "pcap".into(), |s| s.to_string_lossy().into_owned());
+            path.with_file_name(format!("{stem}-{}.{ext}", r.variant))
+        };
+        if let Some(bytes) = &r.pcap {
+            write_atomic(&file, bytes)?;
+            written.push(file);
+        }
+    }
+    Ok(written)
+}
+
 /// Write `rows` as CSV to `dir/name` atomically.
 fn write_csv<T: Serialize>(
     dir: &Path,

@@ -40,6 +40,10 @@ pub struct Scenario {
     /// How the router spreads flows over the nodes.
     #[serde(default)]
     pub ecmp: Ecmp,
+    /// The BGP control plane: speakers on the nodes peering with the router. Without it the
+    /// route table is driven by scripted `withdraw`/`announce` events only.
+    #[serde(default)]
+    pub bgp: Option<BgpSpec>,
     /// Load generators.
     pub clients: Vec<ClientSpec>,
     /// Scripted route changes and faults.
@@ -300,6 +304,98 @@ pub enum NexthopOrder {
     ByArrival,
 }
 
+/// The BGP control plane.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BgpSpec {
+    /// Which speaker runs on the nodes.
+    #[serde(default = "default_speaker")]
+    pub speaker: SpeakerKind,
+    /// BFD between each speaker and the router.
+    #[serde(default)]
+    pub bfd: Option<BfdSpec>,
+    /// Graceful restart (RFC 4724): the restart time both sides advertise.
+    #[serde(default)]
+    pub graceful_restart: Option<SimDuration>,
+    /// The router's hold time (it negotiates min(its own, the speaker's)).
+    #[serde(default = "default_router_hold")]
+    pub router_hold_time: SimDuration,
+    /// Delay from a best-path change to the kernel FIB (zebra -> netlink -> ECMP group).
+    #[serde(default = "default_fib_delay")]
+    pub fib_delay: SimDuration,
+    /// The nodes' AS.
+    #[serde(default = "default_node_as")]
+    pub node_as: u32,
+    /// The router's AS.
+    #[serde(default = "default_router_as")]
+    pub router_as: u32,
+}
+
+fn default_speaker() -> SpeakerKind {
+    SpeakerKind::Native
+}
+fn default_router_hold() -> SimDuration {
+    // FRR's traditional default (bgpd.h BGP_DEFAULT_HOLDTIME).
+    SimDuration::from_secs(180)
+}
+fn default_fib_delay() -> SimDuration {
+    SimDuration::from_millis(10)
+}
+fn default_node_as() -> u32 {
+    64513
+}
+fn default_router_as() -> u32 {
+    64512
+}
+
+/// The speaker on the nodes.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub enum SpeakerKind {
+    /// MetalLB's own Go speaker: hold 90 s, no NOTIFICATION on close, no receive hold timer.
+    Native,
+    /// MetalLB's FRR mode with explicit timers.
+    Frr {
+        /// Keepalive interval.
+        keepalive: SimDuration,
+        /// Hold time.
+        hold: SimDuration,
+        /// Connect retry.
+        #[serde(default = "default_connect_retry")]
+        connect_retry: SimDuration,
+    },
+    /// FRR's traditional defaults: keepalive 60 s, hold 180 s, connect retry 120 s.
+    FrrTraditional,
+    /// FRR's datacenter profile: keepalive 3 s, hold 9 s, connect retry 10 s.
+    FrrDatacenter,
+}
+
+fn default_connect_retry() -> SimDuration {
+    SimDuration::from_secs(10)
+}
+
+/// A BFD profile (MetalLB BFDProfile: receiveInterval, transmitInterval, detectMultiplier).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BfdSpec {
+    /// Desired minimum transmit interval.
+    #[serde(default = "default_bfd_interval")]
+    pub transmit_interval: SimDuration,
+    /// Required minimum receive interval.
+    #[serde(default = "default_bfd_interval")]
+    pub receive_interval: SimDuration,
+    /// Detection multiplier.
+    #[serde(default = "default_bfd_mult")]
+    pub detect_multiplier: u8,
+}
+
+fn default_bfd_interval() -> SimDuration {
+    // metallb api/v1beta1/bfdprofile_types.go: 300 ms defaults.
+    SimDuration::from_millis(300)
+}
+fn default_bfd_mult() -> u8 {
+    3
+}
+
 /// A kind of load generator.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -417,9 +513,24 @@ pub struct ScriptedEvent {
     /// The node dies: NIC and processes gone, conntrack lost, nothing said.
     #[serde(default)]
     pub crash: Option<String>,
-    /// The node comes back with empty conntrack; its pods are ready again.
+    /// The node comes back with empty conntrack; its pods are ready again; its speaker starts.
     #[serde(default)]
     pub recover: Option<String>,
+    /// An orderly shutdown of the node's speaker: it says goodbye (NOTIFICATION Cease or FIN,
+    /// BFD AdminDown); the node keeps forwarding until a later `crash`.
+    #[serde(default)]
+    pub shutdown: Option<String>,
+    /// The node's speaker process restarts: stops as in `shutdown` and starts again after
+    /// `restart_after`; the data plane keeps forwarding (what graceful restart protects).
+    #[serde(default)]
+    pub restart_speaker: Option<String>,
+    /// How long a `restart_speaker` keeps the speaker down.
+    #[serde(default = "default_restart_after")]
+    pub restart_after: SimDuration,
+}
+
+fn default_restart_after() -> SimDuration {
+    SimDuration::from_secs(5)
 }
 
 /// What a scripted event does.
@@ -433,6 +544,10 @@ pub enum Action {
     Crash,
     /// See [`ScriptedEvent::recover`].
     Recover,
+    /// See [`ScriptedEvent::shutdown`].
+    Shutdown,
+    /// See [`ScriptedEvent::restart_speaker`].
+    RestartSpeaker,
 }
 
 impl Action {
@@ -443,6 +558,8 @@ impl Action {
             Action::Announce => "announce",
             Action::Crash => "crash",
             Action::Recover => "recover",
+            Action::Shutdown => "shutdown",
+            Action::RestartSpeaker => "restart_speaker",
         }
     }
 }
@@ -455,6 +572,8 @@ impl ScriptedEvent {
             (Action::Announce, &self.announce),
             (Action::Crash, &self.crash),
             (Action::Recover, &self.recover),
+            (Action::Shutdown, &self.shutdown),
+            (Action::RestartSpeaker, &self.restart_speaker),
         ];
         let mut set = all
             .into_iter()
@@ -479,6 +598,9 @@ pub struct Variant {
     /// Replaces the scripted events.
     #[serde(default)]
     pub events: Option<Vec<ScriptedEvent>>,
+    /// Replaces the whole `bgp` section (fields left out take their defaults).
+    #[serde(default)]
+    pub bgp: Option<BgpSpec>,
 }
 
 /// Replacement ECMP settings.
@@ -673,6 +795,7 @@ impl Scenario {
                 ecmp: None,
                 service: None,
                 events: None,
+                bgp: None,
             }]
         } else {
             self.variants.clone()
@@ -810,7 +933,14 @@ impl Scenario {
                 return err(&f("timeout"), "timeout", "must be longer than zero".into());
             }
         }
-        check_events("events", &self.events, &names)?;
+        // The base events run in every variant that does not replace them.
+        let base_events_have_bgp = self.bgp.is_some()
+            || (!self.variants.is_empty()
+                && self
+                    .variants
+                    .iter()
+                    .all(|v| v.bgp.is_some() || v.events.is_some()));
+        check_events("events", &self.events, &names, base_events_have_bgp)?;
         let mut vnames = BTreeSet::new();
         for (i, v) in self.variants.iter().enumerate() {
             if !vnames.insert(v.name.as_str()) {
@@ -821,7 +951,8 @@ impl Scenario {
                 );
             }
             if let Some(ev) = &v.events {
-                check_events(&format!("variants[{i}].events"), ev, &names)?;
+                let has_bgp = self.bgp.is_some() || v.bgp.is_some();
+                check_events(&format!("variants[{i}].events"), ev, &names, has_bgp)?;
             }
         }
         Ok(())
@@ -832,6 +963,7 @@ fn check_events(
     path: &str,
     events: &[ScriptedEvent],
     names: &[String],
+    has_bgp: bool,
 ) -> Result<(), (String, String, String)> {
     for (i, e) in events.iter().enumerate() {
         let field = format!("{path}[{i}]");
@@ -839,9 +971,19 @@ fn check_events(
             return Err((
                 field,
                 format!("at: \"{}\"", e.at),
-                "give exactly one of withdraw, announce, crash, recover, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
             ));
         };
+        if matches!(action, Action::Shutdown | Action::RestartSpeaker) && !has_bgp {
+            return Err((
+                format!("{field}.{}", action.keyword()),
+                action.keyword().to_string(),
+                format!(
+                    "{} needs a speaker: add a `bgp: (...)` section (scripted routes have none)",
+                    action.keyword()
+                ),
+            ));
+        }
         if !names.iter().any(|n| n == node) {
             return Err((
                 format!("{field}.{}", action.keyword()),

@@ -5,6 +5,7 @@
 //!  Scheduler: (time, seq) heap ─▶ Simulation::step / run_until ─▶ Model::handle(event)
 //!  Topology: devices + one-way links (delay, bandwidth, FIFO) on petgraph
 //!  metrics: LatencyHistogram (HdrHistogram), TimeSeries (100 ms buckets), Balance; EventLog
+//!  pcap: PcapWriter (classic pcap, ns timestamps) + frame builders (Ethernet/IPv4/TCP/UDP)
 //! ```
 //!
 //! ```
@@ -27,6 +28,7 @@
 
 pub mod log;
 pub mod metrics;
+pub mod pcap;
 pub mod queue;
 pub mod rng;
 pub mod time;

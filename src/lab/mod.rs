@@ -9,6 +9,7 @@
 //! reserved when the request reaches it, so queues form where capacity is short.
 
 mod client;
+mod control;
 mod kube;
 mod router;
 mod slab;
@@ -22,6 +23,7 @@ use sim_core::{
 };
 
 pub use client::Client;
+pub use control::{ControlPlane, Machine, Side};
 pub use kube::{KubeProxy, Pod};
 pub use router::{RouteChange, ServiceRoute};
 use slab::{Key, Slab};
@@ -123,6 +125,16 @@ pub enum Ev {
     EcmpTimer,
     /// A crashed node's pods leave the endpoints (node, node epoch at the crash).
     EndpointRemoval(u16, u32),
+    /// A control packet (BGP in TCP, BFD) arrives.
+    Ctrl(Key),
+    /// A control-plane machine's timer: node, side, machine, stack generation.
+    CtrlWake(u16, Side, Machine, u32),
+    /// The router's FIB programs pending changes.
+    FibTimer,
+    /// The router's RIB expires stale (graceful restart) routes.
+    RibTimer,
+    /// A restarted speaker comes back.
+    SpeakerStart(u16),
 }
 
 /// A worker node.
@@ -312,6 +324,8 @@ pub struct RunResult {
     pub conn_rows: Vec<ConnRow>,
     /// Structured log.
     pub log: EventLog,
+    /// The control-plane capture (pcap bytes), when asked for and BGP runs.
+    pub pcap: Option<Vec<u8>>,
     /// Node names.
     pub node_names: Vec<String>,
     /// Requests that entered at each node.
@@ -373,6 +387,10 @@ pub struct Lab {
     conn_rows: Vec<ConnRow>,
     log: EventLog,
     limit_hit: Option<(&'static str, u64)>,
+    /// The BGP control plane, when the scenario has one.
+    control: Option<ControlPlane>,
+    /// Nodes a scripted `withdraw` took out of advertising (BGP mode).
+    withdrawn_by_script: Vec<u16>,
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
@@ -395,6 +413,7 @@ impl Lab {
         scenario: &Scenario,
         variant: &Variant,
         seed: u64,
+        capture: bool,
     ) -> Result<Simulation<Lab>, LabError> {
         let vname = variant.name.clone();
         let streams = Streams::new(seed);
@@ -497,6 +516,10 @@ impl Lab {
             latency_sum_ns: ts(),
             latency_max_ns: vec![0; ts().len()],
         };
+        let control = variant
+            .bgp
+            .or(scenario.bgp)
+            .map(|spec| ControlPlane::new(spec, scenario.nodes.count, svc.vip, seed, capture));
         let mut script = variant
             .events
             .clone()
@@ -529,6 +552,8 @@ impl Lab {
             conn_rows: Vec::new(),
             log: EventLog::new(),
             limit_hit: None,
+            control,
+            withdrawn_by_script: Vec::new(),
         };
         let mut sim = Simulation::new(lab);
         sim.model.start(&mut sim.sched);
@@ -537,14 +562,19 @@ impl Lab {
 
     /// Initial routes and first events.
     fn start(&mut self, sched: &mut Scheduler<Ev>) {
-        // Every eligible node announces from the start: Cluster, all nodes; Local, nodes with a
-        // local endpoint (MetalLB BGP speaker rules, DESIGN.md "BGP mode").
-        for i in 0..self.nodes.len() as u16 {
-            let eligible =
-                self.policy == TrafficPolicy::Cluster || self.pods.iter().any(|p| p.node == i);
-            if eligible {
-                self.route
-                    .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+        if self.control.is_some() {
+            // The speakers announce through BGP; the group fills as sessions come up.
+            self.control_start(sched);
+        } else {
+            // Scripted routes: every eligible node is announced from the start: Cluster, all
+            // nodes; Local, nodes with a local endpoint (MetalLB BGP speaker rules).
+            for i in 0..self.nodes.len() as u16 {
+                let eligible =
+                    self.policy == TrafficPolicy::Cluster || self.pods.iter().any(|p| p.node == i);
+                if eligible {
+                    self.route
+                        .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+                }
             }
         }
         let members = self.member_names();
@@ -1024,6 +1054,14 @@ impl Lab {
         };
         let node = idx as u16;
         match action {
+            Action::Withdraw if self.control.is_some() => {
+                self.control_script_advertise(node, false, sched)
+            }
+            Action::Announce if self.control.is_some() => {
+                self.control_script_advertise(node, true, sched)
+            }
+            Action::Shutdown => self.control_shutdown(node, sched),
+            Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
                 format!("withdraw {name}"),
@@ -1059,6 +1097,7 @@ impl Lab {
                     self.endpoint_removal_delay,
                     Ev::EndpointRemoval(node, epoch),
                 );
+                self.control_crash(node);
             }
             Action::Recover => {
                 let n = &mut self.nodes[idx];
@@ -1080,6 +1119,7 @@ impl Lab {
                     name,
                     "nic=up conntrack=empty pods=ready",
                 );
+                self.control_recover(node, sched);
             }
         }
     }
@@ -1255,6 +1295,7 @@ impl Lab {
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
             node_served,
+            pcap: self.control.as_mut().and_then(ControlPlane::take_pcap),
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
             probes: self
                 .clients
@@ -1294,6 +1335,13 @@ impl Model for Lab {
             Ev::Script(i) => self.script(i, sched),
             Ev::EcmpTimer => self.ecmp_timer(sched),
             Ev::EndpointRemoval(n, e) => self.endpoint_removal(n, e, sched.now()),
+            Ev::Ctrl(k) => self.control_deliver(k, sched),
+            Ev::CtrlWake(node, side, m, generation) => {
+                self.control_wake(node, side, m, generation, sched)
+            }
+            Ev::FibTimer => self.fib_timer(sched),
+            Ev::RibTimer => self.rib_timer(sched),
+            Ev::SpeakerStart(node) => self.speaker_start(node, sched),
         }
     }
 }
@@ -1307,7 +1355,20 @@ pub fn run_variant(
     variant: &Variant,
     seed: u64,
 ) -> Result<RunResult, LabError> {
-    let mut sim = Lab::build(scenario, variant, seed)?;
+    run_variant_with(scenario, variant, seed, false)
+}
+
+/// Run one variant, capturing the control plane to pcap when `capture` is set.
+///
+/// # Errors
+/// [`LabError`] when the variant cannot be built or its books do not balance.
+pub fn run_variant_with(
+    scenario: &Scenario,
+    variant: &Variant,
+    seed: u64,
+    capture: bool,
+) -> Result<RunResult, LabError> {
+    let mut sim = Lab::build(scenario, variant, seed, capture)?;
     let end = SimTime(scenario.duration.as_nanos());
     sim.run_until(end);
     let events = sim.events_processed();
@@ -1349,7 +1410,7 @@ mod tests {
     #[test]
     fn the_conservation_check_catches_a_lost_request() {
         let s = scenario();
-        let mut sim = Lab::build(&s, &s.variant_list()[0], 1).unwrap();
+        let mut sim = Lab::build(&s, &s.variant_list()[0], 1, false).unwrap();
         sim.run_until(SimTime(1_500_000_000));
         // Forget one request without accounting for it: the books must not balance.
         let key = sim

@@ -70,6 +70,41 @@ impl ServiceRoute {
         true
     }
 
+    /// Install a whole next-hop list at once (the FIB programs a prefix's multipath set in one
+    /// netlink message); returns true if the installed list changed.
+    pub fn set_members(&mut self, now: SimTime, next_hops: &[NextHop]) -> bool {
+        let mut members: Vec<NextHop> = match self.order {
+            NexthopOrder::ByAddress => {
+                let mut v = next_hops.to_vec();
+                v.sort_unstable();
+                v
+            }
+            // Keep the survivors' order, append newcomers.
+            NexthopOrder::ByArrival => {
+                let mut v: Vec<NextHop> = self
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|m| next_hops.contains(m))
+                    .collect();
+                v.extend(
+                    next_hops
+                        .iter()
+                        .copied()
+                        .filter(|n| !self.members.contains(n)),
+                );
+                v
+            }
+        };
+        members.dedup();
+        if members == self.members {
+            return false;
+        }
+        self.members = members;
+        self.group.set_next_hops(now, &self.members);
+        true
+    }
+
     /// The next hop for a flow hash, marking a resilient bucket used.
     #[inline]
     pub fn select(&mut self, now: SimTime, hash: u32) -> Option<NextHop> {

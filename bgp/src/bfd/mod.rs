@@ -1,4 +1,12 @@
-//! BFD (RFC 5880, single hop over UDP RFC 5881): for now the Control packet codec.
+//! BFD (RFC 5880, single hop over UDP RFC 5881): the Control packet codec and the session
+//! machine (asynchronous mode).
+//!
+//! ```text
+//!  UDP payload ──▶ BfdControl::decode ──▶ BfdInput::Received ──▶ BfdSession::handle(now, ..)
+//!  runner wake-up at BfdSession::next_timeout ──▶ BfdInput::Timer ──┘        │
+//!        BfdOutput::Send(BfdControl) ──▶ encode ──▶ UDP to port 3784 ◀──────┤
+//!        BfdOutput::StateChanged { to: Down, .. } ──▶ BGP session down ◀────┘
+//! ```
 //!
 //! ```
 //! use bgp::bfd::{BfdControl, Diagnostic, SessionState};
@@ -26,6 +34,7 @@
 //! ```
 
 mod packet;
+pub mod session;
 
 pub use packet::{
     AuthType, BfdAuth, BfdControl, BfdDecodeError, Diagnostic, SessionState, BFD_CONTROL_PORT,
