@@ -941,6 +941,14 @@ impl Scenario {
                     .iter()
                     .all(|v| v.bgp.is_some() || v.events.is_some()));
         check_events("events", &self.events, &names, base_events_have_bgp)?;
+        if let Some(b) = &self.bgp {
+            check_bgp("bgp", b)?;
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            if let Some(b) = &v.bgp {
+                check_bgp(&format!("variants[{i}].bgp"), b)?;
+            }
+        }
         let mut vnames = BTreeSet::new();
         for (i, v) in self.variants.iter().enumerate() {
             if !vnames.insert(v.name.as_str()) {
@@ -991,6 +999,50 @@ fn check_events(
                 format!("no node {node:?}; valid: {}", names.join(", ")),
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_bgp(path: &str, b: &BgpSpec) -> Result<(), (String, String, String)> {
+    if b.speaker == SpeakerKind::Native && b.bfd.is_some() {
+        // metallb internal/bgp/native: SyncBFDProfiles refuses BFD profiles.
+        return Err((
+            format!("{path}.bfd"),
+            "bfd".into(),
+            "MetalLB's native speaker has no BFD; use speaker: FrrDatacenter, FrrTraditional or Frr(...)".into(),
+        ));
+    }
+    if let Some(bfd) = &b.bfd {
+        if bfd.detect_multiplier == 0
+            || bfd.transmit_interval == SimDuration::ZERO
+            || bfd.receive_interval == SimDuration::ZERO
+        {
+            return Err((
+                format!("{path}.bfd"),
+                "bfd".into(),
+                "intervals must be longer than zero and detect_multiplier at least 1".into(),
+            ));
+        }
+    }
+    if let SpeakerKind::Frr {
+        keepalive, hold, ..
+    } = b.speaker
+    {
+        // RFC 4271 §4.2: a hold time is zero or at least three seconds.
+        if hold != SimDuration::ZERO && (hold < SimDuration::from_secs(3) || keepalive > hold) {
+            return Err((
+                format!("{path}.speaker.hold"),
+                "hold".into(),
+                format!("hold {hold} with keepalive {keepalive}: hold must be 0 or at least 3s and not shorter than keepalive"),
+            ));
+        }
+    }
+    if b.router_hold_time != SimDuration::ZERO && b.router_hold_time < SimDuration::from_secs(3) {
+        return Err((
+            format!("{path}.router_hold_time"),
+            "router_hold_time".into(),
+            "must be 0 or at least 3s (RFC 4271 §4.2)".into(),
+        ));
     }
     Ok(())
 }

@@ -21,7 +21,9 @@ use bgp::rib::{Fib, Rib};
 use bgp::session::{
     Direction, FrrTimers, Input as BgpIn, Output as BgpOut, Session, SessionConfig,
 };
-use bgp::tcp::{CloseReason, Input as TcpIn, Output as TcpOut, Segment, TcpConfig, TcpEndpoint};
+use bgp::tcp::{
+    CloseReason, Input as TcpIn, Output as TcpOut, Segment, TcpConfig, TcpEndpoint, TcpState,
+};
 use bgp::wire::Ipv4Prefix;
 use bytes::BytesMut;
 use sim_core::pcap::{frame, PcapWriter};
@@ -74,7 +76,11 @@ fn machine_index(m: Machine) -> usize {
 /// One end of a peering: the machines and what the runner knows about them.
 struct Stack {
     bgp: Session,
+    /// The connection the session uses; on the router, a listening socket while there is none.
     tcp: Option<TcpEndpoint>,
+    /// Sockets the application closed and the kernel still finishes (FIN retransmission,
+    /// TIME-WAIT): they answer segments but no longer talk to the session.
+    orphans: Vec<TcpEndpoint>,
     bfd: Option<BfdSession>,
     /// The process runs (a crash or a stop makes it false: inputs are dropped).
     running: bool,
@@ -104,6 +110,10 @@ enum Work {
     Bgp(BgpIn),
     Tcp(TcpIn),
     Bfd(BfdInput),
+    /// Open a new connection (the session said Connect).
+    Dial,
+    /// Hand the connection to the kernel to close (`Close` or `Abort`).
+    CloseConnection(TcpIn),
 }
 
 /// The control plane of one lab.
@@ -239,6 +249,7 @@ impl Stack {
         Stack {
             bgp: Session::new(config, splitmix64(&mut s)),
             tcp: None,
+            orphans: Vec::new(),
             bfd: None,
             running: false,
             generation: 0,
@@ -257,7 +268,12 @@ impl Stack {
     fn next_timeout(&self, m: Machine) -> Option<SimTime> {
         match m {
             Machine::Bgp => self.bgp.next_timeout(),
-            Machine::Tcp => self.tcp.as_ref().and_then(TcpEndpoint::next_timeout),
+            Machine::Tcp => self
+                .tcp
+                .iter()
+                .chain(&self.orphans)
+                .filter_map(TcpEndpoint::next_timeout)
+                .min(),
             Machine::Bfd => self.bfd.as_ref().and_then(BfdSession::next_timeout),
         }
     }
@@ -316,24 +332,14 @@ impl Lab {
             let s = fresh.draw();
             BfdSession::new(c, now, s)
         });
-        if side == Side::Router {
-            fresh.tcp = Some(TcpEndpoint::new(
-                TcpConfig::default(),
-                BGP_PORT,
-                0,
-                fresh.draw() as u32,
-            ));
-        }
         *self.cp().stack(side, node) = fresh;
+        self.listen_again(side, node, sched);
         self.log.push(
             now,
             "bgp_start",
             self.nodes[usize::from(node)].name.clone(),
             format!("side={}", side_name(side)),
         );
-        if side == Side::Router {
-            self.pump(side, node, Work::Tcp(TcpIn::Open { active: false }), sched);
-        }
         self.pump(side, node, Work::Bgp(BgpIn::ManualStart), sched);
         if side == Side::Speaker {
             self.cp().advertising[usize::from(node)] = false;
@@ -475,6 +481,17 @@ impl Lab {
                         self.on_bfd(side, node, out, &mut queue, sched);
                     }
                 }
+                Work::Dial => {
+                    self.orphan_connection(side, node, TcpIn::Abort, sched);
+                    let stack = self.cp().stack(side, node);
+                    let port = stack.next_port;
+                    stack.next_port = if port >= 60999 { 32768 } else { port + 1 };
+                    let isn = stack.draw() as u32;
+                    stack.tcp = Some(TcpEndpoint::new(TcpConfig::default(), port, BGP_PORT, isn));
+                    stack.tcp_close_reported = false;
+                    queue.push_back(Work::Tcp(TcpIn::Open { active: true }));
+                }
+                Work::CloseConnection(how) => self.orphan_connection(side, node, how, sched),
             }
         }
         self.arm(side, node, sched);
@@ -522,7 +539,14 @@ impl Lab {
         }
         let work = match m {
             Machine::Bgp => Work::Bgp(BgpIn::Timer),
-            Machine::Tcp => Work::Tcp(TcpIn::Timer),
+            Machine::Tcp => {
+                let orphans = self.cp().stack(side, node).orphans.len();
+                for i in 0..orphans {
+                    self.orphan_input(side, node, i, TcpIn::Timer, sched);
+                }
+                self.prune_orphans(side, node);
+                Work::Tcp(TcpIn::Timer)
+            }
             Machine::Bfd => Work::Bfd(BfdInput::Timer),
         };
         self.pump(side, node, work, sched);
@@ -547,19 +571,11 @@ impl Lab {
         let now = sched.now();
         let name = self.nodes[usize::from(node)].name.clone();
         match out {
-            BgpOut::Connect => {
-                let stack = self.cp().stack(side, node);
-                let port = stack.next_port;
-                stack.next_port = if port >= 60999 { 32768 } else { port + 1 };
-                let isn = stack.draw() as u32;
-                stack.tcp = Some(TcpEndpoint::new(TcpConfig::default(), port, BGP_PORT, isn));
-                stack.tcp_close_reported = false;
-                queue.push_back(Work::Tcp(TcpIn::Open { active: true }));
-            }
+            BgpOut::Connect => queue.push_back(Work::Dial),
             BgpOut::Send { bytes, .. } => queue.push_back(Work::Tcp(TcpIn::Send(bytes))),
             BgpOut::CloseTcp { reset, .. } => {
-                self.cp().stack(side, node).tcp_close_reported = true;
-                queue.push_back(Work::Tcp(if reset { TcpIn::Abort } else { TcpIn::Close }));
+                let how = if reset { TcpIn::Abort } else { TcpIn::Close };
+                queue.push_back(Work::CloseConnection(how));
             }
             BgpOut::StateChanged { from, to } => {
                 self.log.push(
@@ -667,8 +683,6 @@ impl Lab {
                     stack.tcp_close_reported = true;
                     queue.push_back(Work::Bgp(BgpIn::TcpClosed { dir, reset: false }));
                 }
-                // The application closes its end too (BGP has nothing more to say).
-                queue.push_back(Work::Tcp(TcpIn::Close));
             }
             TcpOut::Closed { reason } => {
                 let stack = self.cp().stack(side, node);
@@ -687,18 +701,8 @@ impl Lab {
                     queue.push_back(Work::Bgp(input));
                 }
                 // The connection is spent; the router listens again.
-                let fresh = match side {
-                    Side::Speaker => None,
-                    Side::Router => {
-                        let isn = stack.draw() as u32;
-                        Some(TcpEndpoint::new(TcpConfig::default(), BGP_PORT, 0, isn))
-                    }
-                };
-                stack.tcp = fresh;
-                stack.tcp_close_reported = false;
-                if side == Side::Router {
-                    queue.push_back(Work::Tcp(TcpIn::Open { active: false }));
-                }
+                stack.tcp = None;
+                self.listen_again(side, node, sched);
             }
         }
     }
@@ -735,6 +739,66 @@ impl Lab {
                 }
             }
         }
+    }
+
+    /// The session is done with its connection: hand it to the kernel to finish closing
+    /// (`how` is `Close` or `Abort`); the router listens again at once.
+    fn orphan_connection(&mut self, side: Side, node: u16, how: TcpIn, sched: &mut Scheduler<Ev>) {
+        let stack = self.cp().stack(side, node);
+        let Some(conn) = stack.tcp.take() else { return };
+        stack.tcp_close_reported = true;
+        if conn.state() == TcpState::Listen {
+            stack.tcp = Some(conn); // a listener is not a connection: keep listening
+            return;
+        }
+        stack.orphans.push(conn);
+        let last = stack.orphans.len() - 1;
+        self.orphan_input(side, node, last, how, sched);
+        self.listen_again(side, node, sched);
+    }
+
+    /// On the router, open a fresh listening socket if none is there.
+    fn listen_again(&mut self, side: Side, node: u16, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let stack = self.cp().stack(side, node);
+        stack.tcp_close_reported = false;
+        if side != Side::Router || stack.tcp.is_some() {
+            return;
+        }
+        let isn = stack.draw() as u32;
+        let mut listener = TcpEndpoint::new(TcpConfig::default(), BGP_PORT, 0, isn);
+        // A passive open emits nothing.
+        let _ = listener.handle(now, TcpIn::Open { active: false });
+        stack.tcp = Some(listener);
+    }
+
+    /// Feed an orphaned socket; only what it transmits matters. Closed ones are dropped.
+    fn orphan_input(
+        &mut self,
+        side: Side,
+        node: u16,
+        index: usize,
+        input: TcpIn,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let stack = self.cp().stack(side, node);
+        let Some(conn) = stack.orphans.get_mut(index) else {
+            return;
+        };
+        let outs = conn.handle(now, input);
+        for out in outs {
+            if let TcpOut::Transmit(seg) = out {
+                self.transmit(side, node, Body::Tcp(seg), sched);
+            }
+        }
+    }
+
+    fn prune_orphans(&mut self, side: Side, node: u16) {
+        self.cp()
+            .stack(side, node)
+            .orphans
+            .retain(|t| t.state() != TcpState::Closed);
     }
 
     /// Put a control packet on the wire between a node and the router, and capture it.
@@ -808,13 +872,25 @@ impl Lab {
             }
             Body::Tcp(seg) => {
                 let stack = self.cp().stack(to, node);
+                // Exact four-tuple matches first; a listener only takes connection requests.
+                let exact = |t: &TcpEndpoint| {
+                    t.local_port() == seg.dst_port && t.remote_port() == seg.src_port
+                };
+                let request = seg.flags.syn && !seg.flags.ack;
                 let matches = stack.running
                     && stack.tcp.as_ref().is_some_and(|t| {
-                        t.local_port() == seg.dst_port
-                            && (t.remote_port() == 0 || t.remote_port() == seg.src_port)
+                        exact(t)
+                            || (request
+                                && t.state() == TcpState::Listen
+                                && t.local_port() == seg.dst_port)
                     });
+                let orphan = stack.orphans.iter().position(exact);
                 if matches {
                     self.pump(to, node, Work::Tcp(TcpIn::Segment(seg)), sched);
+                } else if let Some(i) = orphan.filter(|_| stack.running) {
+                    self.orphan_input(to, node, i, TcpIn::Segment(seg), sched);
+                    self.prune_orphans(to, node);
+                    self.arm(to, node, sched);
                 } else if let Some(rst) = TcpEndpoint::rst_for(&seg) {
                     // No socket for it on a live host: the kernel answers RST (RFC 9293
                     // §3.10.7.1): a killed speaker's peer learns at once.
