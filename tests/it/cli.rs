@@ -152,3 +152,51 @@ fn hash_reads_real_flows_and_writes_each_flows_fate() {
     assert!(!ok);
     assert!(stderr.contains("flows.csv:2: sport \"99999\""), "{stderr}");
 }
+
+/// tshark, if installed: `None` (with a SKIPPED line) otherwise.
+fn tshark() -> Option<std::path::PathBuf> {
+    let found = ["/usr/bin/tshark", "/usr/local/bin/tshark"].iter().map(std::path::PathBuf::from).find(|p| p.exists());
+    if found.is_none() {
+        eprintln!("SKIPPED: tshark not installed (apt-get install tshark); the capture was not dissected");
+    }
+    found
+}
+
+#[test]
+fn the_control_plane_capture_decodes_in_tshark_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.ron");
+    std::fs::write(
+        &scenario,
+        r#"(name: "cap", duration: "8s", nodes: (count: 3),
+            service: (pods: (replicas: 3, service_time: Constant(time: "100us"))),
+            bgp: (speaker: FrrDatacenter, bfd: ()),
+            clients: [(name: "p", count: 3, load: Ping(), start: "1s")],
+            events: [(at: "3s", shutdown: "node-1"), (at: "4s", crash: "node-2"), (at: "5s", withdraw: "node-3")])"#,
+    )
+    .unwrap();
+    let pcap = dir.path().join("cap.pcap");
+    let (ok, stdout, stderr) = sim(&["run", scenario.to_str().unwrap(), "--pcap", pcap.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("wrote "), "{stdout}");
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (_, records) = sim_core::pcap::parse_capture(&bytes).unwrap();
+    assert!(records.len() > 100);
+    let Some(tshark) = tshark() else { return };
+    let out = Command::new(tshark)
+        .args(["-r", pcap.to_str().unwrap(), "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
+        .args(["-o", "ip.check_checksum:TRUE", "-V"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for bad in ["Malformed", "[Expert Info (Error", "incorrect", "Bad checksum"] {
+        assert!(!text.contains(bad), "tshark reports {bad:?}");
+    }
+    // Every kind of control message the run produced is dissected as what it is.
+    for want in ["OPEN Message", "KEEPALIVE Message", "UPDATE Message", "NOTIFICATION Message", "BFD Control message"] {
+        assert!(text.contains(want), "tshark found no {want}");
+    }
+    let frames = text.matches("\nFrame ").count() + usize::from(text.starts_with("Frame "));
+    assert_eq!(frames, records.len(), "tshark read a different number of frames");
+}
