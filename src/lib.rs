@@ -13,3 +13,4 @@ pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod tools;
