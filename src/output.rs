@@ -100,6 +100,7 @@ struct SummaryRow<'a> {
     balance_jain: String,
     failover_s: String,
     failover_start_t_s: String,
+    failover_open_at_end: String,
     probes_lost: String,
 }
 
@@ -220,6 +221,9 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
                     .failover()
                     .map_or_else(String::new, |(g, _)| f6(g.as_secs_f64())),
                 failover_start_t_s: r.failover().map_or_else(String::new, |(_, t)| t9(t)),
+                failover_open_at_end: r
+                    .failover()
+                    .map_or_else(String::new, |_| r.failover_open_at_end().to_string()),
                 probes_lost: r.lost_probes().map_or_else(String::new, |n| n.to_string()),
             }
         }),

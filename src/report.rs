@@ -91,7 +91,7 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     if results.iter().any(|r| r.failover().is_some()) {
         let _ = writeln!(
             out,
-            "\nfailover as ping -i sees it: the longest gap between two answered probes"
+            "\nfailover as ping -i sees it: the longest gap between two answered probes (+: still down at the end)"
         );
         let _ = writeln!(
             out,
@@ -100,9 +100,10 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         );
         for r in results {
             if let Some((gap, at)) = r.failover() {
+                let open = if r.failover_open_at_end() { "+" } else { " " };
                 let _ = writeln!(
                     out,
-                    "{:<w$} {:>12.3} {:>10.3} {:>12}",
+                    "{:<w$} {:>11.3}{open} {:>10.3} {:>12}",
                     r.variant,
                     gap.as_secs_f64(),
                     at.as_secs_f64(),

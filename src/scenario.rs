@@ -44,6 +44,9 @@ pub struct Scenario {
     /// route table is driven by scripted `withdraw`/`announce` events only.
     #[serde(default)]
     pub bgp: Option<BgpSpec>,
+    /// MetalLB Layer 2 mode instead: a switch, ARP, a leader per service IP. Exclusive with `bgp`.
+    #[serde(default)]
+    pub l2: Option<L2Spec>,
     /// Load generators.
     pub clients: Vec<ClientSpec>,
     /// Scripted route changes and faults.
@@ -348,6 +351,64 @@ fn default_router_as() -> u32 {
     64512
 }
 
+/// Layer 2 mode: the nodes, the clients' gateway (or the clients themselves) and a switch on
+/// one segment; each node's speaker runs memberlist and answers ARP for the IP it leads.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct L2Spec {
+    /// Where the clients sit.
+    #[serde(default = "behind_gateway")]
+    pub clients: ClientPlacement,
+    /// Failure detection by memberlist (MetalLB's default); off: Kubernetes decides.
+    #[serde(default = "yes")]
+    pub memberlist: bool,
+    /// The gateway (or on-segment clients) drops gratuitous ARP, like devices with
+    /// `drop_gratuitous_arp` or routers that only learn from replies to their own requests.
+    #[serde(default)]
+    pub ignores_garp: bool,
+    /// `net.ipv4.conf.*.arp_accept` of the hosts that hold the VIP's ARP entry.
+    #[serde(default)]
+    pub arp_accept: ArpAcceptSetting,
+    /// `base_reachable_time` of those hosts (Linux: 30 s; a router with a fixed ARP timeout,
+    /// e.g. 1200 s, can be approximated by setting it here).
+    #[serde(default = "default_reachable")]
+    pub base_reachable_time: SimDuration,
+    /// The switch's MAC aging time.
+    #[serde(default = "default_aging")]
+    pub switch_aging: SimDuration,
+}
+
+fn behind_gateway() -> ClientPlacement {
+    ClientPlacement::BehindGateway
+}
+fn default_reachable() -> SimDuration {
+    SimDuration::from_secs(30)
+}
+fn default_aging() -> SimDuration {
+    SimDuration::from_secs(300)
+}
+
+/// Where L2-mode clients sit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum ClientPlacement {
+    /// On the nodes' segment: each client resolves the VIP itself.
+    OnSegment,
+    /// Behind a gateway router: the gateway resolves the VIP for all of them.
+    BehindGateway,
+}
+
+/// `arp_accept` values.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum ArpAcceptSetting {
+    /// 0: unsolicited ARP never creates an entry (it still updates one).
+    #[default]
+    Never,
+    /// 1: it creates entries.
+    Always,
+    /// 2: only for addresses in the interface's subnet.
+    SameSubnet,
+}
+
 /// The speaker on the nodes.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 pub enum SpeakerKind {
@@ -524,6 +585,9 @@ pub struct ScriptedEvent {
     /// `restart_after`; the data plane keeps forwarding (what graceful restart protects).
     #[serde(default)]
     pub restart_speaker: Option<String>,
+    /// Cordon and evict the node's pods; the speaker (a DaemonSet) stays.
+    #[serde(default)]
+    pub drain: Option<String>,
     /// How long a `restart_speaker` keeps the speaker down.
     #[serde(default = "default_restart_after")]
     pub restart_after: SimDuration,
@@ -548,6 +612,8 @@ pub enum Action {
     Shutdown,
     /// See [`ScriptedEvent::restart_speaker`].
     RestartSpeaker,
+    /// See [`ScriptedEvent::drain`].
+    Drain,
 }
 
 impl Action {
@@ -560,6 +626,7 @@ impl Action {
             Action::Recover => "recover",
             Action::Shutdown => "shutdown",
             Action::RestartSpeaker => "restart_speaker",
+            Action::Drain => "drain",
         }
     }
 }
@@ -574,6 +641,7 @@ impl ScriptedEvent {
             (Action::Recover, &self.recover),
             (Action::Shutdown, &self.shutdown),
             (Action::RestartSpeaker, &self.restart_speaker),
+            (Action::Drain, &self.drain),
         ];
         let mut set = all
             .into_iter()
@@ -598,9 +666,12 @@ pub struct Variant {
     /// Replaces the scripted events.
     #[serde(default)]
     pub events: Option<Vec<ScriptedEvent>>,
-    /// Replaces the whole `bgp` section (fields left out take their defaults).
+    /// Replaces the whole `bgp` section (fields left out take their defaults); clears `l2`.
     #[serde(default)]
     pub bgp: Option<BgpSpec>,
+    /// Replaces the whole `l2` section; clears `bgp`.
+    #[serde(default)]
+    pub l2: Option<L2Spec>,
 }
 
 /// Replacement ECMP settings.
@@ -796,6 +867,7 @@ impl Scenario {
                 service: None,
                 events: None,
                 bgp: None,
+                l2: None,
             }]
         } else {
             self.variants.clone()
@@ -934,13 +1006,30 @@ impl Scenario {
             }
         }
         // The base events run in every variant that does not replace them.
-        let base_events_have_bgp = self.bgp.is_some()
-            || (!self.variants.is_empty()
-                && self
-                    .variants
-                    .iter()
-                    .all(|v| v.bgp.is_some() || v.events.is_some()));
-        check_events("events", &self.events, &names, base_events_have_bgp)?;
+        // The base events run in every variant that does not replace them: each of those
+        // variants must have what an event needs.
+        let users: Vec<Mode> = if self.variants.is_empty() {
+            vec![Mode::of(self.bgp.is_some(), self.l2.is_some())]
+        } else {
+            self.variants
+                .iter()
+                .filter(|v| v.events.is_none())
+                .map(|v| self.mode_of(v))
+                .collect()
+        };
+        check_events("events", &self.events, &names, &users)?;
+        if self.bgp.is_some() && self.l2.is_some() {
+            return err("l2", "l2", "a scenario is in BGP mode or in L2 mode: give `bgp` or `l2`, not both (variants may switch)".into());
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            if v.bgp.is_some() && v.l2.is_some() {
+                return err(
+                    &format!("variants[{i}].l2"),
+                    "l2",
+                    "a variant gives `bgp` or `l2`, not both".into(),
+                );
+            }
+        }
         if let Some(b) = &self.bgp {
             check_bgp("bgp", b)?;
         }
@@ -959,8 +1048,12 @@ impl Scenario {
                 );
             }
             if let Some(ev) = &v.events {
-                let has_bgp = self.bgp.is_some() || v.bgp.is_some();
-                check_events(&format!("variants[{i}].events"), ev, &names, has_bgp)?;
+                check_events(
+                    &format!("variants[{i}].events"),
+                    ev,
+                    &names,
+                    &[self.mode_of(v)],
+                )?;
             }
         }
         Ok(())
@@ -971,7 +1064,7 @@ fn check_events(
     path: &str,
     events: &[ScriptedEvent],
     names: &[String],
-    has_bgp: bool,
+    modes: &[Mode],
 ) -> Result<(), (String, String, String)> {
     for (i, e) in events.iter().enumerate() {
         let field = format!("{path}[{i}]");
@@ -982,12 +1075,22 @@ fn check_events(
                 "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
             ));
         };
-        if matches!(action, Action::Shutdown | Action::RestartSpeaker) && !has_bgp {
+        let needs = match action {
+            Action::RestartSpeaker => Some(Mode::Bgp),
+            Action::Shutdown => modes.iter().find(|m| **m == Mode::Scripted).copied(),
+            _ => None,
+        };
+        let lacking = match needs {
+            Some(Mode::Bgp) => modes.iter().any(|m| *m != Mode::Bgp),
+            Some(_) => true,
+            None => false,
+        };
+        if lacking {
             return Err((
                 format!("{field}.{}", action.keyword()),
                 action.keyword().to_string(),
                 format!(
-                    "{} needs a speaker: add a `bgp: (...)` section (scripted routes have none)",
+                    "{} needs a speaker: restart_speaker a `bgp: (...)` section, shutdown a `bgp` or `l2` one",
                     action.keyword()
                 ),
             ));
@@ -1045,6 +1148,54 @@ fn check_bgp(path: &str, b: &BgpSpec) -> Result<(), (String, String, String)> {
         ));
     }
     Ok(())
+}
+
+/// How a variant's routes are decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Scripted announce/withdraw, no protocol.
+    Scripted,
+    /// BGP speakers and a router.
+    Bgp,
+    /// Layer 2: ARP and a leader per IP.
+    L2,
+}
+
+impl Mode {
+    fn of(bgp: bool, l2: bool) -> Mode {
+        if l2 {
+            Mode::L2
+        } else if bgp {
+            Mode::Bgp
+        } else {
+            Mode::Scripted
+        }
+    }
+}
+
+impl Scenario {
+    /// The BGP section a variant runs with (its own replaces the base; an `l2` clears it).
+    pub fn bgp_of(&self, v: &Variant) -> Option<BgpSpec> {
+        match (v.bgp, v.l2) {
+            (Some(b), _) => Some(b),
+            (None, Some(_)) => None,
+            (None, None) => self.bgp,
+        }
+    }
+
+    /// The L2 section a variant runs with (its own replaces the base; a `bgp` clears it).
+    pub fn l2_of(&self, v: &Variant) -> Option<L2Spec> {
+        match (v.l2, v.bgp) {
+            (Some(l), _) => Some(l),
+            (None, Some(_)) => None,
+            (None, None) => self.l2,
+        }
+    }
+
+    /// The mode a variant runs in.
+    pub fn mode_of(&self, v: &Variant) -> Mode {
+        Mode::of(self.bgp_of(v).is_some(), self.l2_of(v).is_some())
+    }
 }
 
 /// The 1-based line and column of the first occurrence of `needle` in `text`.

@@ -5,6 +5,7 @@
 //!  Scheduler: (time, seq) heap ─▶ Simulation::step / run_until ─▶ Model::handle(event)
 //!  Topology: devices + one-way links (delay, bandwidth, FIFO) on petgraph
 //!  metrics: LatencyHistogram (HdrHistogram), TimeSeries (100 ms buckets), Balance; EventLog
+//!  fluid: FluidNetwork, bulk flows sharing capacity max-min fairly (iperf3 at flow level)
 //!  pcap: PcapWriter (classic pcap, ns timestamps) + frame builders (Ethernet/IPv4/TCP/UDP)
 //! ```
 //!
@@ -26,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod fluid;
 pub mod log;
 pub mod metrics;
 pub mod pcap;

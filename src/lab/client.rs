@@ -66,12 +66,17 @@ pub struct ProbeStats {
     /// Longest gap between the send times of two consecutive answered requests, and where it
     /// started.
     pub longest_gap: Option<(SimDuration, SimTime)>,
+    /// Failures since the last answer.
+    pub lost_since_ok: u64,
+    /// The longest gap was still open when the run ended (no answer came back).
+    pub open_at_end: bool,
 }
 
 impl ProbeStats {
     /// Record an answer to a request sent at `sent`.
     pub fn answered(&mut self, sent: SimTime) {
         self.ok += 1;
+        self.lost_since_ok = 0;
         if let Some(prev) = self.last_ok_sent {
             let gap = sent - prev;
             if self.longest_gap.is_none_or(|(g, _)| gap > g) {
@@ -79,6 +84,27 @@ impl ProbeStats {
             }
         }
         self.last_ok_sent = Some(self.last_ok_sent.map_or(sent, |p| p.max(sent)));
+    }
+
+    /// Record a failure.
+    pub fn lost(&mut self) {
+        self.lost += 1;
+        self.lost_since_ok += 1;
+    }
+
+    /// At the end of the run: an outage that never ended is a gap up to `end` at least.
+    pub fn close(&mut self, end: SimTime) {
+        let Some(last) = self.last_ok_sent else {
+            return;
+        };
+        if self.lost_since_ok == 0 {
+            return;
+        }
+        let gap = end - last;
+        if self.longest_gap.is_none_or(|(g, _)| gap > g) {
+            self.longest_gap = Some((gap, last));
+            self.open_at_end = true;
+        }
     }
 }
 

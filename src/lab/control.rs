@@ -395,6 +395,18 @@ impl Lab {
         self.readvertise(node, sched);
     }
 
+    /// Endpoints changed: every speaker re-applies MetalLB's advertisement rule.
+    pub(super) fn control_endpoints_changed(&mut self, sched: &mut Scheduler<Ev>) {
+        if self.control.is_none() {
+            return;
+        }
+        for i in 0..self.nodes.len() as u16 {
+            if self.nodes[usize::from(i)].up {
+                self.readvertise(i, sched);
+            }
+        }
+    }
+
     /// The node crashed: its speaker stops dead, saying nothing.
     pub(super) fn control_crash(&mut self, node: u16) {
         if let Some(cp) = &mut self.control {

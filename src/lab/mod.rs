@@ -11,6 +11,7 @@
 mod client;
 mod control;
 mod kube;
+mod layer2;
 mod router;
 mod slab;
 
@@ -25,6 +26,7 @@ use sim_core::{
 pub use client::Client;
 pub use control::{ControlPlane, Machine, Side};
 pub use kube::{KubeProxy, Pod};
+pub use layer2::{L2Machine, Layer2};
 pub use router::{RouteChange, ServiceRoute};
 use slab::{Key, Slab};
 
@@ -135,6 +137,12 @@ pub enum Ev {
     RibTimer,
     /// A restarted speaker comes back.
     SpeakerStart(u16),
+    /// An ARP frame reaches a host (L2 mode).
+    L2Frame(Key),
+    /// A memberlist message reaches a node (L2 mode).
+    L2Note(Key),
+    /// An L2 machine's timer: machine, index, generation.
+    L2Wake(L2Machine, u32, u32),
 }
 
 /// A worker node.
@@ -349,6 +357,15 @@ impl RunResult {
             .max_by_key(|&(gap, at)| (gap, std::cmp::Reverse(at)))
     }
 
+    /// Whether the longest ping gap was still open when the run ended.
+    pub fn failover_open_at_end(&self) -> bool {
+        let longest = self.failover();
+        self.probes
+            .iter()
+            .filter(|(ping, _)| *ping)
+            .any(|(_, p)| p.open_at_end && p.longest_gap == longest)
+    }
+
     /// Pings that got no answer, over all ping instances; `None` without ping clients.
     pub fn lost_probes(&self) -> Option<u64> {
         let mut pings = self.probes.iter().filter(|(ping, _)| *ping).peekable();
@@ -391,6 +408,10 @@ pub struct Lab {
     control: Option<ControlPlane>,
     /// Nodes a scripted `withdraw` took out of advertising (BGP mode).
     withdrawn_by_script: Vec<u16>,
+    /// The Layer 2 plane, in L2 mode.
+    layer2: Option<Layer2>,
+    /// One-way delay of a node's link (the segment's hop in L2 mode).
+    node_link_delay: SimDuration,
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
@@ -516,10 +537,24 @@ impl Lab {
             latency_sum_ns: ts(),
             latency_max_ns: vec![0; ts().len()],
         };
-        let control = variant
-            .bgp
-            .or(scenario.bgp)
+        let control = scenario
+            .bgp_of(variant)
             .map(|spec| ControlPlane::new(spec, scenario.nodes.count, svc.vip, seed, capture));
+        let layer2 = scenario.l2_of(variant).map(|spec| {
+            // Who holds the VIP's ARP entry: each client on the segment, or one gateway.
+            let resolvers = match spec.clients {
+                crate::scenario::ClientPlacement::OnSegment => clients.len() as u32,
+                crate::scenario::ClientPlacement::BehindGateway => 1,
+            };
+            Layer2::new(
+                spec,
+                scenario.nodes.count,
+                resolvers,
+                svc.vip,
+                seed,
+                capture,
+            )
+        });
         let mut script = variant
             .events
             .clone()
@@ -554,6 +589,8 @@ impl Lab {
             limit_hit: None,
             control,
             withdrawn_by_script: Vec::new(),
+            layer2,
+            node_link_delay: net.node_link.delay,
         };
         let mut sim = Simulation::new(lab);
         sim.model.start(&mut sim.sched);
@@ -562,7 +599,10 @@ impl Lab {
 
     /// Initial routes and first events.
     fn start(&mut self, sched: &mut Scheduler<Ev>) {
-        if self.control.is_some() {
+        if self.layer2.is_some() {
+            // L2 mode: speakers elect a leader per IP; resolvers learn its MAC by ARP.
+            self.l2_start(sched);
+        } else if self.control.is_some() {
             // The speakers announce through BGP; the group fills as sessions come up.
             self.control_start(sched);
         } else {
@@ -736,8 +776,11 @@ impl Lab {
         let now = sched.now();
         let probes = &mut self.clients[req.client as usize].probes;
         match outcome {
-            Ok(()) => probes.answered(req.start),
-            Err(_) => probes.lost += 1,
+            Ok(()) => {
+                probes.answered(req.start);
+                self.l2_confirm(req.client, sched);
+            }
+            Err(_) => probes.lost(),
         }
         match outcome {
             Ok(()) => {
@@ -836,6 +879,11 @@ impl Lab {
             return;
         };
         let c = req.client as usize;
+        if self.layer2.is_some() {
+            let client = req.client;
+            self.l2_route(key, client, sched);
+            return;
+        }
         let Some(nh) = self.route.select(now, conn.hash) else {
             // No route: the router answers ICMP unreachable, the client's connect fails at once.
             let bytes = self.clients[c].response_bytes.min(70);
@@ -1060,7 +1108,11 @@ impl Lab {
             Action::Announce if self.control.is_some() => {
                 self.control_script_advertise(node, true, sched)
             }
-            Action::Shutdown => self.control_shutdown(node, sched),
+            Action::Shutdown => {
+                self.control_shutdown(node, sched);
+                self.l2_shutdown(node, sched);
+            }
+            Action::Drain => self.drain(node, sched),
             Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
@@ -1098,6 +1150,7 @@ impl Lab {
                     Ev::EndpointRemoval(node, epoch),
                 );
                 self.control_crash(node);
+                self.l2_crash(node, sched);
             }
             Action::Recover => {
                 let n = &mut self.nodes[idx];
@@ -1120,11 +1173,29 @@ impl Lab {
                     "nic=up conntrack=empty pods=ready",
                 );
                 self.control_recover(node, sched);
+                self.l2_recover(node, sched);
+                self.l2_endpoints_changed(sched);
             }
         }
     }
 
-    fn endpoint_removal(&mut self, node: u16, epoch: u32, now: SimTime) {
+    /// `kubectl drain`: the node's pods are evicted (not rescheduled here); the speaker stays.
+    fn drain(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let mut evicted = 0;
+        for pod in self.pods.iter_mut().filter(|p| p.node == node && p.ready) {
+            pod.ready = false;
+            evicted += 1;
+        }
+        let name = self.nodes[usize::from(node)].name.clone();
+        self.log
+            .push(now, "node_drain", name, format!("pods_evicted={evicted}"));
+        self.l2_endpoints_changed(sched);
+        self.control_endpoints_changed(sched);
+    }
+
+    fn endpoint_removal(&mut self, node: u16, epoch: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
         let n = &self.nodes[usize::from(node)];
         if n.up || n.epoch != epoch {
             return;
@@ -1140,6 +1211,7 @@ impl Lab {
             n.name.clone(),
             format!("pods={removed}"),
         );
+        self.l2_endpoints_changed(sched);
     }
 
     /// Apply a route change through the router's one interface, then re-evaluate every
@@ -1167,7 +1239,6 @@ impl Lab {
 
     fn record_change(&mut self, cause: String, before: usize, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        let id = self.changes.len() as u32;
         let after = self.route.members().len();
         let members = self.member_names();
         self.log.push(
@@ -1176,10 +1247,54 @@ impl Lab {
             self.vip.to_string(),
             format!("size={after} members={members}"),
         );
+        let route = &self.route;
+        let updates: Vec<(Key, Option<u16>)> = self
+            .conns
+            .keys()
+            .filter_map(|k| {
+                self.conns
+                    .get(k)
+                    .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
+            })
+            .collect();
+        self.apply_path_change(cause, (before, after), updates, now);
+        self.arm_ecmp_timer(sched);
+    }
+
+    /// L2 mode: resolver `resolver`'s (or, with `None`, every) ARP entry for the VIP now points
+    /// at `node`: the connections it carries move there.
+    fn record_path_change(
+        &mut self,
+        cause: String,
+        resolver: Option<u32>,
+        node: Option<u16>,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let updates: Vec<(Key, Option<u16>)> = self
+            .conns
+            .keys()
+            .filter_map(|k| {
+                let c = self.conns.get(k)?;
+                self.l2_path_for(c.client, resolver, node).map(|n| (k, n))
+            })
+            .collect();
+        self.apply_path_change(cause, (1, usize::from(node.is_some())), updates, now);
+    }
+
+    /// Re-evaluate established connections against their new paths (moved, returned home, or
+    /// unaffected) and record the change.
+    fn apply_path_change(
+        &mut self,
+        cause: String,
+        (before, after): (usize, usize),
+        updates: Vec<(Key, Option<u16>)>,
+        now: SimTime,
+    ) {
+        let id = self.changes.len() as u32;
         let mut live = 0;
         let mut moved = 0;
-        let keys: Vec<Key> = self.conns.keys().collect();
-        for key in keys {
+        for (key, new) in updates {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
@@ -1191,7 +1306,6 @@ impl Lab {
             }
             live += 1;
             let old = conn.path_node;
-            let new = self.route.peek(conn.hash).map(|n| n as u16);
             let fate = if old == new {
                 "unaffected"
             } else if new == Some(home) {
@@ -1240,7 +1354,6 @@ impl Lab {
             broken_reset: 0,
             broken_timeout: 0,
         });
-        self.arm_ecmp_timer(sched);
     }
 
     fn ecmp_timer(&mut self, sched: &mut Scheduler<Ev>) {
@@ -1277,6 +1390,9 @@ impl Lab {
                 in_flight: c.in_flight,
             });
         }
+        for c in &mut self.clients {
+            c.probes.close(now);
+        }
         let mut node_served = vec![0; self.nodes.len()];
         for p in &self.pods {
             node_served[usize::from(p.node)] += p.served;
@@ -1295,7 +1411,11 @@ impl Lab {
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
             node_served,
-            pcap: self.control.as_mut().and_then(ControlPlane::take_pcap),
+            pcap: match (&mut self.control, &mut self.layer2) {
+                (Some(cp), _) => cp.take_pcap(),
+                (None, Some(l2)) => l2.take_pcap(),
+                (None, None) => None,
+            },
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
             probes: self
                 .clients
@@ -1334,7 +1454,7 @@ impl Model for Lab {
             Ev::TimeoutCheck(c) => self.timeout_check(c, sched),
             Ev::Script(i) => self.script(i, sched),
             Ev::EcmpTimer => self.ecmp_timer(sched),
-            Ev::EndpointRemoval(n, e) => self.endpoint_removal(n, e, sched.now()),
+            Ev::EndpointRemoval(n, e) => self.endpoint_removal(n, e, sched),
             Ev::Ctrl(k) => self.control_deliver(k, sched),
             Ev::CtrlWake(node, side, m, generation) => {
                 self.control_wake(node, side, m, generation, sched)
@@ -1342,6 +1462,9 @@ impl Model for Lab {
             Ev::FibTimer => self.fib_timer(sched),
             Ev::RibTimer => self.rib_timer(sched),
             Ev::SpeakerStart(node) => self.speaker_start(node, sched),
+            Ev::L2Frame(k) => self.l2_frame(k, sched),
+            Ev::L2Note(k) => self.l2_note(k, sched),
+            Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
         }
     }
 }

@@ -13,6 +13,19 @@ impl Key {
     pub fn slot(self) -> u32 {
         self.slot
     }
+
+    /// Slot and generation in one number (to hand a key to a machine as an opaque id).
+    pub fn to_raw(self) -> u64 {
+        u64::from(self.slot) << 32 | u64::from(self.gen)
+    }
+
+    /// The key [`Key::to_raw`] packed.
+    pub fn from_raw(raw: u64) -> Key {
+        Key {
+            slot: (raw >> 32) as u32,
+            gen: raw as u32,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -155,9 +155,14 @@ fn hash_reads_real_flows_and_writes_each_flows_fate() {
 
 /// tshark, if installed: `None` (with a SKIPPED line) otherwise.
 fn tshark() -> Option<std::path::PathBuf> {
-    let found = ["/usr/bin/tshark", "/usr/local/bin/tshark"].iter().map(std::path::PathBuf::from).find(|p| p.exists());
+    let found = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists());
     if found.is_none() {
-        eprintln!("SKIPPED: tshark not installed (apt-get install tshark); the capture was not dissected");
+        eprintln!(
+            "SKIPPED: tshark not installed (apt-get install tshark); the capture was not dissected"
+        );
     }
     found
 }
@@ -176,7 +181,12 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     )
     .unwrap();
     let pcap = dir.path().join("cap.pcap");
-    let (ok, stdout, stderr) = sim(&["run", scenario.to_str().unwrap(), "--pcap", pcap.to_str().unwrap()]);
+    let (ok, stdout, stderr) = sim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("wrote "), "{stdout}");
     let bytes = std::fs::read(&pcap).unwrap();
@@ -184,19 +194,45 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     assert!(records.len() > 100);
     let Some(tshark) = tshark() else { return };
     let out = Command::new(tshark)
-        .args(["-r", pcap.to_str().unwrap(), "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
         .args(["-o", "ip.check_checksum:TRUE", "-V"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for bad in ["Malformed", "[Expert Info (Error", "incorrect", "Bad checksum"] {
+    for bad in [
+        "Malformed",
+        "[Expert Info (Error",
+        "incorrect",
+        "Bad checksum",
+    ] {
         assert!(!text.contains(bad), "tshark reports {bad:?}");
     }
     // Every kind of control message the run produced is dissected as what it is.
-    for want in ["OPEN Message", "KEEPALIVE Message", "UPDATE Message", "NOTIFICATION Message", "BFD Control message"] {
+    for want in [
+        "OPEN Message",
+        "KEEPALIVE Message",
+        "UPDATE Message",
+        "NOTIFICATION Message",
+        "BFD Control message",
+    ] {
         assert!(text.contains(want), "tshark found no {want}");
     }
     let frames = text.matches("\nFrame ").count() + usize::from(text.starts_with("Frame "));
-    assert_eq!(frames, records.len(), "tshark read a different number of frames");
+    assert_eq!(
+        frames,
+        records.len(),
+        "tshark read a different number of frames"
+    );
 }

@@ -4,6 +4,7 @@ mod cli;
 mod control;
 mod dataplane;
 mod determinism;
+mod layer2;
 mod scenarios;
 
 use std::path::Path;
