@@ -376,6 +376,18 @@ pub struct L2Spec {
     /// The switch's MAC aging time.
     #[serde(default = "default_aging")]
     pub switch_aging: SimDuration,
+    /// The switch floods unknown unicast (true) or drops it (flood blocking, a Linux bridge
+    /// port with `flood off`).
+    #[serde(default = "yes")]
+    pub flood_unknown_unicast: bool,
+    /// The nodes' replies cross the same switch and keep its entry for their MAC fresh (true);
+    /// false models an asymmetric return path (replies leave by another interface or switch).
+    #[serde(default = "yes")]
+    pub replies_refresh_switch: bool,
+    /// MetalLB's `--gratuitous-arp-interval` (PR 3125): periodic gratuitous ARP for every
+    /// announced IP; none by default (only on takeover).
+    #[serde(default)]
+    pub gratuitous_arp_interval: Option<SimDuration>,
 }
 
 fn behind_gateway() -> ClientPlacement {
@@ -588,6 +600,12 @@ pub struct ScriptedEvent {
     /// Cordon and evict the node's pods; the speaker (a DaemonSet) stays.
     #[serde(default)]
     pub drain: Option<String>,
+    /// Cut the node off the network (its links go down) while it keeps running.
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// Reconnect a partitioned node.
+    #[serde(default)]
+    pub heal: Option<String>,
     /// How long a `restart_speaker` keeps the speaker down.
     #[serde(default = "default_restart_after")]
     pub restart_after: SimDuration,
@@ -614,6 +632,10 @@ pub enum Action {
     RestartSpeaker,
     /// See [`ScriptedEvent::drain`].
     Drain,
+    /// See [`ScriptedEvent::partition`].
+    Partition,
+    /// See [`ScriptedEvent::heal`].
+    Heal,
 }
 
 impl Action {
@@ -627,6 +649,8 @@ impl Action {
             Action::Shutdown => "shutdown",
             Action::RestartSpeaker => "restart_speaker",
             Action::Drain => "drain",
+            Action::Partition => "partition",
+            Action::Heal => "heal",
         }
     }
 }
@@ -642,6 +666,8 @@ impl ScriptedEvent {
             (Action::Shutdown, &self.shutdown),
             (Action::RestartSpeaker, &self.restart_speaker),
             (Action::Drain, &self.drain),
+            (Action::Partition, &self.partition),
+            (Action::Heal, &self.heal),
         ];
         let mut set = all
             .into_iter()
@@ -1072,7 +1098,7 @@ fn check_events(
             return Err((
                 field,
                 format!("at: \"{}\"", e.at),
-                "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, drain, partition, heal, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
             ));
         };
         let needs = match action {

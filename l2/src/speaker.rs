@@ -114,6 +114,10 @@ pub struct SpeakerConfig {
     pub spam_interval: SimDuration,
     /// Bursts continue until this long after the last `SetBalancer`, 5 s.
     pub spam_duration: SimDuration,
+    /// Periodic gratuitous ARP for every IP this speaker announces (the speaker flag
+    /// `--gratuitous-arp-interval`, metallb PR 3125, the fix for issue 2910's FDB-aging
+    /// blackhole); `None` (the default, flag 0) sends them only on takeover.
+    pub gratuitous_arp_interval: Option<SimDuration>,
 }
 
 impl SpeakerConfig {
@@ -125,6 +129,7 @@ impl SpeakerConfig {
             memberlist: true,
             spam_interval: SimDuration::from_millis(1100),
             spam_duration: SimDuration::from_secs(5),
+            gratuitous_arp_interval: None,
         }
     }
 }
@@ -203,10 +208,12 @@ pub enum Output {
 enum Timer {
     /// The announcer's spam ticker.
     Spam,
+    /// The periodic announcement ticker (off by default).
+    Periodic,
 }
 
 impl Timer {
-    const COUNT: usize = 1;
+    const COUNT: usize = 2;
 }
 
 /// MetalLB's L2 speaker on one node. Pure: feed it [`Input`]s with the current time, perform
@@ -369,6 +376,11 @@ impl Speaker {
         if first {
             out.push(Output::Announcing { ip, leader: true });
         }
+        if let Some(every) = self.config.gratuitous_arp_interval {
+            if self.timers[Timer::Periodic as usize].is_none() && every > SimDuration::ZERO {
+                self.timers[Timer::Periodic as usize] = Some(now + every);
+            }
+        }
         // spamLoop receiving from spamCh.
         if self.spam.is_empty() {
             self.timers[Timer::Spam as usize] = Some(now + self.config.spam_interval);
@@ -407,6 +419,7 @@ impl Speaker {
     }
 
     fn run_due(&mut self, now: SimTime, out: &mut Vec<Output>) {
+        self.run_periodic(now, out);
         let Some(at) = self.timers[Timer::Spam as usize].filter(|t| *t <= now) else {
             return;
         };
@@ -425,6 +438,21 @@ impl Speaker {
         } else {
             Some(at + self.config.spam_interval)
         };
+    }
+
+    /// The periodic ticker: one gratuitous request and reply per announced IP.
+    fn run_periodic(&mut self, now: SimTime, out: &mut Vec<Output>) {
+        let (Some(at), Some(every)) = (
+            self.timers[Timer::Periodic as usize].filter(|t| *t <= now),
+            self.config.gratuitous_arp_interval,
+        ) else {
+            return;
+        };
+        let ips: Vec<Ipv4Addr> = self.ip_users.keys().copied().collect();
+        for ip in ips {
+            self.gratuitous(ip, out);
+        }
+        self.timers[Timer::Periodic as usize] = Some(at + every);
     }
 
     /// arp.go `processRequest`.

@@ -35,6 +35,10 @@ pub struct SwitchConfig {
     pub port_count: u32,
     /// How long a learned address lives without being seen as a source again (300 s).
     pub aging_time: SimDuration,
+    /// Flood unknown unicast (the default). `false` drops it, as a Linux bridge port with
+    /// `flood off` (net/bridge/br_forward.c br_flood skips ports without BR_FLOOD) or a switch
+    /// with unknown-unicast flood blocking does.
+    pub flood_unknown_unicast: bool,
 }
 
 impl SwitchConfig {
@@ -43,6 +47,7 @@ impl SwitchConfig {
         SwitchConfig {
             port_count,
             aging_time: SimDuration::from_secs(300),
+            flood_unknown_unicast: true,
         }
     }
 }
@@ -126,7 +131,13 @@ impl Switch {
                 ports: vec![entry.port],
                 delivery: Delivery::Unicast,
             },
-            None => self.flood(ingress, Delivery::FloodUnknown),
+            None if self.config.flood_unknown_unicast => {
+                self.flood(ingress, Delivery::FloodUnknown)
+            }
+            None => Egress {
+                ports: Vec::new(),
+                delivery: Delivery::Dropped,
+            },
         }
     }
 
@@ -327,8 +338,8 @@ mod tests {
     #[test]
     fn aging_time_is_configurable() {
         let mut sw = Switch::new(SwitchConfig {
-            port_count: 2,
             aging_time: SimDuration::from_secs(5),
+            ..SwitchConfig::new(2)
         });
         sw.handle(secs(0), PortId(1), B, MacAddr::BROADCAST);
         assert_eq!(sw.next_timeout(), Some(secs(5)));

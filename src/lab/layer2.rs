@@ -113,6 +113,7 @@ impl Layer2 {
         let ports = u32::from(nodes) + resolvers;
         let mut switch_cfg = SwitchConfig::new(ports);
         switch_cfg.aging_time = spec.switch_aging;
+        switch_cfg.flood_unknown_unicast = spec.flood_unknown_unicast;
         let caches = (0..resolvers)
             .map(|i| {
                 let mut s = seed ^ u64::from(i);
@@ -238,6 +239,7 @@ impl Lab {
         let memberlist = l2.spec.memberlist;
         let mut speaker_cfg = SpeakerConfig::metallb(&name, l2.node_macs[usize::from(i)]);
         speaker_cfg.memberlist = memberlist;
+        speaker_cfg.gratuitous_arp_interval = l2.spec.gratuitous_arp_interval;
         l2.speakers[usize::from(i)] = Some(Speaker::new(speaker_cfg));
         let port = l2.port(Host::Node(i));
         l2.switch.set_port_up(now, port, true);
@@ -310,8 +312,9 @@ impl Lab {
                     let Some(to) = self.nodes.iter().position(|n| n.name == to) else {
                         continue;
                     };
-                    // Node to switch to node; a dead or unplugged node sends and hears nothing.
-                    if self.nodes[usize::from(i)].up {
+                    // Node to switch to node; a dead or cut-off node sends and hears nothing.
+                    let (from, dest) = (&self.nodes[usize::from(i)], &self.nodes[to]);
+                    if from.up && !from.isolated && !dest.isolated {
                         let delay = self.node_link_delay + self.node_link_delay;
                         let key = self.l2().notes.insert(Note { to: to as u16, msg });
                         sched.schedule_in(delay, Ev::L2Note(key));
@@ -342,7 +345,8 @@ impl Lab {
         let Some(note) = self.l2().notes.remove(key) else {
             return;
         };
-        if self.nodes[usize::from(note.to)].up {
+        let dest = &self.nodes[usize::from(note.to)];
+        if dest.up && !dest.isolated {
             self.member_input(note.to, MemberIn::Receive(note.msg), sched);
         }
     }
@@ -454,6 +458,18 @@ impl Lab {
         let Some(node) = self.layer2.as_ref().and_then(|l| l.node_of(mac)) else {
             return;
         };
+        let Some(client) = self.reqs.get(key).map(|r| r.client) else {
+            return;
+        };
+        let c = self.cache_of(client);
+        let l2 = self.l2();
+        // The switch decides: a known MAC goes to its port; an unknown one is flooded (the
+        // owner gets it) or, with flood blocking, dropped: metallb issue 2910's blackhole.
+        let ingress = l2.port(Host::Cache(c));
+        let egress = l2.switch.handle(now, ingress, cache_mac(c), mac);
+        if !egress.ports.contains(&l2.port(Host::Node(node))) {
+            return;
+        }
         let Some(req) = self.reqs.get_mut(key) else {
             return;
         };
@@ -470,6 +486,29 @@ impl Lab {
         if let Some(at) = self.topo.link_mut(downlink).transmit(now, bytes) {
             let _ = sched.schedule_at(at, Ev::AtNode(key));
         }
+    }
+
+    /// A partition cuts (or heals) node `node`'s switch port.
+    pub(super) fn l2_set_port(&mut self, node: u16, up: bool, now: SimTime) {
+        if let Some(l2) = self.layer2.as_mut() {
+            let port = l2.port(Host::Node(node));
+            l2.switch.set_port_up(now, port, up);
+        }
+    }
+
+    /// Node `node` sent a reply towards client `client`'s resolver: the switch learns the
+    /// node's MAC again, unless replies take another path.
+    pub(super) fn l2_reply_seen(&mut self, node: u16, client: u32, now: SimTime) {
+        let c = self.cache_of(client);
+        let Some(l2) = self.layer2.as_mut() else {
+            return;
+        };
+        if !l2.spec.replies_refresh_switch {
+            return;
+        }
+        let port = l2.port(Host::Node(node));
+        let mac = l2.node_macs[usize::from(node)];
+        let _ = l2.switch.handle(now, port, mac, cache_mac(c));
     }
 
     /// Put an ARP frame on the segment from `from`, capture it, and deliver it where the

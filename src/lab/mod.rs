@@ -154,6 +154,8 @@ pub struct Node {
     pub ip: Ipv4Addr,
     /// Running.
     pub up: bool,
+    /// Cut off the network by a partition (still running).
+    pub isolated: bool,
     /// Bumped on crash and recovery: conntrack entries of an older epoch are gone.
     pub epoch: u32,
     cores_free_at: Vec<SimTime>,
@@ -473,6 +475,7 @@ impl Lab {
                 name: name.clone(),
                 ip: node_ip(i as u16),
                 up: true,
+                isolated: false,
                 epoch: 0,
                 cores_free_at: vec![SimTime::ZERO; usize::from(scenario.nodes.cores)],
                 downlink: down,
@@ -1015,6 +1018,7 @@ impl Lab {
         reply: Reply,
         sched: &mut Scheduler<Ev>,
     ) {
+        self.l2_reply_seen(node, c as u32, t);
         let path = [
             self.nodes[usize::from(node)].uplink,
             self.clients[c].downlink,
@@ -1064,6 +1068,7 @@ impl Lab {
             ];
             t = self.topo.send(&path, now, bytes);
         }
+        self.l2_reply_seen(ingress, c as u32, now);
         let node = &mut self.nodes[usize::from(ingress)];
         let Some(t) = t.filter(|_| node.up) else {
             return;
@@ -1113,6 +1118,25 @@ impl Lab {
                 self.l2_shutdown(node, sched);
             }
             Action::Drain => self.drain(node, sched),
+            Action::Partition | Action::Heal => {
+                let cut = action == Action::Partition;
+                let n = &mut self.nodes[idx];
+                if n.isolated == cut || !n.up {
+                    return;
+                }
+                n.isolated = cut;
+                if let Ok(dev) = self.topo.find(name) {
+                    self.topo.set_device_links_up(dev, !cut);
+                }
+                self.l2_set_port(node, !cut, now);
+                let kind = if cut { "node_partition" } else { "node_heal" };
+                self.log.push(
+                    now,
+                    kind,
+                    name,
+                    "links=".to_string() + if cut { "down" } else { "up" },
+                );
+            }
             Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),

@@ -189,3 +189,21 @@ fn control_plane_runs_are_deterministic_down_to_the_capture() {
     assert_eq!(a, b, "same seed, different capture");
     assert_ne!(a, c, "another seed should change BFD jitter and ISNs");
 }
+
+#[test]
+fn a_partition_withdraws_the_node_and_the_heal_brings_it_back() {
+    let r = &failure(
+        "(speaker: FrrDatacenter, bfd: ())",
+        r#"[(at: "5s", partition: "node-2"), (at: "8s", heal: "node-2")]"#,
+        "30s",
+    )[0];
+    let lost = group_lost(r, "node-2");
+    assert!((5.6..5.95).contains(&lost), "withdrawn at {lost}");
+    assert!(
+        r.changes
+            .iter()
+            .any(|c| c.cause.contains("+node-2") && c.time.as_secs_f64() > 8.0),
+        "node-2 never came back: {:?}",
+        r.changes
+    );
+}

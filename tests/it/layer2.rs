@@ -219,3 +219,90 @@ fn l2_capture_holds_gratuitous_arp_and_decodes_in_tshark() {
         records.len()
     );
 }
+
+/// metallb issue 2910, scaled down: aging 30 s, the gateway's entry REACHABLE 60-180 s.
+fn blackhole(extra: &str) -> RunResult {
+    run(&scenario(&format!(
+        r#"(
+        name: "bh", duration: "400s", nodes: (count: 3),
+        service: (vip: "10.0.0.200", pods: (replicas: 3, service_time: Constant(time: "100us"))),
+        l2: (clients: BehindGateway, base_reachable_time: "120s", switch_aging: "30s",
+             flood_unknown_unicast: false, replies_refresh_switch: false{extra}),
+        clients: [(name: "ping", count: 1, load: Ping(interval: "1s"), timeout: "1s", start: "1s")],
+    )"#
+    )))
+    .remove(0)
+}
+
+#[test]
+fn switch_aging_shorter_than_the_gateways_arp_timeout_blackholes_the_vip() {
+    let r = blackhole("");
+    let (gap, _) = r.failover().unwrap();
+    // The last frame from the leader's MAC is the end of its takeover burst (4.4 s); the entry
+    // ages 30 s later; traffic returns only when the gateway's REACHABLE entry (60-180 s)
+    // expires, its unicast probes are dropped too, and it broadcasts. Then it starts over.
+    let bucket = r.series.timeout.bucket().as_secs_f64();
+    let first_loss = (0..r.series.timeout.len())
+        .find(|&i| r.series.timeout.get(i) > 0)
+        .unwrap() as f64
+        * bucket;
+    // The first probe into the hole (sent at 35 s) times out 1 s later.
+    assert!(
+        (35.0..37.0).contains(&first_loss),
+        "first lost probe declared at {first_loss} s"
+    );
+    assert!(gap.as_secs_f64() > 20.0, "blackhole lasts {gap}");
+    assert!(r
+        .log
+        .entries()
+        .iter()
+        .any(|e| e.kind == "neighbour_state" && e.detail.ends_with("to=Failed")));
+}
+
+#[test]
+fn periodic_gratuitous_arp_or_flooding_or_symmetric_replies_prevent_it() {
+    for fix in [", gratuitous_arp_interval: \"10s\"", ""] {
+        let r = if fix.is_empty() {
+            run(&scenario(
+                r#"(name: "bh", duration: "400s", nodes: (count: 3),
+                service: (vip: "10.0.0.200", pods: (replicas: 3, service_time: Constant(time: "100us"))),
+                l2: (clients: BehindGateway, base_reachable_time: "120s", switch_aging: "30s", flood_unknown_unicast: true, replies_refresh_switch: false),
+                clients: [(name: "ping", count: 1, load: Ping(interval: "1s"), timeout: "1s", start: "1s")])"#,
+            ))
+            .remove(0)
+        } else {
+            blackhole(fix)
+        };
+        assert_eq!(r.lost_probes(), Some(0), "fix {fix:?} lost probes");
+    }
+}
+
+#[test]
+fn a_partitioned_leader_loses_the_ip_and_takes_it_back_after_the_heal() {
+    let r = l2_run(
+        "(clients: BehindGateway)",
+        r#"[(at: "10s", partition: "node-2"), (at: "30s", heal: "node-2")]"#,
+        "Cluster",
+        "120s",
+    );
+    let changes = leader_changes(&r);
+    // The majority side elects node-1 after detection; the cut-off node-2 keeps announcing
+    // to nobody (split brain); after the heal and memberlist's re-join node-2 is first in the
+    // sha256 order again and takes the IP back (MetalLB's election is not sticky).
+    let n1 = changes
+        .iter()
+        .find(|(t, n)| *t > 10.0 && n == "node-1")
+        .expect("node-1 takes over");
+    assert!((14.0..18.0).contains(&n1.0), "takeover at {}", n1.0);
+    let back: Vec<&str> = r
+        .log
+        .entries()
+        .iter()
+        .filter(|e| e.kind == "neighbour_mac" && e.time.as_secs_f64() > 30.0)
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(
+        back.iter().any(|d| d.ends_with("to=node-2")),
+        "the gateway never returned to node-2: {back:?}"
+    );
+}

@@ -348,3 +348,63 @@ fn two_ips_share_one_ticker() {
         ]
     );
 }
+
+#[test]
+fn periodic_gratuitous_arp_keeps_announcing_after_the_burst() {
+    use l2::speaker::{Input, Output, ServiceSpec, Speaker, SpeakerConfig, TrafficPolicy};
+    use l2::wire::MacAddr;
+    use sim_core::{SimDuration, SimTime};
+    let vip = std::net::Ipv4Addr::new(192, 168, 1, 240);
+    let mut cfg = SpeakerConfig::metallb("node-a", MacAddr([2, 0, 0, 0, 0, 0xa]));
+    cfg.gratuitous_arp_interval = Some(SimDuration::from_secs(60));
+    let mut sp = Speaker::new(cfg);
+    sp.handle(SimTime::ZERO, Input::Members(vec!["node-a".into()]));
+    sp.handle(
+        SimTime::ZERO,
+        Input::Service(ServiceSpec {
+            name: "default/web".into(),
+            ip: vip,
+            policy: TrafficPolicy::Cluster,
+            serving_nodes: ["node-a".to_string()].into(),
+        }),
+    );
+    // Run the timers for 200 s and collect when frames leave.
+    let mut sent = Vec::new();
+    while let Some(t) = sp.next_timeout().filter(|t| t.as_secs_f64() <= 200.0) {
+        let n = sp
+            .handle(t, Input::Timer)
+            .iter()
+            .filter(|o| matches!(o, Output::Frame(_)))
+            .count();
+        if n > 0 {
+            sent.push((t.as_secs_f64(), n));
+        }
+    }
+    // The takeover burst ends by 5 s; then one request and one reply every 60 s.
+    let late: Vec<(f64, usize)> = sent.into_iter().filter(|(t, _)| *t > 6.0).collect();
+    assert_eq!(late, vec![(60.0, 2), (120.0, 2), (180.0, 2)]);
+}
+
+#[test]
+fn flood_blocking_drops_unknown_unicast_but_not_broadcast() {
+    use l2::switch::{Delivery, PortId, Switch, SwitchConfig};
+    use l2::wire::MacAddr;
+    use sim_core::SimTime;
+    let mut cfg = SwitchConfig::new(3);
+    cfg.flood_unknown_unicast = false;
+    let mut sw = Switch::new(cfg);
+    let (a, b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    assert_eq!(
+        sw.handle(SimTime::ZERO, PortId(0), a, b).delivery,
+        Delivery::Dropped
+    );
+    assert_eq!(
+        sw.handle(SimTime::ZERO, PortId(1), b, MacAddr::BROADCAST)
+            .ports,
+        vec![PortId(0), PortId(2)]
+    );
+    assert_eq!(
+        sw.handle(SimTime::ZERO, PortId(0), a, b).ports,
+        vec![PortId(1)]
+    );
+}
