@@ -1116,7 +1116,7 @@ fn check_events(
                 format!("{field}.{}", action.keyword()),
                 action.keyword().to_string(),
                 format!(
-                    "{} needs a speaker: restart_speaker a `bgp: (...)` section, shutdown a `bgp` or `l2` one",
+                    "{} needs a speaker in every variant that runs it: restart_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one",
                     action.keyword()
                 ),
             ));

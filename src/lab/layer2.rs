@@ -412,7 +412,6 @@ impl Lab {
 
     /// A request reaches the segment: the resolving host looks up the VIP's MAC.
     pub(super) fn l2_route(&mut self, key: Key, client: u32, sched: &mut Scheduler<Ev>) {
-        let now = sched.now();
         let c = self.cache_of(client);
         let vip = self.vip;
         let l2 = self.l2();
@@ -421,7 +420,6 @@ impl Lab {
             self.l2_forward(key, mac, sched);
             return;
         }
-        let _ = now;
         self.cache_input(
             c,
             CacheIn::Send {

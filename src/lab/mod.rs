@@ -107,7 +107,7 @@ pub enum Reply {
 pub enum Ev {
     /// An open-loop client's next arrival.
     Arrival(u32),
-    /// A closed-loop user (client, user) sends after thinking.
+    /// A closed-loop user of client `c` sends after thinking.
     UserSend(u32),
     /// A request reaches the router.
     AtRouter(Key),
