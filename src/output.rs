@@ -177,12 +177,18 @@ fn t9(t: sim_core::SimTime) -> String {
     format!("{:.9}", t.as_secs_f64())
 }
 
-/// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv.
+/// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv, and
+/// the client groups' files in their load tools' formats.
 ///
 /// # Errors
 /// Any I/O error creating the directory or writing a file.
 pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
+    for r in results {
+        for (name, bytes) in &r.tool_files {
+            write_atomic(&dir.join(name), bytes)?;
+        }
+    }
     write_csv(
         dir,
         "summary.csv",

@@ -495,6 +495,29 @@ pub struct ClientSpec {
     /// When the client starts.
     #[serde(default)]
     pub start: SimDuration,
+    /// When it stops issuing requests (the tool's `-t`/`-d`/`-duration`); the run's end if unset.
+    #[serde(default)]
+    pub stop: Option<SimDuration>,
+    /// Where it runs: outside the cluster (through the router or gateway) or on a node, where
+    /// kube-proxy intercepts the LoadBalancer IP and neither MetalLB mode is on the path.
+    #[serde(default)]
+    pub location: ClientLocation,
+    /// Write this client group's results in its tool's own format under `--out`, to this file
+    /// name; `{variant}` is replaced by the variant's name (e.g. `"{variant}_fortio.json"`).
+    /// Fortio, Vegeta (JSON report, and the results stream as `<name>.csv`), Wrk, Iperf3 and
+    /// Ping loads have a format.
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+/// Where a client runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+pub enum ClientLocation {
+    /// Outside the cluster.
+    #[default]
+    External,
+    /// In a pod on this node.
+    InCluster(String),
 }
 
 fn one_u32() -> u32 {
@@ -532,6 +555,41 @@ pub enum Load {
         #[serde(default)]
         think_time: SimDuration,
     },
+    /// `fortio load -qps Q -c C`: C keep-alive connections, each paced at Q/C requests per
+    /// second; a connection behind its schedule sends at once when its answer arrives (fortio's
+    /// catch-up), never two at a time.
+    Fortio {
+        /// Total requests per second (fortio -qps).
+        qps: f64,
+        /// Connections (fortio -c).
+        connections: u32,
+    },
+    /// `wrk -t T -c C --timeout 2s`: C keep-alive connections in a closed loop.
+    Wrk {
+        /// Threads (wrk -t); they only share the connections out.
+        threads: u32,
+        /// Connections (wrk -c).
+        connections: u32,
+    },
+    /// `vegeta attack -rate R`: constant pacing over keep-alive connections, `workers` of them
+    /// to start with and more while all are busy (vegeta's default max-workers is unbounded).
+    Vegeta {
+        /// Requests per second (vegeta -rate).
+        rate: f64,
+        /// Initial workers (vegeta -workers, default 10).
+        #[serde(default = "ten")]
+        workers: u32,
+    },
+    /// `iperf3 -P N [-R]`: N bulk TCP streams as fluid flows, max-min fair over the links,
+    /// NICs and node forwarding capacity on their path.
+    Iperf3 {
+        /// Parallel streams (iperf3 -P).
+        #[serde(default = "one_u32")]
+        parallel: u32,
+        /// Server sends, client receives (iperf3 -R).
+        #[serde(default)]
+        reverse: bool,
+    },
     /// `ping -i interval`: ICMP echo to the service IP, answered by the kernel of the node the
     /// router picks (the VIP sits on kube-ipvs0 in IPVS mode). ICMP has no ports, so every
     /// probe of one instance hashes to the same next hop. The failover probe of the benchmark.
@@ -540,6 +598,10 @@ pub enum Load {
         #[serde(default = "default_ping_interval")]
         interval: SimDuration,
     },
+}
+
+fn ten() -> u32 {
+    10
 }
 
 fn poisson() -> Pacing {
@@ -988,13 +1050,59 @@ impl Scenario {
                     format!("{}: must be 1 to 100000", c.count),
                 );
             }
+            let rate_ok = |r: f64| r.is_finite() && r > 0.0 && r <= 1e8;
+            let count_ok = |n: u32| (1..=100_000).contains(&n);
             match c.load {
-                Load::OpenLoop { rate, .. } => {
-                    if !(rate.is_finite() && rate > 0.0 && rate <= 1e8) {
+                Load::OpenLoop { rate, .. } | Load::Vegeta { rate, .. } if !rate_ok(rate) => {
+                    return err(
+                        &f("load.rate"),
+                        "rate",
+                        format!("{rate}: must be a rate in (0, 1e8] requests/s"),
+                    );
+                }
+                Load::OpenLoop { .. } => {}
+                Load::Vegeta { workers, .. } if !count_ok(workers) => {
+                    return err(
+                        &f("load.workers"),
+                        "workers",
+                        format!("{workers}: must be 1 to 100000"),
+                    );
+                }
+                Load::Vegeta { .. } => {}
+                Load::Fortio { qps, connections } => {
+                    if !rate_ok(qps) {
                         return err(
-                            &f("load.rate"),
-                            "rate",
-                            format!("{rate}: must be a rate in (0, 1e8] requests/s"),
+                            &f("load.qps"),
+                            "qps",
+                            format!("{qps}: must be in (0, 1e8] requests/s"),
+                        );
+                    }
+                    if !count_ok(connections) {
+                        return err(
+                            &f("load.connections"),
+                            "connections",
+                            format!("{connections}: must be 1 to 100000"),
+                        );
+                    }
+                }
+                Load::Wrk {
+                    threads,
+                    connections,
+                } => {
+                    if !count_ok(connections) || threads == 0 || threads > connections {
+                        return err(
+                            &f("load.connections"),
+                            "connections",
+                            format!("threads {threads}, connections {connections}: need 1 <= threads <= connections <= 100000 (wrk refuses fewer connections than threads)"),
+                        );
+                    }
+                }
+                Load::Iperf3 { parallel, .. } => {
+                    if !(1..=128).contains(&parallel) {
+                        return err(
+                            &f("load.parallel"),
+                            "parallel",
+                            format!("{parallel}: iperf3 -P takes 1 to 128"),
                         );
                     }
                 }
@@ -1025,6 +1133,39 @@ impl Scenario {
             if let Connections::KeepAlive { pool } = c.connections {
                 if pool == 0 {
                     return err(&f("connections.pool"), "pool", "must be at least 1".into());
+                }
+            }
+            if let ClientLocation::InCluster(node) = &c.location {
+                if !names.contains(node) {
+                    return err(
+                        &f("location"),
+                        &format!("\"{node}\""),
+                        format!("no node {node:?}; valid: {}", names.join(", ")),
+                    );
+                }
+            }
+            if let Some(out) = &c.output {
+                let name = out.replace("{variant}", "x");
+                let tool = !matches!(c.load, Load::OpenLoop { .. } | Load::ClosedLoop { .. });
+                if !tool {
+                    return err(
+                        &f("output"),
+                        "output",
+                        "only Fortio, Wrk, Vegeta, Iperf3 and Ping loads have a tool format".into(),
+                    );
+                }
+                if name.is_empty()
+                    || name.contains('/')
+                    || name.contains('\\')
+                    || name.starts_with('.')
+                {
+                    return err(
+                        &f("output"),
+                        "output",
+                        format!(
+                            "{out:?}: give a plain file name such as \"{{variant}}_fortio.json\""
+                        ),
+                    );
                 }
             }
             if c.timeout == SimDuration::ZERO {

@@ -14,6 +14,21 @@ use crate::scenario::{ClientSpec, Connections, Load, Pacing};
 /// Linux's default ephemeral port range (`net.ipv4.ip_local_port_range` 32768 60999).
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
+/// How a client keeps its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// A new connection for every request.
+    PerRequest,
+    /// This many keep-alive connections, all opened first (fortio -c, wrk -c), then reused
+    /// least recently used first; requests wait when all are busy.
+    Fixed(u32),
+    /// Reuse an idle connection, else open another (vegeta adds workers while all are busy).
+    Elastic,
+}
+
+/// No closed-loop user: the request came from an open-loop arrival.
+pub const NO_USER: u32 = u32::MAX;
+
 /// One client instance with its own address.
 #[derive(Debug)]
 pub struct Client {
@@ -24,7 +39,21 @@ pub struct Client {
     /// How it issues requests.
     pub load: Load,
     /// Connection reuse.
-    pub connections: Connections,
+    pub pool: Pool,
+    /// The client group (scenario `clients` entry) it belongs to.
+    pub group: u32,
+    /// When it stops issuing requests.
+    pub stop: SimTime,
+    /// Requests issued so far (the next one's sequence number).
+    pub next_seq: u64,
+    /// Fortio: each connection's next send slot.
+    pub slots: Vec<SimTime>,
+    /// Fortio: the gap between one connection's slots (connections / qps).
+    pub slot_gap: SimDuration,
+    /// Ping with a tool output: every probe, for the ping log.
+    pub ping_log: Option<Vec<crate::tools::PingProbe>>,
+    /// In a pod on this node: kube-proxy there intercepts the VIP (set by the lab).
+    pub in_cluster: Option<u16>,
     /// Per-request timeout.
     pub timeout: SimDuration,
     /// Request size.
@@ -112,17 +141,38 @@ impl Client {
     /// Instance `index` (0-based) of `spec`, with address `ip` and its links.
     pub fn new(
         spec: &ClientSpec,
-        index: u32,
+        (index, group): (u32, u32),
         ip: Ipv4Addr,
         links: (LinkId, LinkId),
         mut rng: Stream,
+        end: SimTime,
     ) -> Self {
         let next_port = rng.random_range(EPHEMERAL);
         Client {
             name: format!("{}-{}", spec.name, index + 1),
             ip,
             load: spec.load,
-            connections: spec.connections,
+            pool: match (spec.load, spec.connections) {
+                (Load::Fortio { connections, .. } | Load::Wrk { connections, .. }, _) => {
+                    Pool::Fixed(connections)
+                }
+                (Load::Vegeta { .. }, _) => Pool::Elastic,
+                (_, Connections::PerRequest) => Pool::PerRequest,
+                (_, Connections::KeepAlive { pool }) => Pool::Fixed(pool),
+            },
+            group,
+            stop: spec.stop.map_or(end, |d| SimTime(d.as_nanos()).min(end)),
+            next_seq: 0,
+            slots: Vec::new(),
+            slot_gap: match spec.load {
+                Load::Fortio { qps, connections } => {
+                    SimDuration::from_secs_f64(f64::from(connections) / qps)
+                }
+                _ => SimDuration::ZERO,
+            },
+            in_cluster: None,
+            ping_log: (matches!(spec.load, Load::Ping { .. }) && spec.output.is_some())
+                .then(Vec::new),
             timeout: spec.timeout,
             request_bytes: spec.request_bytes,
             response_bytes: spec.response_bytes,
@@ -138,6 +188,23 @@ impl Client {
             timeout_armed: false,
             probes: ProbeStats::default(),
         }
+    }
+
+    /// Closed-loop users: each sends, waits for its answer, sends again.
+    pub fn users(&self) -> u32 {
+        match self.load {
+            Load::ClosedLoop { users, .. } => users,
+            Load::Wrk { connections, .. } | Load::Fortio { connections, .. } => connections,
+            _ => 0,
+        }
+    }
+
+    /// Whether arrivals drive it (open loop, vegeta, ping).
+    pub fn open_loop(&self) -> bool {
+        matches!(
+            self.load,
+            Load::OpenLoop { .. } | Load::Vegeta { .. } | Load::Ping { .. }
+        )
     }
 
     /// A source port for a new connection: sequential through the ephemeral range from a
@@ -156,8 +223,13 @@ impl Client {
     pub fn next_gap(&mut self) -> SimDuration {
         let (rate, pacing) = match self.load {
             Load::OpenLoop { rate, pacing } => (rate, pacing),
+            // vegeta's constant pacer.
+            Load::Vegeta { rate, .. } => (rate, Pacing::Constant),
             Load::Ping { interval } => return interval,
-            Load::ClosedLoop { .. } => return SimDuration::ZERO,
+            Load::ClosedLoop { .. }
+            | Load::Fortio { .. }
+            | Load::Wrk { .. }
+            | Load::Iperf3 { .. } => return SimDuration::ZERO,
         };
         let mean = 1.0 / rate;
         let gap = match pacing {

@@ -23,7 +23,7 @@ use sim_core::{
     Simulation, Streams, TimeSeries, Topology,
 };
 
-pub use client::Client;
+pub use client::{Client, Pool, NO_USER};
 pub use control::{ControlPlane, Machine, Side};
 pub use kube::{KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
@@ -31,8 +31,7 @@ pub use router::{RouteChange, ServiceRoute};
 use slab::{Key, Slab};
 
 use crate::scenario::{
-    Action, Connections, Load, Placement, Scenario, ScriptedEvent, ServiceTime, TrafficPolicy,
-    Variant,
+    Action, Load, Placement, Scenario, ScriptedEvent, ServiceTime, TrafficPolicy, Variant,
 };
 
 /// Why a run could not be built or did not add up.
@@ -107,8 +106,8 @@ pub enum Reply {
 pub enum Ev {
     /// An open-loop client's next arrival.
     Arrival(u32),
-    /// A closed-loop user of client `c` sends after thinking.
-    UserSend(u32),
+    /// Closed-loop user `u` of client `c` sends (after thinking, or at its fortio slot).
+    UserSend(u32, u32),
     /// A request reaches the router.
     AtRouter(Key),
     /// A request reaches its ingress node.
@@ -219,7 +218,10 @@ struct Req {
     start: SimTime,
     ingress: u16,
     pod_epoch: u32,
-    closed_loop: bool,
+    /// The closed-loop user (or fortio connection) that sent it, or [`client::NO_USER`].
+    user: u32,
+    /// The client's request sequence number (from 0).
+    seq: u64,
 }
 
 /// One route change (or resilient migration) and what it did to live connections.
@@ -346,6 +348,8 @@ pub struct RunResult {
     pub client_names: Vec<String>,
     /// Per client instance: whether it is a ping probe, and its answer gaps.
     pub probes: Vec<(bool, client::ProbeStats)>,
+    /// Files in the load tools' own formats (client groups with an `output`): name, bytes.
+    pub tool_files: Vec<(String, Vec<u8>)>,
 }
 
 impl RunResult {
@@ -373,6 +377,14 @@ impl RunResult {
         let mut pings = self.probes.iter().filter(|(ping, _)| *ping).peekable();
         pings.peek()?;
         Some(pings.map(|(_, p)| p.lost).sum())
+    }
+}
+
+/// `name.ext` -> `name-k.ext`, for the files of several instances of one client group.
+fn instance_name(name: &str, k: usize) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}-{k}.{ext}"),
+        None => format!("{name}-{k}"),
     }
 }
 
@@ -408,6 +420,10 @@ pub struct Lab {
     limit_hit: Option<(&'static str, u64)>,
     /// The BGP control plane, when the scenario has one.
     control: Option<ControlPlane>,
+    /// Per client group with a load-tool output: its results so far.
+    recorders: Vec<Option<crate::tools::LoadRecorder>>,
+    /// The client groups as the scenario gives them.
+    groups: Vec<crate::scenario::ClientSpec>,
     /// Nodes a scripted `withdraw` took out of advertising (BGP mode).
     withdrawn_by_script: Vec<u16>,
     /// The Layer 2 plane, in L2 mode.
@@ -507,7 +523,8 @@ impl Lab {
             })
             .collect();
         let mut clients = Vec::new();
-        for spec in &scenario.clients {
+        let end = SimTime(scenario.duration.as_nanos());
+        for (group, spec) in scenario.clients.iter().enumerate() {
             for k in 0..spec.count {
                 let idx = clients.len() as u32;
                 let name = format!("{}-{}", spec.name, k + 1);
@@ -520,14 +537,33 @@ impl Lab {
                 );
                 clients.push(Client::new(
                     spec,
-                    k,
+                    (k, group as u32),
                     client_ip(idx),
                     links,
                     streams.stream(&format!("client/{name}")),
+                    end,
                 ));
             }
         }
-        let end = SimTime(scenario.duration.as_nanos());
+        for client in &mut clients {
+            if let crate::scenario::ClientLocation::InCluster(node) =
+                &scenario.clients[client.group as usize].location
+            {
+                client.in_cluster = node_names.iter().position(|n| n == node).map(|i| i as u16);
+            }
+        }
+        // One recorder per client group whose results go out in a load tool's format.
+        let recorders = scenario
+            .clients
+            .iter()
+            .map(|spec| {
+                let tool = matches!(
+                    spec.load,
+                    Load::Fortio { .. } | Load::Wrk { .. } | Load::Vegeta { .. }
+                );
+                (tool && spec.output.is_some()).then(crate::tools::LoadRecorder::new)
+            })
+            .collect();
         let horizon = scenario.duration;
         let bucket = scenario.timeseries_bucket;
         let ts = || TimeSeries::new(bucket, horizon);
@@ -591,6 +627,8 @@ impl Lab {
             log: EventLog::new(),
             limit_hit: None,
             control,
+            recorders,
+            groups: scenario.clients.clone(),
             withdrawn_by_script: Vec::new(),
             layer2,
             node_link_delay: net.node_link.delay,
@@ -633,12 +671,15 @@ impl Lab {
         for c in 0..self.clients.len() as u32 {
             let client = &self.clients[c as usize];
             match client.load {
-                Load::OpenLoop { .. } | Load::Ping { .. } => {
-                    sched.schedule_in(client.start, Ev::Arrival(c))
-                }
-                Load::ClosedLoop { users, .. } => {
-                    for _ in 0..users {
-                        sched.schedule_in(client.start, Ev::UserSend(c));
+                _ if client.open_loop() => sched.schedule_in(client.start, Ev::Arrival(c)),
+                // Bulk streams are fluid flows, not requests.
+                Load::Iperf3 { .. } => {}
+                _ => {
+                    let users = client.users();
+                    let start = SimTime(client.start.as_nanos());
+                    self.clients[c as usize].slots = vec![start; users as usize];
+                    for u in 0..users {
+                        sched.schedule_in(self.clients[c as usize].start, Ev::UserSend(c, u));
                     }
                 }
             }
@@ -668,17 +709,20 @@ impl Lab {
     // ---- clients -------------------------------------------------------------------------
 
     /// Issue one request from client `c`, due at `start`.
-    fn send_request(
-        &mut self,
-        c: u32,
-        start: SimTime,
-        closed_loop: bool,
-        sched: &mut Scheduler<Ev>,
-    ) {
+    fn send_request(&mut self, c: u32, start: SimTime, user: u32, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        let conn = match self.clients[c as usize].connections {
-            Connections::PerRequest => self.open_conn(c, now),
-            Connections::KeepAlive { pool } => {
+        let conn = match self.clients[c as usize].pool {
+            Pool::PerRequest => self.open_conn(c, now),
+            Pool::Elastic => {
+                let client = &mut self.clients[c as usize];
+                if let Some(k) = client.idle.pop_front() {
+                    k
+                } else {
+                    client.open_conns += 1;
+                    self.open_conn(c, now)
+                }
+            }
+            Pool::Fixed(pool) => {
                 // The pool fills first (fortio's -c opens every connection), then the least
                 // recently used idle connection carries the request.
                 let client = &mut self.clients[c as usize];
@@ -698,13 +742,24 @@ impl Lab {
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
             self.limit_hit = Some(("live requests", MAX_LIVE_REQUESTS as u64));
         }
+        let client = &mut self.clients[c as usize];
+        let seq = client.next_seq;
+        client.next_seq += 1;
+        if let Some(log) = &mut client.ping_log {
+            log.push(crate::tools::PingProbe {
+                seq: seq + 1,
+                sent: now,
+                reply: None,
+            });
+        }
         let req = self.reqs.insert(Req {
             client: c,
             conn,
             start,
             ingress: 0,
             pod_epoch: 0,
-            closed_loop,
+            user,
+            seq,
         });
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
@@ -769,7 +824,7 @@ impl Lab {
             pod.active_conns = pod.active_conns.saturating_sub(1);
         }
         let client = &mut self.clients[conn.client as usize];
-        if matches!(client.connections, Connections::KeepAlive { .. }) {
+        if client.pool != Pool::PerRequest {
             client.open_conns = client.open_conns.saturating_sub(1);
         }
     }
@@ -777,6 +832,7 @@ impl Lab {
     /// A request ended (answered, failed or timed out): free its connection for what's next.
     fn finish(&mut self, req: Req, outcome: Result<(), ErrorKind>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
+        self.record_tool(&req, outcome, now);
         let probes = &mut self.clients[req.client as usize].probes;
         match outcome {
             Ok(()) => {
@@ -808,17 +864,14 @@ impl Lab {
             }
         }
         let c = req.client;
-        let keep_alive = matches!(
-            self.clients[c as usize].connections,
-            Connections::KeepAlive { .. }
-        );
+        let keep_alive = self.clients[c as usize].pool != Pool::PerRequest;
         match (outcome, keep_alive) {
             (Ok(()), true) => {
                 let client = &mut self.clients[c as usize];
                 if let Some(start) = client.backlog.pop_front() {
                     // The freed connection carries the oldest waiting request; put it back first.
                     client.idle.push_front(req.conn);
-                    self.send_request(c, start, false, sched);
+                    self.send_request(c, start, NO_USER, sched);
                 } else {
                     client.idle.push_back(req.conn);
                 }
@@ -835,20 +888,150 @@ impl Lab {
                 let client = &mut self.clients[c as usize];
                 if keep_alive {
                     if let Some(start) = client.backlog.pop_front() {
-                        self.send_request(c, start, false, sched);
+                        self.send_request(c, start, NO_USER, sched);
                     }
                 }
             }
         }
-        if req.closed_loop && now < self.end {
-            if let Load::ClosedLoop { think_time, .. } = self.clients[c as usize].load {
-                if think_time == SimDuration::ZERO {
-                    self.send_request(c, now, true, sched);
-                } else {
-                    sched.schedule_in(think_time, Ev::UserSend(c));
+        let client = &mut self.clients[c as usize];
+        if req.user != NO_USER && now < client.stop {
+            let u = req.user;
+            match client.load {
+                Load::ClosedLoop { think_time, .. } if think_time > SimDuration::ZERO => {
+                    sched.schedule_in(think_time, Ev::UserSend(c, u));
+                }
+                // fortio: the next slot of this connection, or at once if behind (catch-up).
+                Load::Fortio { .. } => {
+                    let gap = client.slot_gap;
+                    let slot = &mut client.slots[u as usize];
+                    *slot += gap;
+                    if *slot > now {
+                        let _ = sched.schedule_at(*slot, Ev::UserSend(c, u));
+                    } else {
+                        self.send_request(c, now, u, sched);
+                    }
+                }
+                _ => self.send_request(c, now, u, sched),
+            }
+        }
+    }
+
+    /// The client groups' results in their tools' formats.
+    fn tool_files(&mut self, now: SimTime) -> Vec<(String, Vec<u8>)> {
+        use crate::tools::{fortio, ping, vegeta, wrk, LoadMeta, PingLog, DEFAULT_EPOCH_NS};
+        let mut files = Vec::new();
+        let url = format!("http://{}:{}/", self.vip, self.port);
+        for (g, spec) in self.groups.iter().enumerate() {
+            let Some(template) = &spec.output else {
+                continue;
+            };
+            let name = template.replace("{variant}", &self.variant);
+            let start = SimTime(spec.start.as_nanos());
+            let stop = spec.stop.map_or(now, |d| SimTime(d.as_nanos()).min(now));
+            if let Some(rec) = self.recorders.get_mut(g).and_then(Option::take) {
+                let mut meta = LoadMeta::new(&spec.name, &url, stop - start);
+                meta.start = start;
+                let (qps, connections, threads) = match spec.load {
+                    Load::Fortio { qps, connections } => (Some(qps), connections, connections),
+                    Load::Wrk {
+                        threads,
+                        connections,
+                    } => (None, connections, threads),
+                    Load::Vegeta { rate, workers } => (Some(rate), workers, workers),
+                    _ => (None, 1, 1),
+                };
+                meta.requested_qps = qps.map(|q| q * f64::from(spec.count));
+                meta.connections = connections * spec.count;
+                meta.threads = threads * spec.count;
+                let report = rec.finish(meta);
+                match spec.load {
+                    Load::Fortio { .. } => {
+                        // fortio times the connect of each connection: one round trip here.
+                        let rtt = self.client_rtt();
+                        files.push((name.clone(), fortio::to_json(&report, rtt).into_bytes()));
+                    }
+                    Load::Wrk { .. } => {
+                        files.push((name.clone(), wrk::to_text(&report).into_bytes()))
+                    }
+                    Load::Vegeta { .. } => {
+                        files.push((name.clone(), vegeta::report_json(&report).into_bytes()))
+                    }
+                    _ => {}
+                }
+            }
+            if matches!(spec.load, Load::Ping { .. }) {
+                let instances: Vec<&Client> = self
+                    .clients
+                    .iter()
+                    .filter(|c| c.group as usize == g)
+                    .collect();
+                for (k, client) in instances.iter().enumerate() {
+                    let Some(probes) = &client.ping_log else {
+                        continue;
+                    };
+                    let log = PingLog {
+                        target: self.vip.to_string(),
+                        epoch_ns: DEFAULT_EPOCH_NS,
+                        start,
+                        probes: probes.clone(),
+                        report_outstanding: false,
+                        summary: None,
+                        ttl: 64,
+                    };
+                    let file = if instances.len() == 1 {
+                        name.clone()
+                    } else {
+                        instance_name(&name, k + 1)
+                    };
+                    files.push((file, ping::to_log(&log).into_bytes()));
                 }
             }
         }
+        files
+    }
+
+    /// One round trip client -> router -> node and back, without queueing.
+    fn client_rtt(&self) -> SimDuration {
+        let one_way = self.topo.link(self.clients[0].uplink).delay + self.node_link_delay;
+        one_way + one_way
+    }
+
+    /// Feed a finished request to its group's load-tool recorder and its ping log.
+    fn record_tool(&mut self, req: &Req, outcome: Result<(), ErrorKind>, now: SimTime) {
+        let client = &mut self.clients[req.client as usize];
+        if let Some(probe) = client
+            .ping_log
+            .as_mut()
+            .and_then(|l| l.get_mut(req.seq as usize))
+        {
+            if outcome.is_ok() {
+                probe.reply = Some(now);
+            }
+        }
+        let group = client.group as usize;
+        let (bytes_out, bytes_in) = (client.request_bytes, client.response_bytes);
+        let Some(Some(rec)) = self.recorders.get_mut(group) else {
+            return;
+        };
+        use crate::tools::{Outcome, RequestRecord, TransportError};
+        let outcome = match outcome {
+            Ok(()) => Outcome::Response(200),
+            Err(ErrorKind::Reset) => Outcome::Failed(TransportError::Reset),
+            Err(ErrorKind::Timeout) => Outcome::Failed(TransportError::Timeout),
+            Err(ErrorKind::Refused) => Outcome::Failed(TransportError::Refused),
+        };
+        rec.record(&RequestRecord {
+            seq: req.seq,
+            start: req.start,
+            latency: now - req.start,
+            outcome,
+            bytes_in: if outcome.is_success() {
+                u64::from(bytes_in)
+            } else {
+                0
+            },
+            bytes_out: u64::from(bytes_out),
+        });
     }
 
     fn timeout_check(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
@@ -882,6 +1065,17 @@ impl Lab {
             return;
         };
         let c = req.client as usize;
+        if let Some(node) = self.clients[c].in_cluster {
+            // kube-proxy on the client's own node intercepts the LoadBalancer IP (KUBE-SERVICES
+            // matches it in OUTPUT): no router, no ECMP, no ARP.
+            conn.path_node = Some(node);
+            if let Some(req) = self.reqs.get_mut(key) {
+                req.ingress = node;
+            }
+            self.nodes[usize::from(node)].ingress_requests += 1;
+            let _ = sched.schedule_at(now, Ev::AtNode(key));
+            return;
+        }
         if self.layer2.is_some() {
             let client = req.client;
             self.l2_route(key, client, sched);
@@ -940,7 +1134,14 @@ impl Lab {
                 conn.conntrack = Some((ingress, epoch));
                 let n = &mut self.nodes[usize::from(ingress)];
                 n.conntrack_created += 1;
-                match n.kube_proxy.choose(ingress, self.policy, &self.pods) {
+                // externalTrafficPolicy applies to external traffic; a pod's own traffic to the
+                // VIP follows the Cluster rules (any ready endpoint).
+                let policy = if self.clients[c].in_cluster.is_some() {
+                    TrafficPolicy::Cluster
+                } else {
+                    self.policy
+                };
+                match n.kube_proxy.choose(ingress, policy, &self.pods) {
                     Some(p) => {
                         conn.pod = Some(p);
                         self.pods[p as usize].active_conns += 1;
@@ -1417,6 +1618,7 @@ impl Lab {
         for c in &mut self.clients {
             c.probes.close(now);
         }
+        let tool_files = self.tool_files(now);
         let mut node_served = vec![0; self.nodes.len()];
         for p in &self.pods {
             node_served[usize::from(p.node)] += p.served;
@@ -1441,6 +1643,7 @@ impl Lab {
                 (None, None) => None,
             },
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
+            tool_files,
             probes: self
                 .clients
                 .iter()
@@ -1458,16 +1661,16 @@ impl Model for Lab {
         match ev {
             Ev::Arrival(c) => {
                 let now = sched.now();
-                if now < self.end {
-                    self.send_request(c, now, false, sched);
+                if now < self.clients[c as usize].stop {
+                    self.send_request(c, now, NO_USER, sched);
                     let gap = self.clients[c as usize].next_gap();
                     sched.schedule_in(gap, Ev::Arrival(c));
                 }
             }
-            Ev::UserSend(c) => {
+            Ev::UserSend(c, u) => {
                 let now = sched.now();
-                if now < self.end {
-                    self.send_request(c, now, true, sched);
+                if now < self.clients[c as usize].stop {
+                    self.send_request(c, now, u, sched);
                 }
             }
             Ev::AtRouter(k) => self.at_router(k, sched),
