@@ -174,6 +174,14 @@ impl Layer2 {
         }
     }
 
+    /// The node that announces `ip` now (the lowest-numbered, should two claim it).
+    pub fn leader_of(&self, ip: Ipv4Addr) -> Option<u16> {
+        self.speakers
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.is_announcing(ip)))
+            .map(|i| i as u16)
+    }
+
     /// The node whose NIC has `mac`.
     pub fn node_of(&self, mac: MacAddr) -> Option<u16> {
         self.node_macs

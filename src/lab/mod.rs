@@ -8,6 +8,7 @@
 //! Requests are records carrying a connection id; each resource (link, node CPU, pod) is
 //! reserved when the request reaches it, so queues form where capacity is short.
 
+mod bulk;
 mod client;
 mod control;
 mod kube;
@@ -23,6 +24,7 @@ use sim_core::{
     Simulation, Streams, TimeSeries, Topology,
 };
 
+pub use bulk::{Bulk, BulkSummary};
 pub use client::{Client, Pool, NO_USER};
 pub use control::{ControlPlane, Machine, Side};
 pub use kube::{KubeProxy, Pod};
@@ -142,6 +144,10 @@ pub enum Ev {
     L2Note(Key),
     /// An L2 machine's timer: machine, index, generation.
     L2Wake(L2Machine, u32, u32),
+    /// An iperf3 client starts its streams.
+    BulkStart(u32),
+    /// An iperf3 client's test time is over.
+    BulkStop(u32),
 }
 
 /// A worker node.
@@ -170,6 +176,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// Cores for forwarding and NAT.
+    pub fn cores(&self) -> usize {
+        self.cores_free_at.len()
+    }
+
     /// Spend `cost` of CPU on the first free core from `now`; returns when done.
     #[inline]
     fn cpu(&mut self, now: SimTime, cost: SimDuration) -> SimTime {
@@ -350,6 +361,8 @@ pub struct RunResult {
     pub probes: Vec<(bool, client::ProbeStats)>,
     /// Files in the load tools' own formats (client groups with an `output`): name, bytes.
     pub tool_files: Vec<(String, Vec<u8>)>,
+    /// What each iperf3 client measured.
+    pub bulk: Vec<BulkSummary>,
 }
 
 impl RunResult {
@@ -428,6 +441,8 @@ pub struct Lab {
     withdrawn_by_script: Vec<u16>,
     /// The Layer 2 plane, in L2 mode.
     layer2: Option<Layer2>,
+    /// Bulk (iperf3) flows, when a client runs iperf3.
+    bulk: Option<Bulk>,
     /// One-way delay of a node's link (the segment's hop in L2 mode).
     node_link_delay: SimDuration,
 }
@@ -631,6 +646,7 @@ impl Lab {
             groups: scenario.clients.clone(),
             withdrawn_by_script: Vec::new(),
             layer2,
+            bulk: None,
             node_link_delay: net.node_link.delay,
         };
         let mut sim = Simulation::new(lab);
@@ -684,6 +700,7 @@ impl Lab {
                 }
             }
         }
+        self.bulk_start(sched);
         self.arm_ecmp_timer(sched);
     }
 
@@ -1375,6 +1392,7 @@ impl Lab {
                     Ev::EndpointRemoval(node, epoch),
                 );
                 self.control_crash(node);
+                self.bulk_node_up(node, false, now);
                 self.l2_crash(node, sched);
             }
             Action::Recover => {
@@ -1398,6 +1416,7 @@ impl Lab {
                     "nic=up conntrack=empty pods=ready",
                 );
                 self.control_recover(node, sched);
+                self.bulk_node_up(node, true, now);
                 self.l2_recover(node, sched);
                 self.l2_endpoints_changed(sched);
             }
@@ -1618,7 +1637,9 @@ impl Lab {
         for c in &mut self.clients {
             c.probes.close(now);
         }
-        let tool_files = self.tool_files(now);
+        let mut tool_files = self.tool_files(now);
+        let (bulk, bulk_files) = self.bulk_results(now);
+        tool_files.extend(bulk_files);
         let mut node_served = vec![0; self.nodes.len()];
         for p in &self.pods {
             node_served[usize::from(p.node)] += p.served;
@@ -1644,6 +1665,7 @@ impl Lab {
             },
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
             tool_files,
+            bulk,
             probes: self
                 .clients
                 .iter()
@@ -1692,6 +1714,8 @@ impl Model for Lab {
             Ev::L2Frame(k) => self.l2_frame(k, sched),
             Ev::L2Note(k) => self.l2_note(k, sched),
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
+            Ev::BulkStart(c) => self.bulk_begin(c, sched),
+            Ev::BulkStop(c) => self.bulk_end(c, sched),
         }
     }
 }

@@ -164,3 +164,32 @@ fn ecmp_5k_reference_model_matches_queueing_theory() {
     );
     assert_eq!(r.counts.failed(), 0);
 }
+
+#[test]
+fn bulk_throughput_is_capped_by_the_l2_leaders_nic_and_scales_with_bgp() {
+    let s = scenario(
+        r#"(name: "iperf", duration: "12s", nodes: (count: 3, cores: 4, packet_cost: "1us"),
+        network: (client_link: (delay: "50us", bandwidth: "40Gbit/s"), node_link: (delay: "50us", bandwidth: "10Gbit/s")),
+        service: (vip: "10.0.0.200", traffic_policy: Local, pods: (replicas: 3, service_time: Constant(time: "100us"))),
+        bgp: (speaker: FrrDatacenter),
+        clients: [(name: "iperf", load: Iperf3(parallel: 12), start: "1s", stop: "11s", output: "{variant}_throughput.json")],
+        variants: [(name: "bgp"), (name: "l2", l2: ())])"#,
+    );
+    let results = run(&s);
+    let gbps = |i: usize| results[i].bulk[0].sent_bps / 1e9;
+    // L2: every stream enters at the leader: one 10 Gbit/s NIC.
+    assert!((gbps(1) - 10.0).abs() < 0.01, "l2 {} Gbit/s", gbps(1));
+    // BGP: ECMP spreads 12 streams over three NICs; the 40 Gbit/s client link is not the limit.
+    assert!(gbps(0) > 25.0, "bgp {} Gbit/s", gbps(0));
+    // A saturated NIC's queue adds to the propagation RTT (200 us here).
+    assert!(results[1].bulk[0].mean_rtt_us > 300.0);
+    let file = &results[1]
+        .tool_files
+        .iter()
+        .find(|(n, _)| n == "l2_throughput.json")
+        .unwrap()
+        .1;
+    let v: serde_json::Value = serde_json::from_slice(file).unwrap();
+    assert_eq!(v["end"]["streams"].as_array().unwrap().len(), 12);
+    assert_eq!(v["intervals"].as_array().unwrap().len(), 10);
+}
