@@ -69,6 +69,16 @@ pub enum LabError {
         /// Still outstanding at the end.
         in_flight: u64,
     },
+    /// A results stream could not be written.
+    #[error("variant {variant}: writing {path}: {source}")]
+    Io {
+        /// Variant name.
+        variant: String,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The run would exceed a resource limit.
     #[error("variant {variant}: {what} exceeded the limit of {limit}; shorten the run or lower the load")]
     Limit {
@@ -393,6 +403,19 @@ impl RunResult {
     }
 }
 
+/// A vegeta results stream being written: to `tmp`, renamed to `path` at the end.
+struct ResultStream {
+    writer: crate::tools::vegeta::VegetaCsvWriter<std::io::BufWriter<std::fs::File>>,
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+/// `name.json` -> `name.csv`: the results stream beside a vegeta report.
+fn stream_name(report: &str) -> String {
+    let stem = report.strip_suffix(".json").unwrap_or(report);
+    format!("{stem}.csv")
+}
+
 /// `name.ext` -> `name-k.ext`, for the files of several instances of one client group.
 fn instance_name(name: &str, k: usize) -> String {
     match name.rsplit_once('.') {
@@ -435,6 +458,10 @@ pub struct Lab {
     control: Option<ControlPlane>,
     /// Per client group with a load-tool output: its results so far.
     recorders: Vec<Option<crate::tools::LoadRecorder>>,
+    /// Per client group running vegeta with an output: its per-request results stream.
+    streams: Vec<Option<ResultStream>>,
+    /// The first error writing a stream.
+    stream_error: Option<(String, std::io::Error)>,
     /// The client groups as the scenario gives them.
     groups: Vec<crate::scenario::ClientSpec>,
     /// Nodes a scripted `withdraw` took out of advertising (BGP mode).
@@ -643,6 +670,8 @@ impl Lab {
             limit_hit: None,
             control,
             recorders,
+            streams: Vec::new(),
+            stream_error: None,
             groups: scenario.clients.clone(),
             withdrawn_by_script: Vec::new(),
             layer2,
@@ -1013,6 +1042,63 @@ impl Lab {
         one_way + one_way
     }
 
+    /// Open the vegeta results streams of the client groups that write one.
+    fn open_streams(&mut self, dir: &std::path::Path) -> Result<(), LabError> {
+        let url = format!("http://{}:{}/", self.vip, self.port);
+        let err = |variant: &str, path: &std::path::Path, source| LabError::Io {
+            variant: variant.to_string(),
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(&self.variant, dir, e))?;
+        self.streams = Vec::with_capacity(self.groups.len());
+        for spec in &self.groups {
+            let stream = match (&spec.load, &spec.output) {
+                (Load::Vegeta { .. }, Some(template)) => {
+                    let name = stream_name(&template.replace("{variant}", &self.variant));
+                    let path = dir.join(&name);
+                    let tmp = dir.join(format!(".{name}.tmp"));
+                    let file =
+                        std::fs::File::create(&tmp).map_err(|e| err(&self.variant, &tmp, e))?;
+                    let writer = crate::tools::vegeta::VegetaCsvWriter::new(
+                        std::io::BufWriter::new(file),
+                        crate::tools::DEFAULT_EPOCH_NS,
+                        &spec.name,
+                        "GET",
+                        &url,
+                    );
+                    Some(ResultStream { writer, tmp, path })
+                }
+                _ => None,
+            };
+            self.streams.push(stream);
+        }
+        Ok(())
+    }
+
+    /// Flush and rename the results streams.
+    fn close_streams(&mut self) -> Result<(), LabError> {
+        use std::io::Write;
+        if let Some((path, source)) = self.stream_error.take() {
+            return Err(LabError::Io {
+                variant: self.variant.clone(),
+                path,
+                source,
+            });
+        }
+        for s in std::mem::take(&mut self.streams).into_iter().flatten() {
+            let io = |source| LabError::Io {
+                variant: self.variant.clone(),
+                path: s.path.display().to_string(),
+                source,
+            };
+            let mut w = s.writer.into_inner().map_err(io)?;
+            w.flush().map_err(io)?;
+            std::fs::rename(&s.tmp, &s.path).map_err(io)?;
+        }
+        Ok(())
+    }
+
     /// Feed a finished request to its group's load-tool recorder and its ping log.
     fn record_tool(&mut self, req: &Req, outcome: Result<(), ErrorKind>, now: SimTime) {
         let client = &mut self.clients[req.client as usize];
@@ -1037,7 +1123,7 @@ impl Lab {
             Err(ErrorKind::Timeout) => Outcome::Failed(TransportError::Timeout),
             Err(ErrorKind::Refused) => Outcome::Failed(TransportError::Refused),
         };
-        rec.record(&RequestRecord {
+        let record = RequestRecord {
             seq: req.seq,
             start: req.start,
             latency: now - req.start,
@@ -1048,7 +1134,15 @@ impl Lab {
                 0
             },
             bytes_out: u64::from(bytes_out),
-        });
+        };
+        rec.record(&record);
+        if let Some(Some(stream)) = self.streams.get_mut(group) {
+            if let Err(e) = stream.writer.write(&record) {
+                if self.stream_error.is_none() {
+                    self.stream_error = Some((stream.path.display().to_string(), e));
+                }
+            }
+        }
     }
 
     fn timeout_check(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
@@ -1637,6 +1731,7 @@ impl Lab {
         for c in &mut self.clients {
             c.probes.close(now);
         }
+        self.close_streams()?;
         let mut tool_files = self.tool_files(now);
         let (bulk, bulk_files) = self.bulk_results(now);
         tool_files.extend(bulk_files);
@@ -1742,7 +1837,42 @@ pub fn run_variant_with(
     seed: u64,
     capture: bool,
 ) -> Result<RunResult, LabError> {
-    let mut sim = Lab::build(scenario, variant, seed, capture)?;
+    run_variant_opts(
+        scenario,
+        variant,
+        seed,
+        &RunOptions {
+            capture,
+            stream_dir: None,
+        },
+    )
+}
+
+/// How to run a variant, beyond what the scenario says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Capture the control plane to pcap.
+    pub capture: bool,
+    /// Stream per-request results (vegeta's CSV encoding) into files in this directory while the
+    /// run goes, so memory stays bounded by what is live, not by requests simulated.
+    pub stream_dir: Option<std::path::PathBuf>,
+}
+
+/// Run one variant with [`RunOptions`].
+///
+/// # Errors
+/// [`LabError`] when the variant cannot be built, a stream file cannot be written, or the
+/// books do not balance.
+pub fn run_variant_opts(
+    scenario: &Scenario,
+    variant: &Variant,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<RunResult, LabError> {
+    let mut sim = Lab::build(scenario, variant, seed, opts.capture)?;
+    if let Some(dir) = &opts.stream_dir {
+        sim.model.open_streams(dir)?;
+    }
     let end = SimTime(scenario.duration.as_nanos());
     sim.run_until(end);
     let events = sim.events_processed();

@@ -193,3 +193,27 @@ fn bulk_throughput_is_capped_by_the_l2_leaders_nic_and_scales_with_bgp() {
     assert_eq!(v["end"]["streams"].as_array().unwrap().len(), 12);
     assert_eq!(v["intervals"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn vegeta_streams_every_result_to_a_file_in_its_csv_encoding() {
+    let s = scenario(
+        r#"(name: "v", duration: "3s", nodes: (count: 2),
+        service: (pods: (replicas: 2, service_time: Constant(time: "100us"))),
+        clients: [(name: "vegeta", load: Vegeta(rate: 200), start: "1s", stop: "2s", output: "{variant}_vegeta_200rps.json")])"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let opts = lbsim::lab::RunOptions {
+        capture: false,
+        stream_dir: Some(dir.path().to_path_buf()),
+    };
+    let r = lbsim::lab::run_variant_opts(&s, &s.variant_list()[0], 1, &opts).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("base_vegeta_200rps.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count() as u64,
+        r.counts.started,
+        "one line per request"
+    );
+    let parsed = lbsim::tools::vegeta::parse_csv(&csv).unwrap();
+    assert_eq!(parsed.len(), 200);
+    assert!(!dir.path().join(".base_vegeta_200rps.csv.tmp").exists());
+}
