@@ -13,4 +13,5 @@ pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod suite;
 pub mod tools;

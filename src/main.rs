@@ -8,7 +8,7 @@ use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
 use lbsim::scenario::Scenario;
-use lbsim::{output, report, runner};
+use lbsim::{output, report, runner, suite};
 use sim_core::SimDuration;
 
 #[derive(Parser)]
@@ -38,6 +38,22 @@ enum Command {
         /// file per variant named <stem>-<variant>.pcap.
         #[arg(long)]
         pcap: Option<PathBuf>,
+    },
+    /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
+    /// cores; the latency, throughput-by-clients and failover tables, mean ± 95 % CI.
+    Suite {
+        /// The suite directory (holding suite.ron) or a suite file.
+        dir: PathBuf,
+        /// Write OUT/<test>/seed-<S>/ (CSV and tool files), the first iteration's tool files
+        /// under their own names in OUT/, and OUT/suite.csv.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Iterations (overrides the suite file's).
+        #[arg(long)]
+        iterations: Option<u32>,
+        /// Seed of the first iteration; iteration k runs seed S + k - 1.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Check scenario files without running them.
     Validate {
@@ -104,6 +120,12 @@ fn main() -> ExitCode {
             out,
             pcap,
         } => run(file, seed, out, pcap),
+        Command::Suite {
+            dir,
+            out,
+            iterations,
+            seed,
+        } => suite(&dir, out, iterations, seed),
         Command::Validate { files } => validate(&files),
         Command::Hash {
             fields,
@@ -197,6 +219,73 @@ fn run(
         sim_s,
         results.len(),
         if results.len() == 1 { "" } else { "s" },
+        events,
+        requests,
+        secs,
+        events as f64 / secs / 1e6,
+        requests as f64 / secs / 1e6,
+        rss
+    );
+    Ok(())
+}
+
+fn suite(
+    dir: &std::path::Path,
+    out: Option<PathBuf>,
+    iterations: Option<u32>,
+    seed: u64,
+) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let wall = Instant::now();
+    let loaded = suite::Suite::load(dir).map_err(|e| e.to_string())?;
+    if iterations == Some(0) {
+        return Err("--iterations must be at least 1".into());
+    }
+    let opts = suite::SuiteOptions {
+        iterations,
+        first_seed: seed,
+    };
+    // A progress bar only for a person watching: never in CI logs or pipes.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let run = suite::run(&loaded, &opts, &tick);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let run = run.map_err(|e| e.to_string())?;
+    let agg = suite::Aggregate::of(&loaded, &run);
+    print!("{}", suite::tables(&loaded, &run, &agg));
+    if let Some(dir) = &out {
+        suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
+        println!(
+            "\nwrote suite.csv, the first iteration's tool files, and <test>/seed-<S>/ for {} tests to {}",
+            run.tests.len(),
+            dir.display()
+        );
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
+    let events: u64 = runs.iter().map(|r| r.events).sum();
+    let requests: u64 = runs.iter().map(|r| r.counts.started).sum();
+    let sim_s: f64 = runs.iter().map(|r| r.sim_time.as_secs_f64()).sum();
+    let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
+    println!(
+        "\nsimulated {:.3} s ({} run{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
+        sim_s,
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
         events,
         requests,
         secs,

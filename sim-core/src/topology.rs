@@ -44,6 +44,9 @@ pub struct Link {
     pub bandwidth_bps: u64,
     /// When the transmitter finishes what is already queued.
     busy_until: SimTime,
+    /// The latest time a packet was offered at (offers can come out of order: a multi-hop
+    /// send reserves downstream links ahead of time).
+    last_offer: SimTime,
     /// Whether the link carries traffic.
     pub up: bool,
     /// Bytes sent, for utilisation.
@@ -57,6 +60,7 @@ impl Link {
             delay,
             bandwidth_bps,
             busy_until: SimTime::ZERO,
+            last_offer: SimTime::ZERO,
             up: true,
             bytes_sent: 0,
         }
@@ -81,9 +85,21 @@ impl Link {
         if !self.up {
             return None;
         }
-        let start = self.busy_until.max(now);
-        let done = start + self.serialisation(bytes);
-        self.busy_until = done;
+        let ser = self.serialisation(bytes);
+        let done = if now >= self.last_offer {
+            // In order: FIFO behind what is queued.
+            let done = self.busy_until.max(now) + ser;
+            self.busy_until = done;
+            done
+        } else {
+            // Offered earlier than a packet already queued for a later time (a downstream hop
+            // reserved ahead): a real FIFO would have sent this one first. Let it through and
+            // charge its serialisation to the queue (work-conserving), rather than making it
+            // wait for a packet that has not arrived yet.
+            self.busy_until = self.busy_until.max(now) + ser;
+            now + ser
+        };
+        self.last_offer = self.last_offer.max(now);
         self.bytes_sent += u64::from(bytes);
         Some(done + self.delay)
     }
@@ -250,6 +266,17 @@ mod tests {
         assert_eq!(l.transmit(SimTime(10_000), 1250), Some(SimTime(61_000)));
         l.up = false;
         assert_eq!(l.transmit(SimTime(20_000), 1), None);
+    }
+
+    #[test]
+    fn an_earlier_offer_does_not_wait_for_a_later_reservation() {
+        let mut l = Link::new(SimDuration::from_micros(50), 10_000_000_000);
+        // A downstream hop reserved for t = 100 us...
+        assert_eq!(l.transmit(SimTime(100_000), 1250), Some(SimTime(151_000)));
+        // ...does not delay a packet offered at t = 10 us.
+        assert_eq!(l.transmit(SimTime(10_000), 1250), Some(SimTime(61_000)));
+        // The queue keeps the work: the next in-order packet waits for both.
+        assert_eq!(l.transmit(SimTime(100_000), 1250), Some(SimTime(153_000)));
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub struct Node {
     /// Bumped on crash and recovery: conntrack entries of an older epoch are gone.
     pub epoch: u32,
     cores_free_at: Vec<SimTime>,
+    /// The latest time CPU work was offered at.
+    last_cpu_offer: SimTime,
     /// Router -> node.
     pub downlink: LinkId,
     /// Node -> router.
@@ -204,11 +206,20 @@ impl Node {
             .enumerate()
             .min_by_key(|&(_, t)| t)
             .unwrap_or((0, now));
-        let done = free.max(now) + cost;
+        // As a link's queue (sim_core::topology::Link::transmit): work offered for an earlier
+        // time than work already reserved (a response's future arrival) does not wait for it;
+        // its cost still lands on the core.
+        let in_order = now >= self.last_cpu_offer;
+        self.last_cpu_offer = self.last_cpu_offer.max(now);
+        let queued = free.max(now) + cost;
         if let Some(c) = self.cores_free_at.get_mut(i) {
-            *c = done;
+            *c = queued;
         }
-        done
+        if in_order {
+            queued
+        } else {
+            now + cost
+        }
     }
 }
 
@@ -536,6 +547,7 @@ impl Lab {
                 isolated: false,
                 epoch: 0,
                 cores_free_at: vec![SimTime::ZERO; usize::from(scenario.nodes.cores)],
+                last_cpu_offer: SimTime::ZERO,
                 downlink: down,
                 uplink: up,
                 ingress_requests: 0,

@@ -6,6 +6,7 @@ mod dataplane;
 mod determinism;
 mod layer2;
 mod scenarios;
+mod suite;
 mod tools;
 
 use std::path::Path;

@@ -16,7 +16,9 @@ fn bundled() -> Vec<PathBuf> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "ron") {
+            } else if p.extension().is_some_and(|x| x == "ron")
+                && p.file_name().is_some_and(|n| n != "suite.ron")
+            {
                 out.push(p);
             }
         }
@@ -32,6 +34,15 @@ fn every_bundled_scenario_is_valid() {
     for f in files {
         Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+#[test]
+fn the_bundled_benchmark_suite_loads() {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/blog/suite.ron"
+    ));
+    lbsim::suite::Suite::load(path).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

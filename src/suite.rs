@@ -1,0 +1,1073 @@
+//! `sim suite DIR`: a whole real-cluster benchmark, simulated. A suite file lists scenario
+//! files (the blog's Tests 1-7 in `scenarios/blog/`), how many iterations to run, and which
+//! scenario and variant feeds which row of the three comparison tables (latency, throughput by
+//! clients, failover).
+//!
+//! ```text
+//!  suite.ron ─▶ Suite::load ─▶ scenarios ─▶ jobs (test x seed x variant) ─par_iter─▶ RunResult
+//!                                                                   │ (back in job order)
+//!            tables (mean ± 95 % CI, difference %) ◀── Aggregate ◀──┘──▶ OUT/<test>/seed-S/, OUT/suite.csv
+//! ```
+//! Every job is one single-threaded [`run_variant`]; jobs run on all cores, longest first,
+//! and are put back in their declared order, so the tables and files are byte-identical
+//! whatever the thread count.
+//!
+//! ```
+//! use lbsim::suite::Stats;
+//! let s = Stats::of(&[1.0, 2.0, 3.0]);
+//! assert_eq!(s.mean, 2.0);
+//! // t(0.975, 2) = 4.303, sd = 1, n = 3: half width 4.303 / sqrt(3) = 2.484
+//! assert!((s.ci95.unwrap().1 - 4.484).abs() < 1e-3);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::lab::{run_variant, LabError, RunResult};
+use crate::output;
+use crate::scenario::{Load, Scenario, ScenarioError};
+
+/// The file `sim suite DIR` reads in DIR.
+pub const SUITE_FILE: &str = "suite.ron";
+
+/// A suite file: the tests and the tables they feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// Short name, printed above the tables.
+    pub name: String,
+    /// What the suite reproduces.
+    #[serde(default)]
+    pub description: String,
+    /// Runs of every test; iteration k uses seed `first_seed + k - 1` (`--iterations`
+    /// overrides it).
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+    /// The scenarios, in the order their outputs are listed.
+    pub tests: Vec<TestSpec>,
+    /// Table (a): latency percentiles, L2 vs BGP.
+    #[serde(default)]
+    pub latency: Vec<LatencyRow>,
+    /// Table (b): throughput by number of clients, L2 vs BGP.
+    #[serde(default)]
+    pub throughput: Vec<ThroughputRow>,
+    /// Table (c): failover time per case, L2 vs BGP without and with BFD.
+    #[serde(default)]
+    pub failover: Vec<FailoverRow>,
+    /// Bulk transfer (iperf3) rows: bits/s and mean RTT, L2 vs BGP.
+    #[serde(default)]
+    pub bulk: Vec<BulkRow>,
+}
+
+fn default_iterations() -> u32 {
+    3
+}
+fn yes() -> bool {
+    true
+}
+fn l2() -> String {
+    "l2".into()
+}
+fn bgp() -> String {
+    "bgp".into()
+}
+fn bgp_bfd() -> String {
+    "bgp-bfd".into()
+}
+
+/// One scenario of the suite.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// Name: the output directory `OUT/<name>/` and the key tables refer to.
+    pub name: String,
+    /// The scenario file, relative to the suite file.
+    pub scenario: PathBuf,
+    /// Copy the first iteration's tool files (fortio, vegeta, wrk, iperf3 and ping outputs)
+    /// to `OUT/` itself, under their own names, where the blog's scripts look for them.
+    #[serde(default = "yes")]
+    pub top_level: bool,
+}
+
+/// A latency row group: p50, p99, p99.9 of one test's L2 and BGP variants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyRow {
+    /// What the rows show, e.g. "fortio -qps 1000 -c 50".
+    pub label: String,
+    /// The test.
+    pub test: String,
+    /// Its L2 variant.
+    #[serde(default = "l2")]
+    pub l2: String,
+    /// Its BGP variant.
+    #[serde(default = "bgp")]
+    pub bgp: String,
+}
+
+/// A throughput row: requests answered per second with this many client instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputRow {
+    /// Client instances (the table's first column).
+    pub clients: u32,
+    /// The test.
+    pub test: String,
+    /// Its L2 variant.
+    #[serde(default = "l2")]
+    pub l2: String,
+    /// Its BGP variant.
+    #[serde(default = "bgp")]
+    pub bgp: String,
+}
+
+/// A failover row: the longest ping gap in one fault case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverRow {
+    /// The case, e.g. "node failure".
+    pub case: String,
+    /// The test.
+    pub test: String,
+    /// Its L2 variant.
+    #[serde(default = "l2")]
+    pub l2: String,
+    /// Its BGP variant without BFD.
+    #[serde(default = "bgp")]
+    pub bgp: String,
+    /// Its BGP variant with BFD.
+    #[serde(default = "bgp_bfd")]
+    pub bgp_bfd: String,
+}
+
+/// A bulk row: iperf3 bits/s and mean RTT of one test's L2 and BGP variants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRow {
+    /// What the row shows, e.g. "iperf3 -P 10".
+    pub label: String,
+    /// The test.
+    pub test: String,
+    /// Its L2 variant.
+    #[serde(default = "l2")]
+    pub l2: String,
+    /// Its BGP variant.
+    #[serde(default = "bgp")]
+    pub bgp: String,
+}
+
+/// Why a suite could not be loaded, run or written.
+#[derive(Debug)]
+pub enum SuiteError {
+    /// The suite file itself: located like scenario errors.
+    File {
+        /// The suite file.
+        file: PathBuf,
+        /// 1-based line and column, when known.
+        position: Option<(usize, usize)>,
+        /// The field path, e.g. `failover[1].test`.
+        field: String,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
+    /// A scenario the suite lists.
+    Scenario {
+        /// The test naming it.
+        test: String,
+        /// The scenario's own error (file, line, column, field).
+        source: ScenarioError,
+    },
+    /// A run failed.
+    Lab {
+        /// The test.
+        test: String,
+        /// The seed.
+        seed: u64,
+        /// The cause.
+        source: LabError,
+    },
+    /// Writing the outputs failed.
+    Io {
+        /// What was being written.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for SuiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SuiteError::File {
+                file,
+                position,
+                field,
+                message,
+            } => {
+                write!(f, "{}", file.display())?;
+                if let Some((line, col)) = position {
+                    write!(f, ":{line}:{col}")?;
+                }
+                if !field.is_empty() {
+                    write!(f, ": field `{field}`")?;
+                }
+                write!(f, ": {message}")
+            }
+            SuiteError::Scenario { test, source } => write!(f, "test `{test}`: {source}"),
+            SuiteError::Lab { test, seed, source } => {
+                write!(f, "test `{test}`, seed {seed}: {source}")
+            }
+            SuiteError::Io { path, source } => write!(f, "writing {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for SuiteError {}
+
+/// A loaded suite: the file and its validated scenarios, in the order of `tests`.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Where the suite file is.
+    pub path: PathBuf,
+    /// Its contents.
+    pub file: SuiteFile,
+    /// One scenario per test.
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Suite {
+    /// Load `path`: a suite file, or a directory holding [`SUITE_FILE`]; then every scenario it
+    /// lists, and check every table row against the tests and their variants.
+    ///
+    /// # Errors
+    /// A [`SuiteError::File`] located in the suite file, or a [`SuiteError::Scenario`].
+    pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+        let path = if path.is_dir() {
+            path.join(SUITE_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| SuiteError::File {
+            file: path.clone(),
+            position: None,
+            field: String::new(),
+            message: format!("cannot read the suite file: {e}"),
+        })?;
+        let file = SuiteFile::parse(&path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut scenarios = Vec::with_capacity(file.tests.len());
+        for t in &file.tests {
+            let s =
+                Scenario::load(&base.join(&t.scenario)).map_err(|source| SuiteError::Scenario {
+                    test: t.name.clone(),
+                    source,
+                })?;
+            scenarios.push(s);
+        }
+        let suite = Suite {
+            path,
+            file,
+            scenarios,
+        };
+        suite.check_variants(&text)?;
+        Ok(suite)
+    }
+
+    fn test_index(&self, name: &str) -> Option<usize> {
+        self.file.tests.iter().position(|t| t.name == name)
+    }
+
+    /// Every table row's variants exist in its test's scenario; top-level tool files do not
+    /// collide.
+    fn check_variants(&self, text: &str) -> Result<(), SuiteError> {
+        let mut refs: Vec<(String, &str, &str)> = Vec::new();
+        for (i, r) in self.file.latency.iter().enumerate() {
+            refs.push((format!("latency[{i}].l2"), &r.test, &r.l2));
+            refs.push((format!("latency[{i}].bgp"), &r.test, &r.bgp));
+        }
+        for (i, r) in self.file.throughput.iter().enumerate() {
+            refs.push((format!("throughput[{i}].l2"), &r.test, &r.l2));
+            refs.push((format!("throughput[{i}].bgp"), &r.test, &r.bgp));
+        }
+        for (i, r) in self.file.failover.iter().enumerate() {
+            refs.push((format!("failover[{i}].l2"), &r.test, &r.l2));
+            refs.push((format!("failover[{i}].bgp"), &r.test, &r.bgp));
+            refs.push((format!("failover[{i}].bgp_bfd"), &r.test, &r.bgp_bfd));
+        }
+        for (i, r) in self.file.bulk.iter().enumerate() {
+            refs.push((format!("bulk[{i}].l2"), &r.test, &r.l2));
+            refs.push((format!("bulk[{i}].bgp"), &r.test, &r.bgp));
+        }
+        for (field, test, variant) in refs {
+            let Some(t) = self.test_index(test) else {
+                continue; // checked at parse
+            };
+            let names: Vec<String> = self.scenarios[t]
+                .variant_list()
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            if !names.iter().any(|n| n == variant) {
+                return Err(SuiteError::File {
+                    file: self.path.clone(),
+                    position: locate(text, &format!("\"{variant}\"")),
+                    field,
+                    message: format!(
+                        "test `{test}` has no variant {variant:?}; its variants: {}",
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+        let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+        for (t, spec) in self.file.tests.iter().enumerate() {
+            if !spec.top_level {
+                continue;
+            }
+            for name in tool_file_names(&self.scenarios[t]) {
+                if let Some(other) = owner.insert(name.clone(), &spec.name) {
+                    return Err(SuiteError::File {
+                        file: self.path.clone(),
+                        position: locate(text, &format!("\"{}\"", spec.name)),
+                        field: format!("tests[{t}].top_level"),
+                        message: format!(
+                            "tests `{other}` and `{}` both write {name:?} to the top level; set `top_level: false` on one",
+                            spec.name
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tool files a scenario's variants write (the base names of `output` templates).
+fn tool_file_names(s: &Scenario) -> Vec<String> {
+    let mut names = Vec::new();
+    for v in s.variant_list() {
+        for c in &s.clients {
+            if let Some(t) = &c.output {
+                names.push(t.replace("{variant}", &v.name));
+            }
+        }
+    }
+    names
+}
+
+impl SuiteFile {
+    /// Parse and check suite text; `path` is only used in errors.
+    ///
+    /// # Errors
+    /// A [`SuiteError::File`] with the line, column and field.
+    pub fn parse(path: &Path, text: &str) -> Result<SuiteFile, SuiteError> {
+        let error = |position, field: String, message: String| SuiteError::File {
+            file: path.to_path_buf(),
+            position,
+            field,
+            message,
+        };
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .with_recursion_limit(32);
+        let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| {
+            error(
+                Some((e.span.start.line, e.span.start.col)),
+                String::new(),
+                e.code.to_string(),
+            )
+        })?;
+        let file: SuiteFile = match serde_path_to_error::deserialize(&mut de) {
+            Ok(f) => f,
+            Err(e) => {
+                let field = e.path().to_string();
+                let spanned = de.span_error(e.into_inner());
+                let field = if field == "." { String::new() } else { field };
+                return Err(error(
+                    Some((spanned.span.start.line, spanned.span.start.col)),
+                    field,
+                    spanned.code.to_string(),
+                ));
+            }
+        };
+        if let Err(e) = de.end() {
+            let spanned = de.span_error(e);
+            return Err(error(
+                Some((spanned.span.start.line, spanned.span.start.col)),
+                String::new(),
+                spanned.code.to_string(),
+            ));
+        }
+        file.validate()
+            .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
+        Ok(file)
+    }
+
+    /// Cross-field checks. Errors are (field path, text to locate, message).
+    fn validate(&self) -> Result<(), (String, String, String)> {
+        if !(1..=1000).contains(&self.iterations) {
+            return Err((
+                "iterations".into(),
+                "iterations".into(),
+                format!("{}: must be 1 to 1000", self.iterations),
+            ));
+        }
+        if self.tests.is_empty() {
+            return Err((
+                "tests".into(),
+                "tests".into(),
+                "at least one test is needed, e.g. (name: \"fortio\", scenario: \"test3_fortio.ron\")".into(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, t) in self.tests.iter().enumerate() {
+            let quoted = format!("\"{}\"", t.name);
+            let plain = !t.name.is_empty()
+                && !t.name.starts_with('.')
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !plain {
+                return Err((
+                    format!("tests[{i}].name"),
+                    quoted,
+                    format!(
+                        "{:?}: a test name is a directory name: letters, digits, '-', '_' and '.'",
+                        t.name
+                    ),
+                ));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err((
+                    format!("tests[{i}].name"),
+                    quoted,
+                    format!("test name {:?} is used twice", t.name),
+                ));
+            }
+        }
+        let valid = names.iter().copied().collect::<Vec<_>>().join(", ");
+        let mut refs: Vec<(String, &str)> = Vec::new();
+        refs.extend(
+            self.latency
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("latency[{i}].test"), r.test.as_str())),
+        );
+        refs.extend(
+            self.throughput
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("throughput[{i}].test"), r.test.as_str())),
+        );
+        refs.extend(
+            self.failover
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("failover[{i}].test"), r.test.as_str())),
+        );
+        refs.extend(
+            self.bulk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("bulk[{i}].test"), r.test.as_str())),
+        );
+        for (field, test) in refs {
+            if !names.contains(test) {
+                return Err((
+                    field,
+                    format!("\"{test}\""),
+                    format!("no test {test:?}; the tests: {valid}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in `text`.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    let at = text.find(needle)?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
+/// Mean and 95 % confidence interval of a sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Sample mean.
+    pub mean: f64,
+    /// `mean ± t(0.975, n-1) · s / √n` (Student t, sample standard deviation); `None` for
+    /// n = 1.
+    pub ci95: Option<(f64, f64)>,
+    /// Sample size.
+    pub n: usize,
+}
+
+impl Stats {
+    /// The statistics of `values` (at least one).
+    pub fn of(values: &[f64]) -> Stats {
+        let n = values.len();
+        let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+        let ci95 = (n > 1).then(|| {
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let half = t975(n - 1) * (var / n as f64).sqrt();
+            (mean - half, mean + half)
+        });
+        Stats { mean, ci95, n }
+    }
+
+    /// Half the interval's width (0 for n = 1).
+    pub fn half_width(&self) -> f64 {
+        self.ci95.map_or(0.0, |(lo, hi)| (hi - lo) / 2.0)
+    }
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom: exact table to 30, then
+/// the Cornish-Fisher expansion around the normal quantile (error < 1e-4 beyond 30).
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281, 2.2010,
+        2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860, 2.0796, 2.0739,
+        2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            let z: f64 = 1.959_964;
+            let d = df as f64;
+            let z3 = z.powi(3);
+            let z5 = z.powi(5);
+            let z7 = z.powi(7);
+            z + (z3 + z) / (4.0 * d)
+                + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * d * d)
+                + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * d * d * d)
+        }
+    }
+}
+
+/// How to run a suite.
+#[derive(Debug, Clone, Copy)]
+pub struct SuiteOptions {
+    /// Iterations (overrides the file's).
+    pub iterations: Option<u32>,
+    /// Seed of the first iteration; iteration k runs seed `first_seed + k - 1`.
+    pub first_seed: u64,
+}
+
+impl Default for SuiteOptions {
+    fn default() -> Self {
+        SuiteOptions {
+            iterations: None,
+            first_seed: 1,
+        }
+    }
+}
+
+/// One test's runs.
+#[derive(Debug)]
+pub struct TestRuns {
+    /// The test's name.
+    pub name: String,
+    /// Seeds, one per iteration.
+    pub seeds: Vec<u64>,
+    /// `results[k][v]`: iteration k, variant v (in the scenario's order).
+    pub results: Vec<Vec<RunResult>>,
+}
+
+/// Everything a suite run produced.
+#[derive(Debug)]
+pub struct SuiteRun {
+    /// Per test, in the suite's order.
+    pub tests: Vec<TestRuns>,
+}
+
+impl SuiteRun {
+    /// Every run, in job order.
+    pub fn runs(&self) -> impl Iterator<Item = &RunResult> {
+        self.tests.iter().flat_map(|t| t.results.iter().flatten())
+    }
+}
+
+/// The number of (test, seed, variant) jobs a suite run has.
+pub fn job_count(suite: &Suite, opts: &SuiteOptions) -> usize {
+    let iterations = opts.iterations.unwrap_or(suite.file.iterations) as usize;
+    suite
+        .scenarios
+        .iter()
+        .map(|s| s.variant_list().len() * iterations)
+        .sum()
+}
+
+/// A rough cost of one run: requests it will issue (closed loops counted as busy), so the
+/// longest jobs start first and the last one to finish is short.
+fn cost_estimate(s: &Scenario) -> f64 {
+    let end = s.duration.as_secs_f64();
+    s.clients
+        .iter()
+        .map(|c| {
+            let stop = c.stop.map_or(end, |t| t.as_secs_f64().min(end));
+            let window = (stop - c.start.as_secs_f64()).max(0.0);
+            let rate = match c.load {
+                Load::OpenLoop { rate, .. } | Load::Vegeta { rate, .. } => rate,
+                Load::Fortio { qps, .. } => qps,
+                Load::Ping { interval } => 1.0 / interval.as_secs_f64().max(1e-9),
+                Load::ClosedLoop { users, .. } => 1000.0 * f64::from(users),
+                Load::Wrk { connections, .. } => 1000.0 * f64::from(connections),
+                Load::Iperf3 { .. } => 1.0,
+            };
+            rate * window * f64::from(c.count)
+        })
+        .sum()
+}
+
+/// Run every (test, seed, variant) of the suite as independent jobs on rayon's pool; `tick`
+/// is called once per finished job (from worker threads: a progress bar).
+///
+/// # Errors
+/// The first failed job's [`SuiteError::Lab`], in job order.
+pub fn run(
+    suite: &Suite,
+    opts: &SuiteOptions,
+    tick: &(dyn Fn() + Sync),
+) -> Result<SuiteRun, SuiteError> {
+    let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
+    let seeds: Vec<u64> = (0..iterations)
+        .map(|k| opts.first_seed.wrapping_add(k))
+        .collect();
+    let variants: Vec<_> = suite.scenarios.iter().map(Scenario::variant_list).collect();
+    // (test, seed index, variant index), in declared order.
+    let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
+    for (t, vs) in variants.iter().enumerate() {
+        for k in 0..seeds.len() {
+            for v in 0..vs.len() {
+                jobs.push((t, k, v));
+            }
+        }
+    }
+    // Longest first (stable: ties keep declared order); the order of execution cannot reach a
+    // result, since each job is its own deterministic simulation.
+    let costs: Vec<f64> = suite.scenarios.iter().map(cost_estimate).collect();
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| costs[jobs[b].0].total_cmp(&costs[jobs[a].0]));
+    let done: Vec<(usize, Result<RunResult, LabError>)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&j| {
+            let (t, k, v) = jobs[j];
+            let r = run_variant(&suite.scenarios[t], &variants[t][v], seeds[k]);
+            tick();
+            (j, r)
+        })
+        .collect();
+    let mut slots: Vec<Option<Result<RunResult, LabError>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for (j, r) in done {
+        slots[j] = Some(r);
+    }
+    let mut tests: Vec<TestRuns> = suite
+        .file
+        .tests
+        .iter()
+        .map(|t| TestRuns {
+            name: t.name.clone(),
+            seeds: seeds.clone(),
+            results: seeds.iter().map(|_| Vec::new()).collect(),
+        })
+        .collect();
+    for (j, slot) in slots.into_iter().enumerate() {
+        let (t, k, _) = jobs[j];
+        match slot {
+            Some(Ok(r)) => tests[t].results[k].push(r),
+            Some(Err(source)) => {
+                return Err(SuiteError::Lab {
+                    test: tests[t].name.clone(),
+                    seed: seeds[k],
+                    source,
+                })
+            }
+            None => unreachable!("every job index is run exactly once"),
+        }
+    }
+    Ok(SuiteRun { tests })
+}
+
+/// One run's numbers, by metric name (units in the names, as in summary.csv).
+fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
+    let mut m = Vec::new();
+    m.push(("requests_ok", r.counts.ok as f64));
+    m.push((
+        "errors",
+        (r.counts.reset + r.counts.timeout + r.counts.refused) as f64,
+    ));
+    if r.counts.ok > 0 {
+        let ms = |q: f64| r.latency.quantile(q).as_millis_f64();
+        m.push(("latency_p50_ms", ms(0.5)));
+        m.push(("latency_p99_ms", ms(0.99)));
+        m.push(("latency_p999_ms", ms(0.999)));
+        m.push(("latency_mean_ms", r.latency.mean().as_millis_f64()));
+        let window = load_window_s(s);
+        if window > 0.0 {
+            m.push(("throughput_rps", r.counts.ok as f64 / window));
+        }
+    }
+    if let Some((gap, _)) = r.failover() {
+        m.push(("failover_s", gap.as_secs_f64()));
+        m.push((
+            "failover_open_at_end",
+            if r.failover_open_at_end() { 1.0 } else { 0.0 },
+        ));
+    }
+    if let Some(lost) = r.lost_probes() {
+        m.push(("probes_lost", lost as f64));
+    }
+    if !r.bulk.is_empty() {
+        m.push(("bulk_sent_bps", r.bulk.iter().map(|b| b.sent_bps).sum()));
+        m.push((
+            "bulk_received_bps",
+            r.bulk.iter().map(|b| b.received_bps).sum(),
+        ));
+        let rtt = r.bulk.iter().map(|b| b.mean_rtt_us).sum::<f64>() / r.bulk.len() as f64;
+        m.push(("bulk_mean_rtt_us", rtt));
+    }
+    m
+}
+
+/// The seconds the clients were issuing requests: first start to last stop (the tools' `-t`).
+fn load_window_s(s: &Scenario) -> f64 {
+    let end = s.duration.as_secs_f64();
+    let start = s
+        .clients
+        .iter()
+        .map(|c| c.start.as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+    let stop = s
+        .clients
+        .iter()
+        .map(|c| c.stop.map_or(end, |t| t.as_secs_f64().min(end)))
+        .fold(0.0, f64::max);
+    (stop - start).max(0.0)
+}
+
+/// Per test, variant and metric: the statistics over iterations.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    /// `(test, variant, metric)` -> statistics; in suite, variant and metric order.
+    pub rows: Vec<(String, String, &'static str, Stats)>,
+    index: BTreeMap<(String, String, &'static str), usize>,
+}
+
+impl Aggregate {
+    /// Aggregate a suite run.
+    pub fn of(suite: &Suite, run: &SuiteRun) -> Aggregate {
+        let mut agg = Aggregate::default();
+        for (t, test) in run.tests.iter().enumerate() {
+            let scenario = &suite.scenarios[t];
+            let variants = scenario.variant_list();
+            for (v, variant) in variants.iter().enumerate() {
+                // metric -> values over iterations, in first-seen order
+                let mut order: Vec<&'static str> = Vec::new();
+                let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+                for iteration in &test.results {
+                    let Some(r) = iteration.get(v) else { continue };
+                    for (name, value) in metrics(scenario, r) {
+                        let e = values.entry(name).or_default();
+                        if e.is_empty() {
+                            order.retain(|n| *n != name);
+                            order.push(name);
+                        }
+                        e.push(value);
+                    }
+                }
+                for name in order {
+                    let stats = Stats::of(&values[name]);
+                    agg.index.insert(
+                        (test.name.clone(), variant.name.clone(), name),
+                        agg.rows.len(),
+                    );
+                    agg.rows
+                        .push((test.name.clone(), variant.name.clone(), name, stats));
+                }
+            }
+        }
+        agg
+    }
+
+    /// The statistics of one metric, if any iteration had it.
+    pub fn get(&self, test: &str, variant: &str, metric: &'static str) -> Option<Stats> {
+        self.index
+            .get(&(test.to_string(), variant.to_string(), metric))
+            .map(|&i| self.rows[i].3)
+    }
+
+    /// `suite.csv`: one row per test, variant and metric.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("test,variant,metric,mean,ci95_low,ci95_high,n\n");
+        for (test, variant, metric, s) in &self.rows {
+            let (lo, hi) = s.ci95.map_or((String::new(), String::new()), |(l, h)| {
+                (format!("{l:.6}"), format!("{h:.6}"))
+            });
+            let _ = writeln!(
+                out,
+                "{test},{variant},{metric},{:.6},{lo},{hi},{}",
+                s.mean, s.n
+            );
+        }
+        out
+    }
+}
+
+/// `12.345 ± 0.678` with `decimals`, or the value alone for one iteration; `-` if absent.
+fn pm(s: Option<Stats>, scale: f64, decimals: usize) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if s.n > 1 => format!(
+            "{:.decimals$} ± {:.decimals$}",
+            s.mean * scale,
+            s.half_width() * scale
+        ),
+        Some(s) => format!("{:.decimals$}", s.mean * scale),
+    }
+}
+
+/// `(b - a) / a` in percent, as the blog's analyze_benchmark.py prints it.
+fn diff_pct(a: Option<Stats>, b: Option<Stats>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if a.mean != 0.0 => {
+            format!("{:+.1}%", (b.mean - a.mean) / a.mean * 100.0)
+        }
+        _ => "n/a".into(),
+    }
+}
+
+/// The comparison tables, as `sim suite` prints them.
+pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
+    let mut out = String::new();
+    let iterations = run.tests.first().map_or(0, |t| t.seeds.len());
+    let seeds = run
+        .tests
+        .first()
+        .map(|t| match (t.seeds.first(), t.seeds.last()) {
+            (Some(a), Some(b)) if a != b => format!("seeds {a}..={b}"),
+            (Some(a), _) => format!("seed {a}"),
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} — {} tests, {} iteration{} ({seeds}); each cell: mean{}",
+        suite.file.name,
+        run.tests.len(),
+        iterations,
+        if iterations == 1 { "" } else { "s" },
+        if iterations > 1 {
+            " ± half-width of the 95 % confidence interval (Student t)"
+        } else {
+            ""
+        }
+    );
+    let f = &suite.file;
+    if !f.latency.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n(a) latency, ms: L2 vs BGP (difference: (BGP - L2) / L2)"
+        );
+        let lw = f
+            .latency
+            .iter()
+            .map(|r| r.label.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = writeln!(
+            out,
+            "{:<lw$}  {:<6} {:>18} {:>18} {:>10}",
+            "source", "metric", "L2", "BGP", "difference"
+        );
+        for r in &f.latency {
+            for (i, (name, metric)) in [
+                ("p50", "latency_p50_ms"),
+                ("p99", "latency_p99_ms"),
+                ("p99.9", "latency_p999_ms"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let a = agg.get(&r.test, &r.l2, metric);
+                let b = agg.get(&r.test, &r.bgp, metric);
+                let label = if i == 0 { r.label.as_str() } else { "" };
+                let _ = writeln!(
+                    out,
+                    "{:<lw$}  {:<6} {:>18} {:>18} {:>10}",
+                    label,
+                    name,
+                    pm(a, 1.0, 3),
+                    pm(b, 1.0, 3),
+                    diff_pct(a, b)
+                );
+            }
+        }
+    }
+    if !f.throughput.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n(b) throughput by clients: requests answered per second of the load window"
+        );
+        let _ = writeln!(
+            out,
+            "{:>7}  {:>20} {:>20} {:>11}",
+            "clients", "L2 rps", "BGP rps", "improvement"
+        );
+        for r in &f.throughput {
+            let a = agg.get(&r.test, &r.l2, "throughput_rps");
+            let b = agg.get(&r.test, &r.bgp, "throughput_rps");
+            let _ = writeln!(
+                out,
+                "{:>7}  {:>20} {:>20} {:>11}",
+                r.clients,
+                pm(a, 1.0, 0),
+                pm(b, 1.0, 0),
+                diff_pct(a, b)
+            );
+        }
+    }
+    if !f.failover.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); + : still down when the probes stopped (a lower bound)"
+        );
+        let cw = f
+            .failover
+            .iter()
+            .map(|r| r.case.chars().count())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        let _ = writeln!(
+            out,
+            "{:<cw$}  {:>18} {:>18} {:>18}",
+            "scenario", "L2", "BGP (no BFD)", "BGP (BFD)"
+        );
+        let cell = |test: &str, variant: &str| {
+            let s = agg.get(test, variant, "failover_s");
+            let open = agg
+                .get(test, variant, "failover_open_at_end")
+                .is_some_and(|o| o.mean > 0.0);
+            format!("{}{}", pm(s, 1.0, 2), if open { "+" } else { " " })
+        };
+        for r in &f.failover {
+            let _ = writeln!(
+                out,
+                "{:<cw$}  {:>18} {:>18} {:>18}",
+                r.case,
+                cell(&r.test, &r.l2),
+                cell(&r.test, &r.bgp),
+                cell(&r.test, &r.bgp_bfd)
+            );
+        }
+    }
+    if !f.bulk.is_empty() {
+        let _ = writeln!(out, "\nbulk (iperf3): sender Gbit/s and mean RTT");
+        let lw = f
+            .bulk
+            .iter()
+            .map(|r| r.label.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = writeln!(
+            out,
+            "{:<lw$}  {:<11} {:>18} {:>18} {:>10}",
+            "source", "metric", "L2", "BGP", "difference"
+        );
+        for r in &f.bulk {
+            for (i, (name, metric, scale)) in [
+                ("Gbit/s", "bulk_sent_bps", 1e-9),
+                ("mean RTT us", "bulk_mean_rtt_us", 1.0),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let a = agg.get(&r.test, &r.l2, metric);
+                let b = agg.get(&r.test, &r.bgp, metric);
+                let label = if i == 0 { r.label.as_str() } else { "" };
+                let _ = writeln!(
+                    out,
+                    "{:<lw$}  {:<11} {:>18} {:>18} {:>10}",
+                    label,
+                    name,
+                    pm(a, scale, 2),
+                    pm(b, scale, 2),
+                    diff_pct(a, b)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Write `OUT/<test>/seed-<S>/` (each run's CSVs and tool files), the first iteration's tool
+/// files of `top_level` tests in `OUT/`, and `OUT/suite.csv`.
+///
+/// # Errors
+/// A [`SuiteError::Io`] naming the path.
+pub fn write_out(
+    dir: &Path,
+    suite: &Suite,
+    run: &SuiteRun,
+    agg: &Aggregate,
+) -> Result<(), SuiteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SuiteError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    for (spec, test) in suite.file.tests.iter().zip(&run.tests) {
+        for (k, results) in test.results.iter().enumerate() {
+            let sub = dir.join(&test.name).join(format!("seed-{}", test.seeds[k]));
+            output::write_all(&sub, results).map_err(io(&sub))?;
+            if spec.top_level && k == 0 {
+                for r in results {
+                    for (name, bytes) in &r.tool_files {
+                        let p = dir.join(name);
+                        output::write_atomic(&p, bytes).map_err(io(&p))?;
+                    }
+                }
+            }
+        }
+    }
+    let p = dir.join("suite.csv");
+    output::write_atomic(&p, agg.to_csv().as_bytes()).map_err(io(&p))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_match_tables() {
+        assert!((t975(1) - 12.706).abs() < 1e-3);
+        assert!((t975(9) - 2.262).abs() < 1e-3);
+        // Beyond the table: t(0.975, 40) = 2.0211, 60 = 2.0003, 120 = 1.9799.
+        assert!((t975(40) - 2.0211).abs() < 2e-4, "{}", t975(40));
+        assert!((t975(60) - 2.0003).abs() < 2e-4, "{}", t975(60));
+        assert!((t975(120) - 1.9799).abs() < 2e-4, "{}", t975(120));
+        // Continuity at the seam.
+        assert!(t975(31) < t975(30) && t975(31) > 2.03);
+    }
+
+    #[test]
+    fn one_value_has_no_interval() {
+        let s = Stats::of(&[4.0]);
+        assert_eq!((s.mean, s.ci95, s.n), (4.0, None, 1));
+        assert_eq!(pm(Some(s), 1.0, 2), "4.00");
+    }
+}
