@@ -111,6 +111,28 @@ enum Command {
     },
 }
 
+/// `print!`, except that a reader that went away (`sim run ... | head`) ends the program
+/// quietly instead of panicking, and other write errors are returned.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(format!("writing to stdout: {e}"));
+        }
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -192,21 +214,25 @@ fn run(
     let wall = Instant::now();
     let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seed);
-    let results =
-        runner::run_all_with(&scenario, seed, pcap.is_some()).map_err(|e| e.to_string())?;
-    print!("{}", report::tables(&scenario, &results));
+    // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
+    let opts = lbsim::lab::RunOptions {
+        capture: pcap.is_some(),
+        stream_dir: out.clone(),
+    };
+    let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
+    out!("{}", report::tables(&scenario, &results));
     if let Some(dir) = &out {
         output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
-        println!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+        outln!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
     }
     if let Some(p) = &pcap {
         let files = output::write_pcaps(p, &results)
             .map_err(|e| format!("writing {}: {e}", p.display()))?;
         if files.is_empty() {
-            println!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
+            outln!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
         }
         for f in files {
-            println!("wrote {}", f.display());
+            outln!("wrote {}", f.display());
         }
     }
     let secs = wall.elapsed().as_secs_f64();
@@ -214,7 +240,7 @@ fn run(
     let requests: u64 = results.iter().map(|r| r.counts.started).sum();
     let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
     let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
-    println!(
+    outln!(
         "\nsimulated {:.3} s ({} variant{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
         sim_s,
         results.len(),
@@ -266,10 +292,10 @@ fn suite(
     }
     let run = run.map_err(|e| e.to_string())?;
     let agg = suite::Aggregate::of(&loaded, &run);
-    print!("{}", suite::tables(&loaded, &run, &agg));
+    out!("{}", suite::tables(&loaded, &run, &agg));
     if let Some(dir) = &out {
         suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
-        println!(
+        outln!(
             "\nwrote suite.csv, the first iteration's tool files, and <test>/seed-<S>/ for {} tests to {}",
             run.tests.len(),
             dir.display()
@@ -281,7 +307,7 @@ fn suite(
     let requests: u64 = runs.iter().map(|r| r.counts.started).sum();
     let sim_s: f64 = runs.iter().map(|r| r.sim_time.as_secs_f64()).sum();
     let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
-    println!(
+    outln!(
         "\nsimulated {:.3} s ({} run{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
         sim_s,
         runs.len(),
@@ -308,7 +334,7 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
         match Scenario::load(f) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{}: ok ({} variant{})",
                 f.display(),
                 s.variant_list().len(),
@@ -335,12 +361,12 @@ fn hash(q: &HashQuestion, per_flow: Option<PathBuf>, json: bool) -> Result<(), S
         hashcalc::write_per_flow(&p, &rows).map_err(|e| format!("writing {}: {e}", p.display()))?;
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())?
         );
     } else {
-        print!("{}", hashcalc::render(&answer));
+        out!("{}", hashcalc::render(&answer));
     }
     Ok(())
 }
