@@ -235,23 +235,14 @@ fn run(
             outln!("wrote {}", f.display());
         }
     }
-    let secs = wall.elapsed().as_secs_f64();
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let requests: u64 = results.iter().map(|r| r.counts.started).sum();
-    let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
-    let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
-    outln!(
-        "\nsimulated {:.3} s ({} variant{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
-        sim_s,
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        events,
-        requests,
-        secs,
-        events as f64 / secs / 1e6,
-        requests as f64 / secs / 1e6,
-        rss
+    let all: Vec<&lbsim::lab::RunResult> = results.iter().collect();
+    let line = report::closing_line(
+        &all,
+        "variant",
+        wall.elapsed().as_secs_f64(),
+        peak_rss_mib(),
     );
+    outln!("\n{line}");
     Ok(())
 }
 
@@ -301,24 +292,9 @@ fn suite(
             dir.display()
         );
     }
-    let secs = wall.elapsed().as_secs_f64();
     let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
-    let events: u64 = runs.iter().map(|r| r.events).sum();
-    let requests: u64 = runs.iter().map(|r| r.counts.started).sum();
-    let sim_s: f64 = runs.iter().map(|r| r.sim_time.as_secs_f64()).sum();
-    let rss = peak_rss_mib().map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
-    outln!(
-        "\nsimulated {:.3} s ({} run{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
-        sim_s,
-        runs.len(),
-        if runs.len() == 1 { "" } else { "s" },
-        events,
-        requests,
-        secs,
-        events as f64 / secs / 1e6,
-        requests as f64 / secs / 1e6,
-        rss
-    );
+    let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
+    outln!("\n{line}");
     Ok(())
 }
 

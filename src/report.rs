@@ -150,3 +150,29 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     }
     out
 }
+
+/// The line every run ends with: simulated time, events, requests, wall time, rates and the
+/// process's peak memory. `noun` names what `results` are (`variant`, `run`).
+pub fn closing_line(
+    results: &[&RunResult],
+    noun: &str,
+    wall_secs: f64,
+    peak_rss_mib: Option<f64>,
+) -> String {
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let requests: u64 = results.iter().map(|r| r.counts.started).sum();
+    let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
+    let rss = peak_rss_mib.map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
+    format!(
+        "simulated {:.3} s ({} {noun}{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
+        sim_s,
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        events,
+        requests,
+        wall_secs,
+        events as f64 / wall_secs / 1e6,
+        requests as f64 / wall_secs / 1e6,
+        rss
+    )
+}

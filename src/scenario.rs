@@ -902,37 +902,8 @@ impl Scenario {
             field,
             message,
         };
-        let options = ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-            .with_recursion_limit(64);
-        let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| {
-            error(
-                Some((e.span.start.line, e.span.start.col)),
-                String::new(),
-                e.code.to_string(),
-            )
-        })?;
-        let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
-            Ok(s) => s,
-            Err(e) => {
-                let field = e.path().to_string();
-                let spanned = de.span_error(e.into_inner());
-                let field = if field == "." { String::new() } else { field };
-                return Err(error(
-                    Some((spanned.span.start.line, spanned.span.start.col)),
-                    field,
-                    spanned.code.to_string(),
-                ));
-            }
-        };
-        if let Err(e) = de.end() {
-            let spanned = de.span_error(e);
-            return Err(error(
-                Some((spanned.span.start.line, spanned.span.start.col)),
-                String::new(),
-                spanned.code.to_string(),
-            ));
-        }
+        let scenario: Scenario =
+            parse_ron(text, 64).map_err(|e| error(e.position, e.field, e.message))?;
         scenario
             .validate()
             .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
@@ -1363,6 +1334,50 @@ impl Scenario {
     pub fn mode_of(&self, v: &Variant) -> Mode {
         Mode::of(self.bgp_of(v).is_some(), self.l2_of(v).is_some())
     }
+}
+
+/// Why RON text did not deserialize: where, which field, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RonError {
+    /// 1-based line and column.
+    pub position: Option<(usize, usize)>,
+    /// The field path, e.g. `clients[0].load.OpenLoop.pacing` (empty at top level).
+    pub field: String,
+    /// What is wrong and what would be valid (ron lists the expected fields and variants).
+    pub message: String,
+}
+
+/// Deserialize RON text into `T` (unknown fields refused where `T` says so; optional values may
+/// be written bare), locating any error by line, column and field path.
+///
+/// # Errors
+/// A [`RonError`].
+pub fn parse_ron<T: serde::de::DeserializeOwned>(
+    text: &str,
+    recursion_limit: usize,
+) -> Result<T, RonError> {
+    let located = |e: ron::error::SpannedError, field: String| RonError {
+        position: Some((e.span.start.line, e.span.start.col)),
+        field,
+        message: e.code.to_string(),
+    };
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(recursion_limit);
+    let mut de = ron::Deserializer::from_str_with_options(text, &options)
+        .map_err(|e| located(e, String::new()))?;
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        Err(e) => {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            return Err(located(de.span_error(e.into_inner()), field));
+        }
+    };
+    if let Err(e) = de.end() {
+        return Err(located(de.span_error(e), String::new()));
+    }
+    Ok(value)
 }
 
 /// The 1-based line and column of the first occurrence of `needle` in `text`.

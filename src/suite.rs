@@ -372,37 +372,8 @@ impl SuiteFile {
             field,
             message,
         };
-        let options = ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-            .with_recursion_limit(32);
-        let mut de = ron::Deserializer::from_str_with_options(text, &options).map_err(|e| {
-            error(
-                Some((e.span.start.line, e.span.start.col)),
-                String::new(),
-                e.code.to_string(),
-            )
-        })?;
-        let file: SuiteFile = match serde_path_to_error::deserialize(&mut de) {
-            Ok(f) => f,
-            Err(e) => {
-                let field = e.path().to_string();
-                let spanned = de.span_error(e.into_inner());
-                let field = if field == "." { String::new() } else { field };
-                return Err(error(
-                    Some((spanned.span.start.line, spanned.span.start.col)),
-                    field,
-                    spanned.code.to_string(),
-                ));
-            }
-        };
-        if let Err(e) = de.end() {
-            let spanned = de.span_error(e);
-            return Err(error(
-                Some((spanned.span.start.line, spanned.span.start.col)),
-                String::new(),
-                spanned.code.to_string(),
-            ));
-        }
+        let file: SuiteFile = crate::scenario::parse_ron(text, 32)
+            .map_err(|e| error(e.position, e.field, e.message))?;
         file.validate()
             .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
         Ok(file)
