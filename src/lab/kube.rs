@@ -6,6 +6,71 @@ use sim_core::{SimDuration, SimTime, Stream};
 
 use crate::scenario::{KubeProxyMode, ServiceTime, TrafficPolicy};
 
+/// A node's CPU cores. Packet processing (softirq: forwarding, conntrack, NAT) and the node's
+/// pods share them: work runs FIFO on whichever core frees first.
+#[derive(Debug, Clone)]
+pub struct Cores {
+    free_at: Vec<SimTime>,
+    /// The latest time work was offered at.
+    last_offer: SimTime,
+}
+
+impl Cores {
+    /// `n` idle cores (at least one).
+    pub fn new(n: usize) -> Self {
+        Cores {
+            free_at: vec![SimTime::ZERO; n.max(1)],
+            last_offer: SimTime::ZERO,
+        }
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.free_at.len()
+    }
+
+    /// Whether there are none (never: at least one is made).
+    pub fn is_empty(&self) -> bool {
+        self.free_at.is_empty()
+    }
+
+    /// Run `work` no earlier than `at` on the first free core; returns when it is done.
+    ///
+    /// As a link's queue (`sim_core::topology::Link::transmit`): work offered for an earlier
+    /// time than work already reserved (a response's future arrival) does not wait for it; its
+    /// cost still lands on the core.
+    #[inline]
+    pub fn run(&mut self, at: SimTime, work: SimDuration) -> SimTime {
+        if work == SimDuration::ZERO {
+            return at;
+        }
+        let (i, free) = self
+            .free_at
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(_, t)| t)
+            .unwrap_or((0, at));
+        let in_order = at >= self.last_offer;
+        self.last_offer = self.last_offer.max(at);
+        let queued = free.max(at) + work;
+        if let Some(c) = self.free_at.get_mut(i) {
+            *c = queued;
+        }
+        if in_order {
+            queued
+        } else {
+            at + work
+        }
+    }
+
+    /// All idle from `now` (a rebooted node).
+    pub fn reset(&mut self, now: SimTime) {
+        self.free_at.iter_mut().for_each(|t| *t = now);
+        self.last_offer = now;
+    }
+}
+
 /// One pod: a FIFO queue in front of `workers` servers.
 #[derive(Debug, Clone)]
 pub struct Pod {
@@ -45,12 +110,14 @@ impl Pod {
         }
     }
 
-    /// Queue one request arriving at `now`; returns when it is done (FIFO over the workers:
-    /// it takes whichever worker frees first).
+    /// Queue one request arriving at `now`; returns when it is done. FIFO over the pod's
+    /// workers (its CPU limit), and each piece of work also needs one of its node's `cores`,
+    /// which the node's packet processing uses too. A limit below one core stretches the work
+    /// (CFS quota) without holding the core longer than the work itself.
     #[inline]
-    pub fn serve(&mut self, now: SimTime, dist: &ServiceTime) -> SimTime {
+    pub fn serve(&mut self, now: SimTime, dist: &ServiceTime, cores: &mut Cores) -> SimTime {
         let work = sample(dist, &mut self.rng);
-        let work = SimDuration::from_secs_f64(work.as_secs_f64() / self.speed);
+        let stretched = SimDuration::from_secs_f64(work.as_secs_f64() / self.speed);
         let (i, free) = self
             .free_at
             .iter()
@@ -58,7 +125,8 @@ impl Pod {
             .enumerate()
             .min_by_key(|&(_, t)| t)
             .unwrap_or((0, SimTime::ZERO));
-        let done = free.max(now) + work;
+        let done = cores.run(free.max(now), work)
+            + SimDuration(stretched.as_nanos().saturating_sub(work.as_nanos()));
         if let Some(slot) = self.free_at.get_mut(i) {
             *slot = done;
         }
@@ -160,15 +228,33 @@ mod tests {
         let dist = ServiceTime::Constant {
             time: SimDuration::from_micros(100),
         };
+        let mut cores = Cores::new(4);
         let mut one = Pod::new(0, 1.0, s.stream("a"));
-        assert_eq!(one.serve(SimTime(0), &dist), SimTime(100_000));
-        assert_eq!(one.serve(SimTime(0), &dist), SimTime(200_000));
+        assert_eq!(one.serve(SimTime(0), &dist, &mut cores), SimTime(100_000));
+        assert_eq!(one.serve(SimTime(0), &dist, &mut cores), SimTime(200_000));
         let mut half = Pod::new(0, 0.5, s.stream("b"));
-        assert_eq!(half.serve(SimTime(0), &dist), SimTime(200_000));
+        assert_eq!(half.serve(SimTime(0), &dist, &mut cores), SimTime(200_000));
         let mut two = Pod::new(0, 2.0, s.stream("c"));
-        assert_eq!(two.serve(SimTime(0), &dist), SimTime(100_000));
-        assert_eq!(two.serve(SimTime(0), &dist), SimTime(100_000));
-        assert_eq!(two.serve(SimTime(0), &dist), SimTime(200_000));
+        let mut cores = Cores::new(4);
+        assert_eq!(two.serve(SimTime(0), &dist, &mut cores), SimTime(100_000));
+        assert_eq!(two.serve(SimTime(0), &dist, &mut cores), SimTime(100_000));
+        assert_eq!(two.serve(SimTime(0), &dist, &mut cores), SimTime(200_000));
+    }
+
+    #[test]
+    fn pods_and_packet_work_share_the_nodes_cores() {
+        let s = Streams::new(1);
+        let dist = ServiceTime::Constant {
+            time: SimDuration::from_micros(100),
+        };
+        // One core, busy with 50 us of softirq work: the pod's request waits for it.
+        let mut cores = Cores::new(1);
+        assert_eq!(
+            cores.run(SimTime(0), SimDuration::from_micros(50)),
+            SimTime(50_000)
+        );
+        let mut pod = Pod::new(0, 1.0, s.stream("a"));
+        assert_eq!(pod.serve(SimTime(0), &dist, &mut cores), SimTime(150_000));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use sim_core::{
 pub use bulk::{Bulk, BulkSummary};
 pub use client::{Client, Pool, NO_USER};
 pub use control::{ControlPlane, Machine, Side};
-pub use kube::{KubeProxy, Pod};
+pub use kube::{Cores, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use router::{RouteChange, ServiceRoute};
 use slab::{Key, Slab};
@@ -173,9 +173,8 @@ pub struct Node {
     pub isolated: bool,
     /// Bumped on crash and recovery: conntrack entries of an older epoch are gone.
     pub epoch: u32,
-    cores_free_at: Vec<SimTime>,
-    /// The latest time CPU work was offered at.
-    last_cpu_offer: SimTime,
+    /// Its CPU, shared by packet processing and its pods.
+    cores: Cores,
     /// Router -> node.
     pub downlink: LinkId,
     /// Node -> router.
@@ -190,36 +189,14 @@ pub struct Node {
 impl Node {
     /// Cores for forwarding and NAT.
     pub fn cores(&self) -> usize {
-        self.cores_free_at.len()
+        self.cores.len()
     }
 
-    /// Spend `cost` of CPU on the first free core from `now`; returns when done.
+    /// Spend `cost` of CPU (packet processing) on the first free core from `now`; returns when
+    /// done.
     #[inline]
     fn cpu(&mut self, now: SimTime, cost: SimDuration) -> SimTime {
-        if cost == SimDuration::ZERO {
-            return now;
-        }
-        let (i, free) = self
-            .cores_free_at
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by_key(|&(_, t)| t)
-            .unwrap_or((0, now));
-        // As a link's queue (sim_core::topology::Link::transmit): work offered for an earlier
-        // time than work already reserved (a response's future arrival) does not wait for it;
-        // its cost still lands on the core.
-        let in_order = now >= self.last_cpu_offer;
-        self.last_cpu_offer = self.last_cpu_offer.max(now);
-        let queued = free.max(now) + cost;
-        if let Some(c) = self.cores_free_at.get_mut(i) {
-            *c = queued;
-        }
-        if in_order {
-            queued
-        } else {
-            now + cost
-        }
+        self.cores.run(now, cost)
     }
 }
 
@@ -546,8 +523,7 @@ impl Lab {
                 up: true,
                 isolated: false,
                 epoch: 0,
-                cores_free_at: vec![SimTime::ZERO; usize::from(scenario.nodes.cores)],
-                last_cpu_offer: SimTime::ZERO,
+                cores: Cores::new(usize::from(scenario.nodes.cores)),
                 downlink: down,
                 uplink: up,
                 ingress_requests: 0,
@@ -1365,7 +1341,8 @@ impl Lab {
             return;
         }
         req.pod_epoch = pod.epoch;
-        let done = pod.serve(now, &self.service_time);
+        let cores = &mut self.nodes[usize::from(pod.node)].cores;
+        let done = pod.serve(now, &self.service_time, cores);
         let _ = sched.schedule_at(done, Ev::PodDone(key));
     }
 
@@ -1508,7 +1485,7 @@ impl Lab {
                 }
                 n.up = true;
                 n.epoch = n.epoch.wrapping_add(1);
-                n.cores_free_at.iter_mut().for_each(|t| *t = now);
+                n.cores.reset(now);
                 if let Ok(dev) = self.topo.find(name) {
                     self.topo.set_device_links_up(dev, true);
                 }
