@@ -1106,6 +1106,18 @@ impl Scenario {
                     return err(&f("connections.pool"), "pool", "must be at least 1".into());
                 }
             }
+            if let Some(stop) = c.stop {
+                if stop <= c.start {
+                    return err(
+                        &f("stop"),
+                        "stop",
+                        format!(
+                            "stop {stop} is not after start {}: the client would send nothing",
+                            c.start
+                        ),
+                    );
+                }
+            }
             if let ClientLocation::InCluster(node) = &c.location {
                 if !names.contains(node) {
                     return err(
@@ -1466,6 +1478,17 @@ mod tests {
             "events: [(at: \"1s\", withdraw: \"node-1\", crash: \"node-1\")], clients:",
         );
         assert!(parse(&bad).unwrap_err().message.contains("exactly one"));
+    }
+
+    #[test]
+    fn a_client_that_stops_before_it_starts_is_refused() {
+        let bad = MINIMAL.replace(
+            "OpenLoop(rate: 100)",
+            "OpenLoop(rate: 100), start: \"5s\", stop: \"2s\"",
+        );
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.field, "clients[0].stop");
+        assert!(e.message.contains("not after start"), "{e}");
     }
 
     #[test]
