@@ -11,6 +11,16 @@ fn ms(d: sim_core::SimDuration) -> String {
     format!("{:.3}", d.as_millis_f64())
 }
 
+/// The width of a text column: its widest entry (in characters), at least `min` (the header).
+pub fn column_width<'a>(entries: impl IntoIterator<Item = &'a str>, min: usize) -> usize {
+    entries
+        .into_iter()
+        .map(|e| e.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(min)
+}
+
 /// Requests per second of simulated time.
 pub fn rps(r: &RunResult) -> f64 {
     let s = r.sim_time.as_secs_f64();
@@ -37,12 +47,7 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         scenario.duration,
         results.first().map_or(scenario.seed, |r| r.seed)
     );
-    let w = results
-        .iter()
-        .map(|r| r.variant.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+    let w = column_width(results.iter().map(|r| r.variant.as_str()), 7);
     let _ = writeln!(
         out,
         "{:<w$} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>6}",
@@ -114,12 +119,12 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     }
     if results.iter().any(|r| !r.changes.is_empty()) {
         let _ = writeln!(out, "\nroute changes: connections moved and broken by each");
-        let cw = results
-            .iter()
-            .flat_map(|r| r.changes.iter().map(|c| c.cause.len()))
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let cw = column_width(
+            results
+                .iter()
+                .flat_map(|r| r.changes.iter().map(|c| c.cause.as_str())),
+            6,
+        );
         let _ = writeln!(
             out,
             "{:<w$} {:>8} {:<cw$} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7}",

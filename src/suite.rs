@@ -850,13 +850,7 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             out,
             "\n(a) latency, ms: L2 vs BGP (difference: (BGP - L2) / L2)"
         );
-        let lw = f
-            .latency
-            .iter()
-            .map(|r| r.label.chars().count())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let lw = crate::report::column_width(f.latency.iter().map(|r| r.label.as_str()), 6);
         let _ = writeln!(
             out,
             "{:<lw$}  {:<6} {:>18} {:>18} {:>10}",
@@ -914,13 +908,7 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             out,
             "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); + : still down when the probes stopped (a lower bound)"
         );
-        let cw = f
-            .failover
-            .iter()
-            .map(|r| r.case.chars().count())
-            .max()
-            .unwrap_or(8)
-            .max(8);
+        let cw = crate::report::column_width(f.failover.iter().map(|r| r.case.as_str()), 8);
         let _ = writeln!(
             out,
             "{:<cw$}  {:>18} {:>18} {:>18}",
@@ -946,13 +934,7 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     }
     if !f.bulk.is_empty() {
         let _ = writeln!(out, "\nbulk (iperf3): sender Gbit/s and mean RTT");
-        let lw = f
-            .bulk
-            .iter()
-            .map(|r| r.label.chars().count())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let lw = crate::report::column_width(f.bulk.iter().map(|r| r.label.as_str()), 6);
         let _ = writeln!(
             out,
             "{:<lw$}  {:<11} {:>18} {:>18} {:>10}",

@@ -31,7 +31,7 @@ use sim_core::rng::{fnv1a, splitmix64};
 use sim_core::{Scheduler, SimDuration, SimTime};
 
 use super::slab::{Key, Slab};
-use super::{node_ip, Ev, Lab};
+use super::{node_ip, node_mac, Ev, Lab};
 use crate::scenario::{BgpSpec, SpeakerKind};
 
 /// The router's address on the node segment.
@@ -40,8 +40,6 @@ const BGP_PORT: u16 = 179;
 /// RFC 5881 §4: single-hop BFD control packets go to UDP 3784 from a port in 49152..65535.
 const BFD_PORT: u16 = BFD_CONTROL_PORT;
 const BFD_SRC_PORT: u16 = 49152;
-/// 2000-01-01T00:00:00Z: pcap timestamps are this plus simulated time (fixed, never the clock).
-const PCAP_EPOCH: SimDuration = SimDuration::from_secs(946_684_800);
 
 /// Which end of a node's BGP peering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +133,7 @@ fn mac(node: Option<u16>) -> [u8; 6] {
     match node {
         // Locally administered addresses: 02:00:00:00:00:01 is the router.
         None => [0x02, 0, 0, 0, 0, 0x01],
-        Some(i) => {
-            let b = (u16::from(0x0bu8) + i).to_be_bytes();
-            [0x02, 0, 0, 0, b[0], b[1]]
-        }
+        Some(i) => node_mac(i),
     }
 }
 
@@ -161,11 +156,7 @@ impl ControlPlane {
             fib: Fib::new(spec.fib_delay),
             packets: Slab::default(),
             // Writing into memory cannot fail; the file is written atomically at the end.
-            pcap: if capture {
-                PcapWriter::with_epoch(Vec::new(), PCAP_EPOCH).ok()
-            } else {
-                None
-            },
+            pcap: super::new_capture(capture),
             prefix: Ipv4Prefix::host(vip),
             advertising: vec![false; usize::from(nodes)],
             spec,

@@ -78,16 +78,9 @@ pub struct Layer2 {
     seed: u64,
 }
 
-/// 2000-01-01T00:00:00Z, as the BGP capture.
-const PCAP_EPOCH: SimDuration = SimDuration::from_secs(946_684_800);
 /// TCP forward progress confirms a neighbour (`dst_confirm`); confirming more often than this
 /// changes nothing that matters.
 const CONFIRM_EVERY: SimDuration = SimDuration::from_millis(100);
-
-fn node_mac(i: u16) -> MacAddr {
-    let b = (0x0b + i).to_be_bytes();
-    MacAddr([0x02, 0, 0, 0, b[0], b[1]])
-}
 
 fn cache_mac(i: u32) -> MacAddr {
     let b = (0x1000 + i).to_be_bytes();
@@ -139,15 +132,11 @@ impl Layer2 {
             members: (0..nodes).map(|_| None).collect(),
             speakers: (0..nodes).map(|_| None).collect(),
             caches,
-            node_macs: (0..nodes).map(node_mac).collect(),
+            node_macs: (0..nodes).map(|i| MacAddr(super::node_mac(i))).collect(),
             generation: vec![0; usize::from(nodes)],
             frames: Slab::default(),
             notes: Slab::default(),
-            pcap: if capture {
-                PcapWriter::with_epoch(Vec::new(), PCAP_EPOCH).ok()
-            } else {
-                None
-            },
+            pcap: super::new_capture(capture),
             confirmed: vec![SimTime::ZERO; resolvers as usize],
             seed,
         }

@@ -467,6 +467,21 @@ fn node_ip(i: u16) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 11)) + u32::from(i))
 }
 
+/// Node `i`'s NIC MAC: locally administered 02:00:00:00:00:0b and up (the router is ...:01).
+fn node_mac(i: u16) -> [u8; 6] {
+    let b = (0x0b + i).to_be_bytes();
+    [0x02, 0, 0, 0, b[0], b[1]]
+}
+
+/// A capture in memory, written out atomically at the end; timestamps are 2000-01-01T00:00:00Z
+/// plus simulated time (fixed, never the clock). Writing into memory cannot fail.
+fn new_capture(capture: bool) -> Option<sim_core::pcap::PcapWriter<Vec<u8>>> {
+    const EPOCH: SimDuration = SimDuration::from_secs(946_684_800);
+    capture
+        .then(|| sim_core::pcap::PcapWriter::with_epoch(Vec::new(), EPOCH).ok())
+        .flatten()
+}
+
 /// Client instance `i`'s address, from the benchmarking range 198.18.0.0/15 (RFC 2544).
 fn client_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
