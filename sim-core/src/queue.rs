@@ -213,6 +213,28 @@ mod tests {
         assert_eq!(q.pop(), None);
     }
 
+    proptest::proptest! {
+        /// Any interleaving of pushes and pops comes out in (time, insertion) order, as a
+        /// sorted reference says.
+        #[test]
+        fn pops_follow_time_then_insertion(ops in proptest::collection::vec((0u64..50, proptest::bool::ANY), 0..400)) {
+            let mut q = Scheduler::new();
+            let mut reference: Vec<(u64, usize)> = Vec::new();
+            for (i, (dt, pop)) in ops.into_iter().enumerate() {
+                if pop {
+                    reference.sort_unstable();
+                    let want = (!reference.is_empty()).then(|| reference.remove(0));
+                    let got = q.pop().map(|(t, i): (SimTime, usize)| (t.0, i));
+                    proptest::prop_assert_eq!(got, want);
+                } else {
+                    let at = q.now().0 + dt;
+                    q.schedule_at(SimTime(at), i).unwrap();
+                    reference.push((at, i));
+                }
+            }
+        }
+    }
+
     #[test]
     fn past_is_refused() {
         let mut q = Scheduler::new();
