@@ -165,6 +165,8 @@ struct NodeRow<'a> {
     node: &'a str,
     ingress_requests: u64,
     served_requests: u64,
+    cores: u16,
+    cpu_busy_s: f64,
 }
 
 fn f3(x: f64) -> String {
@@ -330,6 +332,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
                 node: n,
                 ingress_requests: r.node_ingress[i],
                 served_requests: r.node_served[i],
+                cores: r.node_cpu[i].0,
+                cpu_busy_s: r.node_cpu[i].1.as_secs_f64(),
             })
         }),
     )?;

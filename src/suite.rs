@@ -110,12 +110,17 @@ pub struct LatencyRow {
     pub bgp: String,
 }
 
-/// A throughput row: requests answered per second with this many client instances.
+/// A throughput row: requests answered per second with this many client instances, or of a
+/// labelled test (e.g. a closed-loop saturation run).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThroughputRow {
     /// Client instances (the table's first column).
-    pub clients: u32,
+    #[serde(default)]
+    pub clients: Option<u32>,
+    /// The first column's text instead of a client count.
+    #[serde(default)]
+    pub label: Option<String>,
     /// The test.
     pub test: String,
     /// Its L2 variant.
@@ -124,6 +129,17 @@ pub struct ThroughputRow {
     /// Its BGP variant.
     #[serde(default = "bgp")]
     pub bgp: String,
+}
+
+impl ThroughputRow {
+    /// The table's first column: the label, else the client count.
+    fn first_column(&self) -> String {
+        match (&self.label, self.clients) {
+            (Some(label), _) => label.clone(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// A failover row: the longest ping gap in one fault case.
@@ -291,6 +307,14 @@ impl Suite {
             refs.push((format!("latency[{i}].bgp"), &r.test, &r.bgp));
         }
         for (i, r) in self.file.throughput.iter().enumerate() {
+            if r.clients.is_none() && r.label.is_none() {
+                return Err(SuiteError::File {
+                    file: self.path.clone(),
+                    position: locate(text, &format!("\"{}\"", r.test)),
+                    field: format!("throughput[{i}]"),
+                    message: "a throughput row needs `clients: N` or `label: \"...\"` for its first column".into(),
+                });
+            }
             refs.push((format!("throughput[{i}].l2"), &r.test, &r.l2));
             refs.push((format!("throughput[{i}].bgp"), &r.test, &r.bgp));
         }
@@ -689,6 +713,18 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
             m.push(("throughput_rps", r.counts.ok as f64 / window));
         }
     }
+    if let Some(offered) = offered_rps(s) {
+        m.push(("offered_rps", offered));
+    }
+    let window = load_window_s(s);
+    let busiest = r
+        .node_cpu
+        .iter()
+        .map(|&(cores, busy)| busy.as_secs_f64() / (f64::from(cores.max(1)) * window))
+        .fold(0.0, f64::max);
+    if window > 0.0 {
+        m.push(("busiest_node_cpu_pct", 100.0 * busiest));
+    }
     if let Some((gap, _)) = r.failover() {
         m.push(("failover_s", gap.as_secs_f64()));
         m.push((
@@ -709,6 +745,23 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
         m.push(("bulk_mean_rtt_us", rtt));
     }
     m
+}
+
+/// Requests per second the clients intend to send, when every request client is paced
+/// (fortio, vegeta, open loop); `None` when one is closed loop (it sends as fast as answers
+/// come, so what it "offers" is what it gets).
+fn offered_rps(s: &Scenario) -> Option<f64> {
+    let mut total = 0.0;
+    for c in &s.clients {
+        let count = f64::from(c.count);
+        match c.load {
+            Load::Fortio { qps, .. } => total += qps * count,
+            Load::Vegeta { rate, .. } | Load::OpenLoop { rate, .. } => total += rate * count,
+            Load::ClosedLoop { .. } | Load::Wrk { .. } => return None,
+            Load::Iperf3 { .. } | Load::Ping { .. } => {}
+        }
+    }
+    (total > 0.0).then_some(total)
 }
 
 /// The seconds the clients were issuing requests: first start to last stop (the tools' `-t`).
@@ -883,23 +936,36 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     if !f.throughput.is_empty() {
         let _ = writeln!(
             out,
-            "\n(b) throughput by clients: requests answered per second of the load window"
+            "\n(b) throughput by clients: requests answered per second of the load window; offered: what the paced clients ask for (closed loop: as fast as answers come); CPU: the busiest node's cores, packet work and pods"
         );
+        let first: Vec<String> = f
+            .throughput
+            .iter()
+            .map(ThroughputRow::first_column)
+            .collect();
+        let cw = crate::report::column_width(first.iter().map(String::as_str), 7);
         let _ = writeln!(
             out,
-            "{:>7}  {:>20} {:>20} {:>11}",
-            "clients", "L2 rps", "BGP rps", "improvement"
+            "{:>cw$}  {:>9} {:>18} {:>18} {:>11} {:>14} {:>14}",
+            "clients", "offered", "L2 rps", "BGP rps", "improvement", "L2 CPU %", "BGP CPU %"
         );
-        for r in &f.throughput {
+        for (r, first) in f.throughput.iter().zip(&first) {
             let a = agg.get(&r.test, &r.l2, "throughput_rps");
             let b = agg.get(&r.test, &r.bgp, "throughput_rps");
+            let offered = agg
+                .get(&r.test, &r.l2, "offered_rps")
+                .map_or_else(|| "max".to_string(), |o| format!("{:.0}", o.mean));
+            let cpu = |v: &str| pm(agg.get(&r.test, v, "busiest_node_cpu_pct"), 1.0, 0);
             let _ = writeln!(
                 out,
-                "{:>7}  {:>20} {:>20} {:>11}",
-                r.clients,
+                "{:>cw$}  {:>9} {:>18} {:>18} {:>11} {:>14} {:>14}",
+                first,
+                offered,
                 pm(a, 1.0, 0),
                 pm(b, 1.0, 0),
-                diff_pct(a, b)
+                diff_pct(a, b),
+                cpu(&r.l2),
+                cpu(&r.bgp)
             );
         }
     }

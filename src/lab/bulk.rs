@@ -40,8 +40,12 @@ pub struct BulkSummary {
 const BUFFER_BYTES: u64 = 256 * 1024;
 /// Capacity standing for "unlimited" (a link with bandwidth 0 in the scenario).
 const UNLIMITED_BPS: u64 = 1_000_000_000_000_000;
-/// Ethernet MTU: the node's per-packet forwarding cost becomes bits/s at full-size packets.
-const MTU_BITS: u64 = 1500 * 8;
+/// What one packet of a bulk stream is to a forwarding node: a GRO aggregate. The NIC driver's
+/// GRO merges consecutive segments of a TCP flow into one packet of up to 64 KiB before the
+/// stack sees it (net/core/gro.c, `GRO_LEGACY_MAX_SIZE`), and forwarding hands the aggregate to
+/// GSO/TSO on the way out, so routing, conntrack and NAT run once per aggregate, not once per
+/// 1500-byte frame. Request/response traffic gets no such help: one message, one packet.
+const GRO_BITS: u64 = 65_536 * 8;
 /// iperf3's default server port.
 const IPERF_PORT: u16 = 5201;
 
@@ -76,12 +80,12 @@ pub struct Bulk {
     tests: Vec<Test>,
 }
 
-/// A node's forwarding capacity: `cores / packet_cost` packets per second of full-size packets
-/// (unlimited when forwarding costs nothing).
+/// A node's forwarding capacity for bulk streams: `cores / packet_cost` GRO aggregates per
+/// second (unlimited when forwarding costs nothing).
 fn forwarding_bps(cores: u64, packet_cost_ns: u64) -> u64 {
     (cores * 1_000_000_000)
         .checked_div(packet_cost_ns)
-        .map_or(UNLIMITED_BPS, |pps| pps * MTU_BITS)
+        .map_or(UNLIMITED_BPS, |pps| pps * GRO_BITS)
 }
 
 fn capacity(bps: u64) -> u64 {
@@ -114,7 +118,7 @@ impl Lab {
                 };
                 let (bps_in, delay) = nic(n.downlink);
                 let (bps_out, _) = nic(n.uplink);
-                // cores / packet_cost packets per second, full-size packets.
+                // cores / packet_cost GRO aggregates per second.
                 let cores = n.cores() as u64;
                 let fwd = forwarding_bps(cores, cost);
                 NodeResources {

@@ -60,7 +60,11 @@ pub struct Client {
     pub request_bytes: u32,
     /// Response size.
     pub response_bytes: u32,
-    /// When it starts.
+    /// When it starts: the group's start, plus, for the second and later fortio instances of a
+    /// group, a random phase within one connection's slot gap. Instances launched by a shell
+    /// loop are separate processes that do not start in the same nanosecond; fortio without
+    /// `-uniform` starts all connections of one process at once (periodic.go), so without this
+    /// every instance's connections would fire in one synchronised burst.
     pub start: SimDuration,
     /// Client -> router.
     pub uplink: LinkId,
@@ -148,6 +152,17 @@ impl Client {
         end: SimTime,
     ) -> Self {
         let next_port = rng.random_range(EPHEMERAL);
+        let slot_gap = match spec.load {
+            Load::Fortio { qps, connections } => {
+                SimDuration::from_secs_f64(f64::from(connections) / qps)
+            }
+            _ => SimDuration::ZERO,
+        };
+        let phase = if index > 0 && slot_gap > SimDuration::ZERO {
+            SimDuration(rng.random_range(0..slot_gap.as_nanos()))
+        } else {
+            SimDuration::ZERO
+        };
         Client {
             name: format!("{}-{}", spec.name, index + 1),
             ip,
@@ -164,19 +179,14 @@ impl Client {
             stop: spec.stop.map_or(end, |d| SimTime(d.as_nanos()).min(end)),
             next_seq: 0,
             slots: Vec::new(),
-            slot_gap: match spec.load {
-                Load::Fortio { qps, connections } => {
-                    SimDuration::from_secs_f64(f64::from(connections) / qps)
-                }
-                _ => SimDuration::ZERO,
-            },
+            slot_gap,
             in_cluster: None,
             ping_log: (matches!(spec.load, Load::Ping { .. }) && spec.output.is_some())
                 .then(Vec::new),
             timeout: spec.timeout,
             request_bytes: spec.request_bytes,
             response_bytes: spec.response_bytes,
-            start: spec.start,
+            start: spec.start + phase,
             uplink: links.0,
             downlink: links.1,
             rng,

@@ -1,5 +1,7 @@
 //! Pods and kube-proxy: which endpoint a new connection gets, and how long a pod takes.
 
+use std::collections::VecDeque;
+
 use rand::Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use sim_core::{SimDuration, SimTime, Stream};
@@ -7,67 +9,107 @@ use sim_core::{SimDuration, SimTime, Stream};
 use crate::scenario::{KubeProxyMode, ServiceTime, TrafficPolicy};
 
 /// A node's CPU cores. Packet processing (softirq: forwarding, conntrack, NAT) and the node's
-/// pods share them: work runs FIFO on whichever core frees first.
+/// pods share them.
+///
+/// Work can be offered ahead of time (a response's packet cost at its future arrival, a pod's
+/// next request when its worker frees), so each core keeps its reserved intervals, and a piece
+/// of work takes the earliest gap at or after its time on any core: work offered for an earlier
+/// time never waits behind work reserved for a later one, and nothing runs twice at once on one
+/// core, so a saturated node is capped at its cores.
 #[derive(Debug, Clone)]
 pub struct Cores {
-    free_at: Vec<SimTime>,
-    /// The latest time work was offered at.
-    last_offer: SimTime,
+    /// Per core: reserved `[start, end)` intervals, sorted, disjoint, merged when they touch;
+    /// intervals over before the current time are dropped.
+    reserved: Vec<VecDeque<(SimTime, SimTime)>>,
+    /// CPU time spent so far (all cores): packet work and pod work.
+    busy: SimDuration,
 }
 
 impl Cores {
     /// `n` idle cores (at least one).
     pub fn new(n: usize) -> Self {
         Cores {
-            free_at: vec![SimTime::ZERO; n.max(1)],
-            last_offer: SimTime::ZERO,
+            reserved: vec![VecDeque::new(); n.max(1)],
+            busy: SimDuration::ZERO,
         }
     }
 
     /// How many.
     pub fn len(&self) -> usize {
-        self.free_at.len()
+        self.reserved.len()
+    }
+
+    /// CPU time spent so far, over all cores.
+    pub fn busy(&self) -> SimDuration {
+        self.busy
     }
 
     /// Whether there are none (never: at least one is made).
     pub fn is_empty(&self) -> bool {
-        self.free_at.is_empty()
+        self.reserved.is_empty()
     }
 
-    /// Run `work` no earlier than `at` on the first free core; returns when it is done.
-    ///
-    /// As a link's queue (`sim_core::topology::Link::transmit`): work offered for an earlier
-    /// time than work already reserved (a response's future arrival) does not wait for it; its
-    /// cost still lands on the core.
+    /// Run `work` from `at` (at or after the current time `now`) in the earliest gap of any
+    /// core; returns when it is done.
     #[inline]
-    pub fn run(&mut self, at: SimTime, work: SimDuration) -> SimTime {
+    pub fn run(&mut self, now: SimTime, at: SimTime, work: SimDuration) -> SimTime {
         if work == SimDuration::ZERO {
             return at;
         }
-        let (i, free) = self
-            .free_at
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by_key(|&(_, t)| t)
-            .unwrap_or((0, at));
-        let in_order = at >= self.last_offer;
-        self.last_offer = self.last_offer.max(at);
-        let queued = free.max(at) + work;
-        if let Some(c) = self.free_at.get_mut(i) {
-            *c = queued;
+        self.busy = self.busy + work;
+        let mut best: Option<(SimTime, usize)> = None;
+        for (i, core) in self.reserved.iter_mut().enumerate() {
+            while core.front().is_some_and(|&(_, end)| end <= now) {
+                core.pop_front();
+            }
+            let start = earliest_gap(core, at, work);
+            if best.is_none_or(|(b, _)| start < b) {
+                best = Some((start, i));
+            }
         }
-        if in_order {
-            queued
-        } else {
-            at + work
+        let Some((start, i)) = best else {
+            return at + work;
+        };
+        if let Some(core) = self.reserved.get_mut(i) {
+            reserve(core, start, start + work);
         }
+        start + work
     }
 
     /// All idle from `now` (a rebooted node).
-    pub fn reset(&mut self, now: SimTime) {
-        self.free_at.iter_mut().for_each(|t| *t = now);
-        self.last_offer = now;
+    pub fn reset(&mut self, _now: SimTime) {
+        self.reserved.iter_mut().for_each(VecDeque::clear);
+    }
+}
+
+/// The earliest start at or after `at` where `work` fits between `core`'s reservations.
+fn earliest_gap(core: &VecDeque<(SimTime, SimTime)>, at: SimTime, work: SimDuration) -> SimTime {
+    let mut start = at;
+    for &(s, e) in core {
+        if e <= start {
+            continue;
+        }
+        if s >= start + work {
+            break;
+        }
+        start = e;
+    }
+    start
+}
+
+/// Insert `[start, end)` (it overlaps nothing) in order, merging with touching neighbours.
+fn reserve(core: &mut VecDeque<(SimTime, SimTime)>, start: SimTime, end: SimTime) {
+    let i = core.partition_point(|&(s, _)| s < start);
+    let touches_prev = i > 0 && core[i - 1].1 == start;
+    let touches_next = i < core.len() && core[i].0 == end;
+    match (touches_prev, touches_next) {
+        (true, true) => {
+            core[i - 1].1 = core[i].1;
+            core.remove(i);
+        }
+        (true, false) => core[i - 1].1 = end,
+        (false, true) => core[i].0 = start,
+        (false, false) => core.insert(i, (start, end)),
     }
 }
 
@@ -125,7 +167,7 @@ impl Pod {
             .enumerate()
             .min_by_key(|&(_, t)| t)
             .unwrap_or((0, SimTime::ZERO));
-        let done = cores.run(free.max(now), work)
+        let done = cores.run(now, free.max(now), work)
             + SimDuration(stretched.as_nanos().saturating_sub(work.as_nanos()));
         if let Some(slot) = self.free_at.get_mut(i) {
             *slot = done;
@@ -250,11 +292,30 @@ mod tests {
         // One core, busy with 50 us of softirq work: the pod's request waits for it.
         let mut cores = Cores::new(1);
         assert_eq!(
-            cores.run(SimTime(0), SimDuration::from_micros(50)),
+            cores.run(SimTime(0), SimTime(0), SimDuration::from_micros(50)),
             SimTime(50_000)
         );
         let mut pod = Pod::new(0, 1.0, s.stream("a"));
         assert_eq!(pod.serve(SimTime(0), &dist, &mut cores), SimTime(150_000));
+    }
+
+    #[test]
+    fn cores_never_run_more_than_they_have() {
+        let us = SimDuration::from_micros;
+        let mut cores = Cores::new(2);
+        // Work reserved ahead of time (a response due at 100 us) ...
+        assert_eq!(
+            cores.run(SimTime(0), SimTime(100_000), us(10)),
+            SimTime(110_000)
+        );
+        // ... does not delay work offered for earlier ...
+        assert_eq!(cores.run(SimTime(0), SimTime(0), us(10)), SimTime(10_000));
+        // ... and a burst at time 0 fills both cores, gaps first: capped at 2 cores' worth.
+        let done: Vec<u64> = (0..6)
+            .map(|_| cores.run(SimTime(0), SimTime(0), us(30)).0 / 1000)
+            .collect();
+        assert_eq!(done, vec![30, 40, 60, 70, 90, 100]);
+        assert_eq!(cores.busy(), us(200));
     }
 
     #[test]

@@ -192,11 +192,16 @@ impl Node {
         self.cores.len()
     }
 
-    /// Spend `cost` of CPU (packet processing) on the first free core from `now`; returns when
-    /// done.
+    /// CPU time its cores have spent (packets and pods).
+    pub fn cpu_busy(&self) -> SimDuration {
+        self.cores.busy()
+    }
+
+    /// Spend `cost` of CPU (packet processing) from `at` (at or after the current time `now`);
+    /// returns when done.
     #[inline]
-    fn cpu(&mut self, now: SimTime, cost: SimDuration) -> SimTime {
-        self.cores.run(now, cost)
+    fn cpu(&mut self, now: SimTime, at: SimTime, cost: SimDuration) -> SimTime {
+        self.cores.run(now, at, cost)
     }
 }
 
@@ -353,6 +358,8 @@ pub struct RunResult {
     pub node_ingress: Vec<u64>,
     /// Requests each node's pods served.
     pub node_served: Vec<u64>,
+    /// Per node: its cores, and the CPU time they spent (packet processing and pods).
+    pub node_cpu: Vec<(u16, SimDuration)>,
     /// Client instance names.
     pub client_names: Vec<String>,
     /// Per client instance: whether it is a ping probe, and its answer gaps.
@@ -1231,7 +1238,7 @@ impl Lab {
         if !node.up {
             return; // lost with the node
         }
-        let t = node.cpu(now, self.packet_cost);
+        let t = node.cpu(now, now, self.packet_cost);
         let epoch = node.epoch;
         if matches!(self.clients[c].load, Load::Ping { .. }) {
             // ICMP echo: the node's kernel answers; no conntrack pinning, no pod.
@@ -1389,7 +1396,7 @@ impl Lab {
         let Some(t) = t.filter(|_| node.up) else {
             return;
         };
-        let t = node.cpu(t, self.packet_cost);
+        let t = node.cpu(now, t, self.packet_cost);
         let path = [node.uplink, self.clients[c].downlink];
         if let Some(at) = self.topo.send(&path, t, bytes) {
             let _ = sched.schedule_at(at, Ev::AtClient(key, Reply::Response));
@@ -1757,6 +1764,11 @@ impl Lab {
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
             node_served,
+            node_cpu: self
+                .nodes
+                .iter()
+                .map(|n| (n.cores() as u16, n.cpu_busy()))
+                .collect(),
             pcap: match (&mut self.control, &mut self.layer2) {
                 (Some(cp), _) => cp.take_pcap(),
                 (None, Some(l2)) => l2.take_pcap(),

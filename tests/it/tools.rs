@@ -873,6 +873,32 @@ fn seed_analyze_benchmark_reads_our_files() {
             "{stdout}"
         );
     }
+    // With only that line changed to count the errors, the whole script runs on our files and
+    // prints every table: nothing else in them trips it.
+    let patched = seed_script().replace(
+        "'errors': data['errors']",
+        "'errors': len(data['errors'] or [])",
+    );
+    assert_ne!(patched, seed_script(), "the seed's errors line moved");
+    w("analyze_benchmark_counted.py", patched);
+    let out = Command::new("python3")
+        .arg("analyze_benchmark_counted.py")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for rate in [1000, 2000, 5000, 10000] {
+        assert!(
+            stdout.contains(&format!("HTTP Throughput at {rate} RPS (Vegeta)")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("SUMMARY AND RECOMMENDATIONS"), "{stdout}");
     // Its vegeta loader does read our files.
     let check = Command::new("python3")
         .arg("-c")
