@@ -168,6 +168,24 @@ fn print_stats(out: &mut String, name: &str, s: &Stats, fmt: fn(f64) -> String) 
     out.push_str(&format!("{:8.2}%\n", s.within_stdev(mean, stdev)));
 }
 
+/// wrk's `stats_correct` (src/stats.c): every latency `n` of at least twice the `expected`
+/// interval stands for the requests a closed loop did not send while it waited, so it also
+/// counts at `n - expected`, `n - 2 expected`, ... while above `expected`. Values in us.
+fn correct_coordinated_omission(values: Vec<(u64, u64)>, expected: u64) -> Vec<(u64, u64)> {
+    if expected == 0 {
+        return values;
+    }
+    let mut out = values.clone();
+    for &(n, count) in values.iter().filter(|&&(n, _)| n >= 2 * expected) {
+        let mut m = n - expected;
+        while m > expected {
+            out.push((m, count));
+            m -= expected;
+        }
+    }
+    out
+}
+
 /// `wrk -t{threads} -c{connections} -d{duration} --latency {url}` output for `report`
 /// (threads, connections, duration and URL from `report.meta`).
 ///
@@ -180,13 +198,20 @@ pub fn to_text(report: &LoadReport) -> String {
     let threads = u64::from(m.threads.max(1));
     let mut latency = report.ok.clone();
     latency.merge(&report.http_errors);
-    let lat = Stats::new(
-        latency
-            .raw()
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to() / 1000, v.count_at_value()))
-            .collect(),
-    );
+    let recorded: Vec<(u64, u64)> = latency
+        .raw()
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to() / 1000, v.count_at_value()))
+        .collect();
+    // wrk.c corrects its latency statistics before printing them: the expected interval is
+    // the run time over the requests each connection completed.
+    let complete = report.responses();
+    let per_connection = complete / u64::from(m.connections.max(1));
+    let runtime_us = m.actual_duration.as_nanos() / 1000;
+    let lat = Stats::new(match runtime_us.checked_div(per_connection) {
+        Some(interval) if per_connection > 0 => correct_coordinated_omission(recorded, interval),
+        _ => recorded,
+    });
     let mut rates = Vec::new();
     for &c in &report.completed_per_100ms {
         for t in 0..threads {
@@ -198,8 +223,6 @@ pub fn to_text(report: &LoadReport) -> String {
     }
     let req = Stats::new(rates);
 
-    let complete = report.responses();
-    let runtime_us = m.actual_duration.as_nanos() / 1000;
     let runtime_s = runtime_us as f64 / 1e6;
     let (req_per_s, bytes_per_s) = if runtime_s > 0.0 {
         (
@@ -571,6 +594,19 @@ mod tests {
         assert_eq!(format_time_s(5.0), "5s");
         assert_eq!(format_metric(11390.0), "11.39k");
         assert_eq!(format_binary(14.90 * 1024.0 * 1024.0), "14.90M");
+    }
+
+    #[test]
+    fn coordinated_omission_correction_is_wrks() {
+        // expected 10 us: 35 also counts at 25 and 15 (not 5: only while above 10); 19 is
+        // below twice the interval and is left alone.
+        let mut got = correct_coordinated_omission(vec![(19, 1), (35, 2)], 10);
+        got.sort_unstable();
+        assert_eq!(got, vec![(15, 2), (19, 1), (25, 2), (35, 2)]);
+        assert_eq!(
+            correct_coordinated_omission(vec![(35, 1)], 0),
+            vec![(35, 1)]
+        );
     }
 
     #[test]
