@@ -697,6 +697,7 @@ pub fn run(
 /// One run's numbers, by metric name (units in the names, as in summary.csv).
 fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
     let mut m = Vec::new();
+    let window = load_window_s(s);
     m.push(("requests_ok", r.counts.ok as f64));
     m.push((
         "errors",
@@ -708,7 +709,6 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
         m.push(("latency_p99_ms", ms(0.99)));
         m.push(("latency_p999_ms", ms(0.999)));
         m.push(("latency_mean_ms", r.latency.mean().as_millis_f64()));
-        let window = load_window_s(s);
         if window > 0.0 {
             m.push(("throughput_rps", r.counts.ok as f64 / window));
         }
@@ -716,7 +716,6 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
     if let Some(offered) = offered_rps(s) {
         m.push(("offered_rps", offered));
     }
-    let window = load_window_s(s);
     let busiest = r
         .node_cpu
         .iter()

@@ -76,8 +76,8 @@ impl Cores {
         start + work
     }
 
-    /// All idle from `now` (a rebooted node).
-    pub fn reset(&mut self, _now: SimTime) {
+    /// All idle (a rebooted node).
+    pub fn reset(&mut self) {
         self.reserved.iter_mut().for_each(VecDeque::clear);
     }
 }

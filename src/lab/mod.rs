@@ -1507,7 +1507,7 @@ impl Lab {
                 }
                 n.up = true;
                 n.epoch = n.epoch.wrapping_add(1);
-                n.cores.reset(now);
+                n.cores.reset();
                 if let Ok(dev) = self.topo.find(name) {
                     self.topo.set_device_links_up(dev, true);
                 }
