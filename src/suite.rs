@@ -908,28 +908,19 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             "{:<lw$}  {:<6} {:>18} {:>18} {:>10}",
             "source", "metric", "L2", "BGP", "difference"
         );
+        let metrics = [
+            ("p50", "latency_p50_ms", 1.0),
+            ("p99", "latency_p99_ms", 1.0),
+            ("p99.9", "latency_p999_ms", 1.0),
+        ];
         for r in &f.latency {
-            for (i, (name, metric)) in [
-                ("p50", "latency_p50_ms"),
-                ("p99", "latency_p99_ms"),
-                ("p99.9", "latency_p999_ms"),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let a = agg.get(&r.test, &r.l2, metric);
-                let b = agg.get(&r.test, &r.bgp, metric);
-                let label = if i == 0 { r.label.as_str() } else { "" };
-                let _ = writeln!(
-                    out,
-                    "{:<lw$}  {:<6} {:>18} {:>18} {:>10}",
-                    label,
-                    name,
-                    pm(a, 1.0, 3),
-                    pm(b, 1.0, 3),
-                    diff_pct(a, b)
-                );
-            }
+            let row = (
+                r.label.as_str(),
+                r.test.as_str(),
+                r.l2.as_str(),
+                r.bgp.as_str(),
+            );
+            compare_rows(&mut out, agg, (lw, 6), row, &metrics, 3);
         }
     }
     if !f.throughput.is_empty() {
@@ -1005,30 +996,46 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             "{:<lw$}  {:<11} {:>18} {:>18} {:>10}",
             "source", "metric", "L2", "BGP", "difference"
         );
+        let metrics = [
+            ("Gbit/s", "bulk_sent_bps", 1e-9),
+            ("mean RTT us", "bulk_mean_rtt_us", 1.0),
+        ];
         for r in &f.bulk {
-            for (i, (name, metric, scale)) in [
-                ("Gbit/s", "bulk_sent_bps", 1e-9),
-                ("mean RTT us", "bulk_mean_rtt_us", 1.0),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let a = agg.get(&r.test, &r.l2, metric);
-                let b = agg.get(&r.test, &r.bgp, metric);
-                let label = if i == 0 { r.label.as_str() } else { "" };
-                let _ = writeln!(
-                    out,
-                    "{:<lw$}  {:<11} {:>18} {:>18} {:>10}",
-                    label,
-                    name,
-                    pm(a, scale, 2),
-                    pm(b, scale, 2),
-                    diff_pct(a, b)
-                );
-            }
+            let row = (
+                r.label.as_str(),
+                r.test.as_str(),
+                r.l2.as_str(),
+                r.bgp.as_str(),
+            );
+            compare_rows(&mut out, agg, (lw, 11), row, &metrics, 2);
         }
     }
     out
+}
+
+/// One L2-vs-BGP line per `(name, metric, scale)` of one source `(label, test, l2, bgp)`; the
+/// label only on the first line. `widths`: the label and metric-name columns.
+fn compare_rows(
+    out: &mut String,
+    agg: &Aggregate,
+    (lw, mw): (usize, usize),
+    (label, test, l2, bgp): (&str, &str, &str, &str),
+    metrics: &[(&str, &'static str, f64)],
+    decimals: usize,
+) {
+    for (i, &(name, metric, scale)) in metrics.iter().enumerate() {
+        let a = agg.get(test, l2, metric);
+        let b = agg.get(test, bgp, metric);
+        let _ = writeln!(
+            out,
+            "{:<lw$}  {:<mw$} {:>18} {:>18} {:>10}",
+            if i == 0 { label } else { "" },
+            name,
+            pm(a, scale, decimals),
+            pm(b, scale, decimals),
+            diff_pct(a, b)
+        );
+    }
 }
 
 /// Write `OUT/<test>/seed-<S>/` (each run's CSVs and tool files), the first iteration's tool
