@@ -489,6 +489,15 @@ fn new_capture(capture: bool) -> Option<sim_core::pcap::PcapWriter<Vec<u8>>> {
         .flatten()
 }
 
+/// Make sure client `c` has a timeout check at `deadline` or earlier: one pending check per
+/// client (the earliest), never one per request; a later one is superseded, not cancelled.
+fn arm_timeout(client: &mut Client, c: u32, deadline: SimTime, sched: &mut Scheduler<Ev>) {
+    if client.timeout_at.is_none_or(|t| t > deadline) {
+        client.timeout_at = Some(deadline);
+        let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+    }
+}
+
 /// Client instance `i`'s address, from the benchmarking range 198.18.0.0/15 (RFC 2544).
 fn client_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
@@ -820,10 +829,7 @@ impl Lab {
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
         client.deadlines.push_back((deadline, req));
-        if !client.timeout_armed {
-            client.timeout_armed = true;
-            let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
-        }
+        arm_timeout(client, c, deadline, sched);
         let (uplink, bytes) = (client.uplink, client.request_bytes);
         if let Some(at) = self.topo.link_mut(uplink).transmit(now, bytes) {
             let _ = sched.schedule_at(at, Ev::AtRouter(req));
@@ -1157,15 +1163,18 @@ impl Lab {
 
     fn timeout_check(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        self.clients[c as usize].timeout_armed = false;
+        let client = &mut self.clients[c as usize];
+        if client.timeout_at != Some(now) {
+            return; // superseded by an earlier check that has already run
+        }
+        client.timeout_at = None;
         while let Some(&(deadline, key)) = self.clients[c as usize].deadlines.front() {
             if self.reqs.get(key).is_none() {
                 self.clients[c as usize].deadlines.pop_front();
                 continue;
             }
             if deadline > now {
-                self.clients[c as usize].timeout_armed = true;
-                let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+                arm_timeout(&mut self.clients[c as usize], c, deadline, sched);
                 break;
             }
             self.clients[c as usize].deadlines.pop_front();
