@@ -7,8 +7,10 @@
 //! The engine lives in `sim-core`, ECMP and the BGP protocols in `bgp`, Layer 2 in `l2`.
 #![warn(missing_docs)]
 
+pub mod cost;
 pub mod hashcalc;
 pub mod lab;
+pub mod locate;
 pub mod output;
 pub mod report;
 pub mod runner;

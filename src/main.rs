@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
+use lbsim::cost::{self, Assumptions, Limits};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
-use lbsim::scenario::Scenario;
 use lbsim::{output, report, runner, suite};
 use sim_core::SimDuration;
 
@@ -20,6 +20,27 @@ use sim_core::SimDuration;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The resource limits a command is checked against before it starts.
+#[derive(clap::Args, Clone, Copy)]
+struct LimitArgs {
+    /// Refuse what the estimate says needs more memory than this, e.g. 8GiB (default 16GiB).
+    #[arg(long, value_name = "SIZE", value_parser = cost::parse_bytes)]
+    max_memory: Option<u64>,
+    /// Refuse what the estimate says handles more events than this, e.g. 2e10 (default 1e10).
+    #[arg(long, value_name = "N", value_parser = cost::parse_count)]
+    max_events: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_memory: self.max_memory.unwrap_or(d.max_memory),
+            max_events: self.max_events.unwrap_or(d.max_events),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -38,6 +59,8 @@ enum Command {
         /// file per variant named <stem>-<variant>.pcap.
         #[arg(long)]
         pcap: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
     /// cores; the latency, throughput-by-clients and failover tables, mean ± 95 % CI.
@@ -54,12 +77,19 @@ enum Command {
         /// Seed of the first iteration; iteration k runs seed S + k - 1.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print each file's cost estimate: events, requests, memory and output per variant.
+        #[arg(long)]
+        cost: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// ECMP what-if: how many flows move when one of N next hops leaves or joins.
     Hash {
@@ -141,14 +171,20 @@ fn main() -> ExitCode {
             seed,
             out,
             pcap,
-        } => run(file, seed, out, pcap),
+            limits,
+        } => run(file, seed, out, pcap, limits.limits()),
         Command::Suite {
             dir,
             out,
             iterations,
             seed,
-        } => suite(&dir, out, iterations, seed),
-        Command::Validate { files } => validate(&files),
+            limits,
+        } => suite(&dir, out, iterations, seed, limits.limits()),
+        Command::Validate {
+            files,
+            cost,
+            limits,
+        } => validate(&files, cost, limits.limits()),
         Command::Hash {
             fields,
             function,
@@ -210,16 +246,26 @@ fn run(
     seed: Option<u64>,
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
+    limits: Limits,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
+    let assume = Assumptions {
+        capture: pcap.is_some(),
+        ..Assumptions::default()
+    };
+    let (scenario, estimate) = cost::load(&file, &limits, &assume).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seed);
     // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
     let opts = lbsim::lab::RunOptions {
         capture: pcap.is_some(),
         stream_dir: out.clone(),
+        progress: Some(Default::default()),
+        max_events: Some(limits.max_events),
     };
-    let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
+    let results = with_progress(&estimate, opts.progress.clone(), || {
+        runner::run_all_opts(&scenario, seed, &opts)
+    })
+    .map_err(|e| e.to_string())?;
     out!("{}", report::tables(&scenario, &results));
     if let Some(dir) = &out {
         output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
@@ -246,11 +292,56 @@ fn run(
     Ok(())
 }
 
+/// Seconds of estimated work above which a run shows a progress bar.
+const PROGRESS_AFTER_S: f64 = 3.0;
+
+/// Run `work`, showing on a terminal (stderr, never a pipe or a CI log) how many of the
+/// estimated events `counter` has seen, when the estimate says it takes a while. The bar only
+/// reads the counter: it cannot change a result.
+fn with_progress<T>(
+    estimate: &cost::Estimate,
+    counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    work: impl FnOnce() -> T,
+) -> T {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (Some(counter), true) = (
+        counter,
+        std::io::stderr().is_terminal() && estimate.wall_seconds() > PROGRESS_AFTER_S,
+    ) else {
+        return work();
+    };
+    let total = estimate.events().min(u64::MAX as f64) as u64;
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {percent:>3}% of ~{human_len} events, eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let seen = counter.load(Ordering::Relaxed);
+                bar.set_length(total.max(seen));
+                bar.set_position(seen);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    bar.finish_and_clear();
+    result
+}
+
 fn suite(
     dir: &std::path::Path,
     out: Option<PathBuf>,
     iterations: Option<u32>,
     seed: u64,
+    limits: Limits,
 ) -> Result<(), String> {
     use std::io::IsTerminal;
     let wall = Instant::now();
@@ -262,6 +353,13 @@ fn suite(
         iterations,
         first_seed: seed,
     };
+    let estimate = cost::estimate_suite(&loaded, &opts, &Assumptions::default());
+    cost::check(&estimate, &limits).map_err(|r| {
+        let test = &loaded.file.tests[r.source];
+        let base = loaded.path.parent().unwrap_or(std::path::Path::new("."));
+        let e = cost::located(&base.join(&test.scenario), r);
+        format!("test {}: {e}", test.name)
+    })?;
     // A progress bar only for a person watching: never in CI logs or pipes.
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
@@ -306,16 +404,24 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), String> {
+fn validate(files: &[PathBuf], show_cost: bool, limits: Limits) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
-        match Scenario::load(f) {
-            Ok(s) => outln!(
-                "{}: ok ({} variant{})",
-                f.display(),
-                s.variant_list().len(),
-                if s.variant_list().len() == 1 { "" } else { "s" }
-            ),
+        match cost::load(f, &limits, &Assumptions::default()) {
+            Ok((s, estimate)) => {
+                let n = s.variant_list().len();
+                outln!(
+                    "{}: ok ({} variant{}; about {} events, peak memory {})",
+                    f.display(),
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    cost::count(estimate.events()),
+                    cost::bytes(estimate.peak_memory())
+                );
+                if show_cost {
+                    out!("{}", estimate.table());
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;

@@ -27,7 +27,7 @@ pub fn run_all_with(
         seed,
         &RunOptions {
             capture,
-            stream_dir: None,
+            ..RunOptions::default()
         },
     )
 }

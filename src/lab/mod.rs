@@ -79,6 +79,16 @@ pub enum LabError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An allocation the run needs failed.
+    #[error("variant {variant}: {what} need {bytes} bytes, more than this machine can allocate; `sim validate --cost` shows what the scenario costs")]
+    Memory {
+        /// Variant name.
+        variant: String,
+        /// What needed it.
+        what: &'static str,
+        /// How much.
+        bytes: u64,
+    },
     /// The run would exceed a resource limit.
     #[error("variant {variant}: {what} exceeded the limit of {limit}; shorten the run or lower the load")]
     Limit {
@@ -282,6 +292,9 @@ pub struct ConnRow {
     pub fate: &'static str,
 }
 
+/// Series per bucket in [`Series`] (six [`TimeSeries`] and the latency maxima).
+pub const SERIES: usize = 7;
+
 /// Per-bucket time series.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -418,6 +431,46 @@ fn instance_name(name: &str, k: usize) -> String {
         None => format!("{name}-{k}"),
     }
 }
+
+/// Bytes of one item of each structure of a run that grows with the scenario, taken from the
+/// types themselves so the cost estimate (`crate::cost`) follows them when they change.
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    /// A pending event in the queue.
+    pub event: usize,
+    /// A live request (slab slot).
+    pub request: usize,
+    /// A live connection (slab slot).
+    pub connection: usize,
+    /// A client's entry in its timeout queue.
+    pub deadline: usize,
+    /// A connections.csv row held until the end.
+    pub conn_row: usize,
+    /// An event-log entry (its strings are extra).
+    pub log_entry: usize,
+    /// A ping probe kept for the ping log.
+    pub ping_probe: usize,
+    /// A client instance's record.
+    pub client: usize,
+    /// A client instance's probe record in the result.
+    pub probe_stats: usize,
+    /// A latency histogram's counters.
+    pub histogram: usize,
+}
+
+/// The [`Footprint`] of this build.
+pub const FOOTPRINT: Footprint = Footprint {
+    event: Scheduler::<Ev>::ENTRY_BYTES,
+    request: Slab::<Req>::SLOT_BYTES + 4,
+    connection: Slab::<Conn>::SLOT_BYTES + 4,
+    deadline: std::mem::size_of::<(SimTime, Key)>(),
+    conn_row: std::mem::size_of::<ConnRow>(),
+    log_entry: std::mem::size_of::<sim_core::LogEntry>(),
+    ping_probe: std::mem::size_of::<crate::tools::PingProbe>(),
+    client: std::mem::size_of::<Client>(),
+    probe_stats: std::mem::size_of::<(bool, client::ProbeStats)>(),
+    histogram: LatencyHistogram::HEAP_BYTES,
+};
 
 /// Limits that stop a run with a message instead of exhausting the machine.
 const MAX_LIVE_REQUESTS: usize = 5_000_000;
@@ -627,15 +680,26 @@ impl Lab {
             .collect();
         let horizon = scenario.duration;
         let bucket = scenario.timeseries_bucket;
-        let ts = || TimeSeries::new(bucket, horizon);
+        // The largest allocation a build makes; `cost::check` refuses scenarios that would not
+        // fit, and a failure here is an error, never an abort.
+        let buckets = horizon.as_nanos().div_ceil(bucket.as_nanos().max(1));
+        let no_memory = |_| LabError::Memory {
+            variant: vname.clone(),
+            what: "time series",
+            bytes: buckets.saturating_mul(8 * SERIES as u64),
+        };
+        let ts = || TimeSeries::new(bucket, horizon).map_err(no_memory);
         let series = Series {
-            started: ts(),
-            ok: ts(),
-            reset: ts(),
-            timeout: ts(),
-            refused: ts(),
-            latency_sum_ns: ts(),
-            latency_max_ns: vec![0; ts().len()],
+            started: ts()?,
+            ok: ts()?,
+            reset: ts()?,
+            timeout: ts()?,
+            refused: ts()?,
+            latency_sum_ns: ts()?,
+            latency_max_ns: sim_core::metrics::zeroed(
+                usize::try_from(buckets).unwrap_or(usize::MAX),
+            )
+            .map_err(no_memory)?,
         };
         let control = scenario
             .bgp_of(variant)
@@ -1868,7 +1932,7 @@ pub fn run_variant_with(
         seed,
         &RunOptions {
             capture,
-            stream_dir: None,
+            ..RunOptions::default()
         },
     )
 }
@@ -1881,7 +1945,16 @@ pub struct RunOptions {
     /// Stream per-request results (vegeta's CSV encoding) into files in this directory while the
     /// run goes, so memory stays bounded by what is live, not by requests simulated.
     pub stream_dir: Option<std::path::PathBuf>,
+    /// Add the events handled here as the run goes (a progress bar reads it; it cannot change
+    /// a result).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Stop with [`LabError::Limit`] after this many events: the guard behind the cost
+    /// estimate, should a run outgrow it.
+    pub max_events: Option<u64>,
 }
+
+/// Events handled between looks at progress and limits.
+const SLICE: u64 = 1 << 16;
 
 /// Run one variant with [`RunOptions`].
 ///
@@ -1899,7 +1972,21 @@ pub fn run_variant_opts(
         sim.model.open_streams(dir)?;
     }
     let end = SimTime(scenario.duration.as_nanos());
-    sim.run_until(end);
+    let mut reported = 0;
+    loop {
+        let done = sim.run_for(end, SLICE);
+        let events = sim.events_processed();
+        if let Some(p) = &opts.progress {
+            p.fetch_add(events - reported, std::sync::atomic::Ordering::Relaxed);
+            reported = events;
+        }
+        if let Some(max) = opts.max_events.filter(|&m| events > m) {
+            sim.model.limit_hit = Some(("events", max));
+        }
+        if done || sim.model.limit_hit.is_some() {
+            break;
+        }
+    }
     let events = sim.events_processed();
     let now = sim.now();
     sim.model.finish_run(events, now)
