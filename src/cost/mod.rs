@@ -46,6 +46,9 @@ pub const DEFAULT_MAX_EVENTS: u64 = 10_000_000_000;
 /// scenarios show 5-12 M), for the time a run will take.
 pub const EVENTS_PER_SECOND: f64 = 6e6;
 
+/// Items listed per kind in [`Estimate::table`].
+const TOP_ITEMS: usize = 5;
+
 /// What a command may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -224,6 +227,35 @@ impl Estimate {
                 bytes(r.working()),
                 bytes(r.retained()),
                 bytes(r.output())
+            );
+        }
+        let mut items: Vec<(&RunCost, &Item)> = self
+            .runs
+            .iter()
+            .flat_map(|r| r.items.iter().map(move |i| (r, i)))
+            .collect();
+        items.sort_by(|a, b| (b.1.working + b.1.retained).total_cmp(&(a.1.working + a.1.retained)));
+        let _ = writeln!(out, "largest memory items:");
+        for (r, i) in items.iter().take(TOP_ITEMS) {
+            let _ = writeln!(
+                out,
+                "  {:>11}  {}: {} (`{}`)",
+                bytes(i.working + i.retained),
+                r.name,
+                i.what,
+                i.field
+            );
+        }
+        items.sort_by(|a, b| b.1.events.total_cmp(&a.1.events));
+        let _ = writeln!(out, "largest event items:");
+        for (r, i) in items.iter().take(TOP_ITEMS) {
+            let _ = writeln!(
+                out,
+                "  {:>14}  {}: {} (`{}`)",
+                run::count(i.events),
+                r.name,
+                i.what,
+                i.field
             );
         }
         let _ = writeln!(

@@ -64,7 +64,11 @@ const TIMESERIES_ROW: f64 = 95.0;
 const CONNECTIONS_ROW: f64 = 90.0;
 const EVENTS_ROW: f64 = 90.0;
 const VEGETA_CSV_ROW: f64 = 120.0;
-const PING_LOG_LINE: f64 = 80.0;
+const PING_LOG_LINE: f64 = 84.0;
+/// A ping log line while the log is assembled: its (time, order, text) record and the text's
+/// own allocation, plus the text's share of the joined log. Measured: a 60 s ping every 100 us
+/// with a log (600,000 probes) peaks at 178 MiB, about 290 bytes per probe in all.
+const PING_LINE_BYTES: f64 = 40.0 + 64.0 + 90.0;
 const IPERF_INTERVAL_JSON: f64 = 1_100.0;
 /// A fortio JSON report (its histogram lists the occupied buckets), a vegeta JSON report, a
 /// wrk text report: sizes from the blog suite's files, rounded up.
@@ -144,6 +148,9 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
         let br = l2.base_reachable_time.as_secs_f64();
         if gateway && t.gateway_requests > 0.0 {
             let g = busiest_external(s, &t);
+            // The first DELAY comes once REACHABLE (uniform in 0.5-1.5 x base_reachable_time,
+            // `neigh_rand_reach_time`) is over: a short run may never see one.
+            let delay_seen = ((t.gateway_window - 0.5 * br) / br).clamp(0.0, 1.0);
             items.push(Item {
                 field: g.map_or("clients".into(), |g| rate_field(g, &s.clients[g])),
                 what: format!(
@@ -151,7 +158,7 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
                     count(t.gateway_peak_rate * DELAY_PROBE_S)
                 ),
                 events: t.gateway_requests * DELAY_PROBE_S / (br + DELAY_PROBE_S),
-                working: pow2(t.gateway_peak_rate * DELAY_PROBE_S) * FOOTPRINT.event as f64,
+                working: t.gateway_peak_rate * DELAY_PROBE_S * delay_seen * FOOTPRINT.event as f64,
                 retained: 0.0,
                 output: 0.0,
             });
@@ -303,7 +310,8 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
     // Route changes: a connections.csv row per established connection per change.
     let changes = route_changes(s, mode, script, l2.map(|l| l.clients));
     if changes > 0.0 {
-        let rows = changes * established;
+        // The first announcement finds no connection yet; every later change records them all.
+        let rows = (changes - 1.0) * established;
         items.push(Item {
             field: events_field,
             what: format!(
@@ -313,7 +321,7 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
             ),
             events: 0.0,
             working: 0.0,
-            retained: pow2(rows) * FOOTPRINT.conn_row as f64
+            retained: rows * FOOTPRINT.conn_row as f64
                 + changes * 4.0 * (FOOTPRINT.log_entry as f64 + LOG_TEXT_BYTES),
             output: rows * CONNECTIONS_ROW + changes * (150.0 + 4.0 * EVENTS_ROW),
         });
@@ -413,14 +421,14 @@ fn group(
     let unanswered = (load.started - load.served).max(0.0);
     let checks = (n * load.window / timeout.max(1e-9)).min(load.started) + unanswered;
     let events = send + load.served * answered_path + unanswered * 3.0 + checks;
-    let live = pow2(load.live);
-    let heap = load.live
-        + match shape {
-            Shape::Closed(k, _) => f64::from(k) * n,
-            _ => n,
-        };
-    let deadlines = n * pow2(load.deadlines_per_instance) * FOOTPRINT.deadline as f64;
-    let backlog = n * pow2(load.backlog) * 8.0;
+    // Pending events: one per closed-loop user (its request's next step, or its think
+    // time), else one per request in flight and one arrival per instance.
+    let heap = match shape {
+        Shape::Closed(k, _) => f64::from(k) * n,
+        _ => load.live + n + load.queued,
+    };
+    let deadlines = n * ring(load.deadlines_per_instance) * FOOTPRINT.deadline as f64;
+    let backlog = n * ring(load.backlog) * 8.0;
     let what = format!(
         "client {:?}: {} requests started, {} answered, {} in flight at most, {} in its timeout queues",
         c.name,
@@ -433,9 +441,9 @@ fn group(
         field: field(&[("timeout", excess(timeout, 2.0))]),
         what,
         events,
-        working: live * FOOTPRINT.request as f64
-            + pow2(heap) * FOOTPRINT.event as f64
-            + pow2(load.conns) * FOOTPRINT.connection as f64
+        working: load.live * FOOTPRINT.request as f64
+            + heap * FOOTPRINT.event as f64
+            + load.conns * FOOTPRINT.connection as f64
             + deadlines
             + backlog,
         retained: 0.0,
@@ -455,9 +463,9 @@ fn group(
                     field: field(&[]),
                     what: format!("ping log of client {:?}: {} probes", c.name, count(probes)),
                     events: 0.0,
-                    // Kept per probe, copied once at the end, then written as text.
-                    working: pow2(probes / n) * n * FOOTPRINT.ping_probe as f64
-                        + probes * FOOTPRINT.ping_probe as f64,
+                    // Kept per probe, copied once at the end, then a line each (sorted by time)
+                    // joined into the log text (`tools::ping::to_log`).
+                    working: probes * (2.0 * FOOTPRINT.ping_probe as f64 + PING_LINE_BYTES),
                     retained: probes * PING_LOG_LINE,
                     output: probes * PING_LOG_LINE,
                 });
@@ -473,7 +481,7 @@ fn group(
                     field: field(&[]),
                     what: format!("{:?}'s tool report", c.name),
                     events: 0.0,
-                    working: 2.0 * (3.0 * FOOTPRINT.histogram as f64 + pow2(windows) * 8.0),
+                    working: 2.0 * (3.0 * FOOTPRINT.histogram as f64 + windows * 8.0),
                     retained: report,
                     output: report,
                 });
@@ -500,7 +508,7 @@ fn group(
                 count(confirms)
             ),
             events: 2.0 * flood + confirms,
-            working: flood * FRAME_BYTES + pow2(pending) * FOOTPRINT.event as f64,
+            working: flood * FRAME_BYTES + pending * FOOTPRINT.event as f64,
             retained: capture(a, n) + n * 4.0 * (FOOTPRINT.log_entry as f64 + LOG_TEXT_BYTES),
             output: capture(a, n) + n * 4.0 * EVENTS_ROW,
         });
@@ -591,8 +599,10 @@ fn driver(candidates: &[(&str, f64)]) -> String {
     best.map_or_else(String::new, |(f, _)| f.to_string())
 }
 
-/// What a vector that grew to `n` entries by doubling has allocated, in entries.
-fn pow2(n: f64) -> f64 {
+/// Entries a ring buffer (`VecDeque`) that held `n` at most has allocated and touched: it
+/// doubles, and a ring that wraps around writes all of it. (A `Vec` that grew to `n` is
+/// resident for its `n` entries only: the pages beyond are never written.)
+fn ring(n: f64) -> f64 {
     if n <= 1.0 {
         n.max(0.0)
     } else {

@@ -53,6 +53,9 @@ pub struct GroupLoad {
     pub deadlines_per_instance: f64,
     /// Requests an instance queues behind a full pool (keep-alive under overload), peak.
     pub backlog: f64,
+    /// Requests waiting behind a saturated resource with their next event pending (open
+    /// loops under overload: the backlog grows for as long as the overload lasts), peak.
+    pub queued: f64,
     /// Seconds the group is active.
     pub window: f64,
     /// Round trip without queueing, seconds.
@@ -74,6 +77,8 @@ pub struct Traffic {
     pub gateway_peak_rate: f64,
     /// Requests through the L2 gateway over the run.
     pub gateway_requests: f64,
+    /// Seconds from the first to the last request through the gateway.
+    pub gateway_window: f64,
 }
 
 /// Mean of a service-time distribution, seconds.
@@ -352,6 +357,7 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
         })
         .collect();
     let (mut gateway_peak_rate, mut gateway_requests) = (0.0f64, 0.0);
+    let (mut gateway_from, mut gateway_to) = (f64::INFINITY, 0.0f64);
     for w in cuts.windows(2) {
         let (a, b) = (w[0], w[1]);
         let len = b - a;
@@ -393,7 +399,9 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
             // Little: in flight = rate x time in the system. Saturated, closed loops keep all
             // their users out and open loops' requests wait up to their timeout.
             let mean_live = match (shape(c), scale < 1.0) {
-                (Shape::Pooled(k) | Shape::Closed(k, _), true) => f64::from(k) * n,
+                // Users not thinking wait in a queue somewhere.
+                (Shape::Closed(k, think), true) => (f64::from(k) * n - served * think).max(0.0),
+                (Shape::Pooled(k), true) => f64::from(k) * n,
                 (_, true) => started * timeout,
                 (_, false) => served * gl.rtt,
             };
@@ -406,15 +414,27 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
             if let Shape::Pooled(_) = shape(c) {
                 gl.backlog = gl.backlog.max((own - served).max(0.0) * len / n);
             }
+            if scale < 1.0 && matches!(shape(c), Shape::Open | Shape::Elastic) {
+                gl.queued += (started - served).max(0.0) * len;
+            }
             if gateway && !matches!(c.location, ClientLocation::InCluster(_)) {
                 gateway_rate += started;
                 gateway_requests += started * len;
+                gateway_from = gateway_from.min(a);
+                gateway_to = gateway_to.max(b);
             }
         }
         gateway_peak_rate = gateway_peak_rate.max(gateway_rate);
     }
     for (c, gl) in specs.iter().zip(&mut groups) {
         let n = f64::from(c.count);
+        if gl.window > 0.0 && matches!(shape(c), Shape::Open | Shape::Elastic | Shape::Pooled(_)) {
+            // Each instance's first arrival is at its start, the gaps come after it.
+            let answered = gl.served / gl.started.max(f64::MIN_POSITIVE);
+            gl.arrivals += n;
+            gl.started += n;
+            gl.served += n * answered.min(1.0);
+        }
         let (conns, opened) = match shape(c) {
             Shape::Open => (gl.live, gl.started),
             Shape::Elastic => (gl.live.max(1.0 * n), gl.live.max(1.0 * n)),
@@ -431,5 +451,6 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
         groups,
         gateway_peak_rate,
         gateway_requests,
+        gateway_window: (gateway_to - gateway_from).max(0.0),
     }
 }
