@@ -328,59 +328,76 @@ pub struct Refusal {
 pub fn check(e: &Estimate, limits: &Limits) -> Result<(), Refusal> {
     let memory = e.peak_memory();
     if memory > limits.max_memory as f64 {
-        let (source, item, share) = largest(e, |i| i.working + i.retained);
+        let (source, item, share, runs) = largest(e, |i| i.working + i.retained);
         return Err(Refusal {
             source,
             field: item.field.clone(),
             message: format!(
-                "the run would need about {} of memory, more than the limit of {} (--max-memory); most of it: {} ({} in all); lower `{}` or raise --max-memory",
+                "the run would need about {} of memory, more than the limit of {} (--max-memory); `{}` accounts for {}{}, most of it {}; lower it or raise --max-memory",
                 bytes(memory),
                 bytes(limits.max_memory as f64),
-                item.what,
+                item.field,
                 bytes(share),
-                item.field
+                over(runs),
+                item.what
             ),
         });
     }
     let events = e.events();
     if events > limits.max_events as f64 {
-        let (source, item, share) = largest(e, |i| i.events);
+        let (source, item, share, runs) = largest(e, |i| i.events);
         return Err(Refusal {
             source,
             field: item.field.clone(),
             message: format!(
-                "the run would handle about {} events (about {} of wall time), more than the limit of {} (--max-events); most of them: {} ({} events in all); lower `{}` or raise --max-events",
+                "the run would handle about {} events (about {} of wall time), more than the limit of {} (--max-events); `{}` accounts for {}{}, most of them {}; lower it or raise --max-events",
                 run::count(events),
                 seconds(e.wall_seconds()),
                 run::count(limits.max_events as f64),
-                item.what,
+                item.field,
                 run::count(share),
-                item.field
+                over(runs),
+                item.what
             ),
         });
     }
     Ok(())
 }
 
-/// The item whose field (in its scenario) costs the most by `cost`, summed over runs.
-fn largest(e: &Estimate, cost: impl Fn(&Item) -> f64) -> (usize, &Item, f64) {
-    let mut best: Option<(usize, &Item, f64)> = None;
+/// The field (in its scenario) that costs the most by `cost`, summed over runs: its source,
+/// its largest item, the field's total, and over how many runs.
+fn largest(e: &Estimate, cost: impl Fn(&Item) -> f64) -> (usize, &Item, f64, u64) {
+    let mut best: Option<(usize, &Item, f64, u64)> = None;
     for r in &e.runs {
         for item in &r.items {
-            let total: f64 = e
-                .runs
-                .iter()
-                .filter(|o| o.source == r.source)
-                .flat_map(|o| o.items.iter().map(move |i| (o.copies, i)))
-                .filter(|(_, i)| i.field == item.field)
-                .map(|(k, i)| cost(i) * k as f64)
-                .sum();
-            if best.is_none_or(|(_, _, b)| total > b) {
-                best = Some((r.source, item, total));
+            let (mut total, mut runs, mut top) = (0.0, 0, item);
+            for o in e.runs.iter().filter(|o| o.source == r.source) {
+                let mine = o.items.iter().filter(|i| i.field == item.field);
+                let mut counted = false;
+                for i in mine {
+                    total += cost(i) * o.copies as f64;
+                    counted = true;
+                    if cost(i) > cost(top) {
+                        top = i;
+                    }
+                }
+                runs += if counted { o.copies } else { 0 };
+            }
+            if best.is_none_or(|b| total > b.2) {
+                best = Some((r.source, top, total, runs));
             }
         }
     }
     best.unwrap_or_else(|| unreachable!("every run has items"))
+}
+
+/// ` over 13 runs`, or nothing for one.
+fn over(runs: u64) -> String {
+    if runs > 1 {
+        format!(" over {runs} runs")
+    } else {
+        String::new()
+    }
 }
 
 /// Read, parse and validate a scenario file, then refuse it if running it would exceed

@@ -621,7 +621,7 @@ fn capture(a: &Assumptions, frames: f64) -> f64 {
 
 /// A count for messages: `1,234,567` or `3.6e9`.
 pub fn count(x: f64) -> String {
-    if !x.is_finite() || x >= 1e10 {
+    if !x.is_finite() || x >= 1e13 {
         format!("{x:.1e}")
     } else {
         let s = format!("{:.0}", x.max(0.0));

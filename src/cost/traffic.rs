@@ -128,6 +128,9 @@ pub struct Cluster<'a> {
     nodes: usize,
     /// The node external traffic enters at in L2 mode.
     leader: usize,
+    /// Nodes announcing the service in BGP (or scripted) mode: all under Cluster policy,
+    /// those with a pod under Local (MetalLB's rule).
+    members: usize,
     packet_s: f64,
     service_s: f64,
 }
@@ -141,12 +144,16 @@ impl<'a> Cluster<'a> {
         let leader = (0..nodes)
             .max_by_key(|&i| (pods_on(s, i), std::cmp::Reverse(i)))
             .unwrap_or(0);
+        let members = (0..nodes)
+            .filter(|&i| policy == TrafficPolicy::Cluster || pods_on(s, i) > 0)
+            .count();
         Cluster {
             s,
             mode,
             policy,
             nodes,
             leader,
+            members,
             packet_s: s.nodes.packet_cost.as_secs_f64(),
             service_s: mean_service_s(&s.service.pods.service_time),
         }
@@ -154,34 +161,25 @@ impl<'a> Cluster<'a> {
 
     /// Ingress share of node `i` for the group's requests.
     fn ingress(&self, c: &ClientSpec, i: usize) -> f64 {
-        if let ClientLocation::InCluster(name) = &c.location {
-            let k = node_index(self.s, name);
-            return f64::from(u8::from(k == Some(i)));
-        }
-        match self.mode {
-            Mode::L2 => f64::from(u8::from(i == self.leader)),
-            Mode::Bgp | Mode::Scripted => {
-                let member =
-                    |j: usize| self.policy == TrafficPolicy::Cluster || pods_on(self.s, j) > 0;
-                if !member(i) {
-                    return 0.0;
-                }
-                let members = (0..self.nodes).filter(|&j| member(j)).count();
-                1.0 / members.max(1) as f64
+        match &c.location {
+            ClientLocation::InCluster(name) => {
+                f64::from(u8::from(node_index(self.s, name) == Some(i)))
             }
+            ClientLocation::External => self.external_ingress(i),
         }
     }
 
-    /// Share of the group's requests served by pods on node `i`.
-    fn pod_share(&self, c: &ClientSpec, i: usize) -> f64 {
-        if matches!(c.load, Load::Ping { .. }) {
-            return 0.0; // the node's kernel answers
+    /// Ingress share of node `i` for requests from outside the cluster.
+    fn external_ingress(&self, i: usize) -> f64 {
+        match self.mode {
+            Mode::L2 => f64::from(u8::from(i == self.leader)),
+            Mode::Bgp | Mode::Scripted => {
+                if self.policy == TrafficPolicy::Local && pods_on(self.s, i) == 0 {
+                    return 0.0;
+                }
+                1.0 / self.members.max(1) as f64
+            }
         }
-        let in_cluster = matches!(c.location, ClientLocation::InCluster(_));
-        if self.policy == TrafficPolicy::Local && !in_cluster {
-            return self.ingress(c, i);
-        }
-        pods_on(self.s, i) as f64 / f64::from(self.s.service.pods.replicas.max(1))
     }
 
     /// Share of requests whose pod is remote from their ingress.
@@ -221,27 +219,57 @@ impl<'a> Cluster<'a> {
 
     /// Utilisation per request per second of the busiest resource, for groups at `rates`
     /// (requests per second of all instances): the cluster keeps up while this is <= 1.
+    /// Groups are summed into classes first (external, or in the cluster at one node), so
+    /// this is one pass over the groups and one over the nodes.
     fn utilisation(&self, groups: &[&ClientSpec], rates: &[f64]) -> f64 {
+        use std::collections::BTreeMap;
+        // Per class: request-packet CPU seconds per second, and bits per second.
+        let (mut ext_cpu, mut ext_bits) = (0.0, 0.0);
+        let mut inside: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+        // Pod work per second: spread over all pods, or local to the external ingress.
+        let (mut spread_work, mut local_work) = (0.0, 0.0);
+        for (c, &rate) in groups.iter().zip(rates) {
+            let ping = matches!(c.load, Load::Ping { .. });
+            let packets = if ping { 1.0 } else { 2.0 };
+            let cpu = rate * packets * self.packet_s;
+            let bits = rate * f64::from(c.response_bytes.max(c.request_bytes)) * 8.0;
+            let in_cluster = match &c.location {
+                ClientLocation::InCluster(name) => node_index(self.s, name),
+                ClientLocation::External => None,
+            };
+            match in_cluster {
+                Some(k) => {
+                    let e = inside.entry(k).or_default();
+                    e.0 += cpu;
+                    e.1 += bits;
+                }
+                None => {
+                    ext_cpu += cpu;
+                    ext_bits += bits;
+                }
+            }
+            if !ping {
+                let work = rate * self.service_s;
+                if self.policy == TrafficPolicy::Local && in_cluster.is_none() {
+                    local_work += work;
+                } else {
+                    spread_work += work;
+                }
+            }
+        }
         let cores = f64::from(self.s.nodes.cores.max(1));
         let cpu_limit = self.s.service.pods.cpu;
         let nic = self.s.network.node_link.bandwidth.0 as f64;
+        let replicas = f64::from(self.s.service.pods.replicas.max(1));
         let mut worst: f64 = 0.0;
         for i in 0..self.nodes {
-            let (mut cpu, mut pods, mut bits) = (0.0, 0.0, 0.0);
-            for (c, &rate) in groups.iter().zip(rates) {
-                let e = self.ingress(c, i) * rate;
-                let q = self.pod_share(c, i) * rate;
-                let packets = if matches!(c.load, Load::Ping { .. }) {
-                    1.0
-                } else {
-                    2.0
-                };
-                cpu += e * packets * self.packet_s + q * self.service_s;
-                pods += q * self.service_s;
-                bits += e * f64::from(c.response_bytes.max(c.request_bytes)) * 8.0;
-            }
-            worst = worst.max(cpu / cores);
+            let e = self.external_ingress(i);
+            let (in_cpu, in_bits) = inside.get(&i).copied().unwrap_or_default();
             let here = pods_on(self.s, i) as f64;
+            let pods = spread_work * here / replicas + local_work * e;
+            let cpu = e * ext_cpu + in_cpu + pods;
+            let bits = e * ext_bits + in_bits;
+            worst = worst.max(cpu / cores);
             if here > 0.0 {
                 worst = worst.max(pods / (here * cpu_limit));
             }
@@ -392,13 +420,16 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
                 Shape::Open | Shape::Elastic | Shape::Pooled(_) => own * len,
                 Shape::Closed(..) | Shape::Bulk => 0.0,
             };
-            if scale < 1.0 {
+            // Held back by the cluster, or (an open loop) by its own link, where requests
+            // queue for transmission.
+            let behind = scale < 1.0 || served < started * 0.999;
+            if behind {
                 gl.saturated += len / gl.window.max(f64::MIN_POSITIVE);
             }
             let timeout = c.timeout.as_secs_f64();
             // Little: in flight = rate x time in the system. Saturated, closed loops keep all
             // their users out and open loops' requests wait up to their timeout.
-            let mean_live = match (shape(c), scale < 1.0) {
+            let mean_live = match (shape(c), behind) {
                 // Users not thinking wait in a queue somewhere.
                 (Shape::Closed(k, think), true) => (f64::from(k) * n - served * think).max(0.0),
                 (Shape::Pooled(k), true) => f64::from(k) * n,
@@ -414,7 +445,7 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
             if let Shape::Pooled(_) = shape(c) {
                 gl.backlog = gl.backlog.max((own - served).max(0.0) * len / n);
             }
-            if scale < 1.0 && matches!(shape(c), Shape::Open | Shape::Elastic) {
+            if behind && matches!(shape(c), Shape::Open | Shape::Elastic) {
                 gl.queued += (started - served).max(0.0) * len;
             }
             if gateway && !matches!(c.location, ClientLocation::InCluster(_)) {
