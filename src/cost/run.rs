@@ -29,8 +29,9 @@ const RESOLVER_BYTES: f64 = 100.0;
 /// Measured: 1,000 on-segment clients starting together, each broadcasting to 1,003 ports,
 /// peak 105 MiB: 98 bytes per frame.
 const FRAME_BYTES: f64 = 98.0;
-/// The process before any run: binary, libc, the thread pool (release build: 5.3 MiB with one
-/// tiny variant).
+/// The process before any run: binary, libc, the thread pool. Measured with one tiny variant
+/// (`scenarios/blog/test1_iperf3_latency.ron`): 5.3-6.4 MiB in a release build (7.2 MiB at
+/// opt-level 1, as the tests build it; 13.2 MiB unoptimized).
 pub const BASE_BYTES: f64 = 6.0 * 1024.0 * 1024.0;
 /// Events per BGP message (keepalive): the sender's timer wake-up, the segment's delivery,
 /// the receiver's ACK and its delivery. Measured: a 600 s run, no load, per node
@@ -430,8 +431,10 @@ fn group(
     let deadlines = n * ring(load.deadlines_per_instance) * FOOTPRINT.deadline as f64;
     let backlog = n * ring(load.backlog) * 8.0;
     let what = format!(
-        "client {:?}: {} requests started, {} answered, {} in flight at most, {} in its timeout queues",
+        "client {:?} ({} x {}): {} requests started, {} answered, {} in flight at most, {} in its timeout queues",
         c.name,
+        c.count,
+        load_text(c),
         count(load.started),
         count(load.served),
         count(load.live),
@@ -556,6 +559,21 @@ fn busiest_external(s: &Scenario, t: &traffic::Traffic) -> Option<usize> {
     (0..s.clients.len())
         .filter(|&g| !matches!(s.clients[g].location, ClientLocation::InCluster(_)))
         .max_by(|&a, &b| t.groups[a].started.total_cmp(&t.groups[b].started))
+}
+
+/// A client's load as a person wrote it, short.
+fn load_text(c: &ClientSpec) -> String {
+    match c.load {
+        Load::OpenLoop { rate, .. } => format!("{rate} requests/s"),
+        Load::Vegeta { rate, .. } => format!("vegeta {rate}/s"),
+        Load::Fortio { qps, connections } => {
+            format!("fortio {qps} qps over {connections} connections")
+        }
+        Load::Ping { interval } => format!("a ping every {interval}"),
+        Load::ClosedLoop { users, .. } => format!("{users} closed-loop users"),
+        Load::Wrk { connections, .. } => format!("wrk with {connections} connections"),
+        Load::Iperf3 { parallel, .. } => format!("iperf3 -P {parallel}"),
+    }
 }
 
 /// The field that sets a group's request rate.

@@ -636,7 +636,17 @@ impl Lab {
                 )
             })
             .collect();
+        // One record per instance: the largest vector a build grows (bounded by the cost check;
+        // a failure here is an error, never an abort).
+        let instances: u64 = scenario.clients.iter().map(|c| u64::from(c.count)).sum();
         let mut clients = Vec::new();
+        clients
+            .try_reserve_exact(usize::try_from(instances).unwrap_or(usize::MAX))
+            .map_err(|_| LabError::Memory {
+                variant: vname.clone(),
+                what: "client instances",
+                bytes: instances.saturating_mul(FOOTPRINT.client as u64),
+            })?;
         let end = SimTime(scenario.duration.as_nanos());
         for (group, spec) in scenario.clients.iter().enumerate() {
             for k in 0..spec.count {

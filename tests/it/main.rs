@@ -2,6 +2,7 @@
 
 mod cli;
 mod control;
+mod cost;
 mod dataplane;
 mod determinism;
 mod layer2;
