@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::SimDuration;
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in output.
@@ -65,7 +65,7 @@ fn default_bucket() -> SimDuration {
 }
 
 /// A link's delay and rate.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// One-way propagation delay.
@@ -80,7 +80,7 @@ fn ten_gig() -> Bandwidth {
 }
 
 /// Where clients, router and nodes sit relative to each other.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Each client to the router.
@@ -109,7 +109,7 @@ impl Default for Network {
 }
 
 /// The worker nodes: `node-1` .. `node-N`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
@@ -127,7 +127,7 @@ fn default_cores() -> u16 {
 }
 
 /// `spec.externalTrafficPolicy`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum TrafficPolicy {
     /// Any node accepts, SNATs, and may forward to a pod on another node.
     Cluster,
@@ -136,7 +136,7 @@ pub enum TrafficPolicy {
 }
 
 /// kube-proxy's mode and, for IPVS, its scheduler.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum KubeProxyMode {
     /// iptables: a uniformly random endpoint per new connection (statistic --probability chain).
     Iptables,
@@ -147,7 +147,7 @@ pub enum KubeProxyMode {
 }
 
 /// The LoadBalancer service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// The LoadBalancer IP.
@@ -194,7 +194,7 @@ fn default_endpoint_removal() -> SimDuration {
 }
 
 /// Where pods go.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Placement {
     /// Round robin over all nodes (anti-affinity spread): pod i on node (i mod N) + 1.
     Spread,
@@ -203,7 +203,7 @@ pub enum Placement {
 }
 
 /// Pods: replicas, CPU and how long a request takes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pods {
     /// Number of pods.
@@ -227,7 +227,7 @@ fn spread() -> Placement {
 }
 
 /// A distribution of service times.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum ServiceTime {
     /// Always the same.
     Constant {
@@ -249,7 +249,7 @@ pub enum ServiceTime {
 }
 
 /// The router's ECMP configuration.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Ecmp {
     /// Which header fields feed the hash.
@@ -298,7 +298,7 @@ impl Default for Ecmp {
 }
 
 /// Next-hop order in the ECMP group.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum NexthopOrder {
     /// Sorted by next-hop address, as zebra keeps a nexthop group (`nexthop_group_add_sorted`
     /// in FRR lib/nexthop_group.c).
@@ -308,7 +308,7 @@ pub enum NexthopOrder {
 }
 
 /// The BGP control plane.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BgpSpec {
     /// Which speaker runs on the nodes.
@@ -353,7 +353,7 @@ fn default_router_as() -> u32 {
 
 /// Layer 2 mode: the nodes, the clients' gateway (or the clients themselves) and a switch on
 /// one segment; each node's speaker runs memberlist and answers ARP for the IP it leads.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct L2Spec {
     /// Where the clients sit.
@@ -401,7 +401,7 @@ fn default_aging() -> SimDuration {
 }
 
 /// Where L2-mode clients sit.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum ClientPlacement {
     /// On the nodes' segment: each client resolves the VIP itself.
     OnSegment,
@@ -410,7 +410,7 @@ pub enum ClientPlacement {
 }
 
 /// `arp_accept` values.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 pub enum ArpAcceptSetting {
     /// 0: unsolicited ARP never creates an entry (it still updates one).
     #[default]
@@ -422,7 +422,7 @@ pub enum ArpAcceptSetting {
 }
 
 /// The speaker on the nodes.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum SpeakerKind {
     /// MetalLB's own Go speaker: hold 90 s, no NOTIFICATION on close, no receive hold timer.
     Native,
@@ -447,7 +447,7 @@ fn default_connect_retry() -> SimDuration {
 }
 
 /// A BFD profile (MetalLB BFDProfile: receiveInterval, transmitInterval, detectMultiplier).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BfdSpec {
     /// Desired minimum transmit interval.
@@ -470,7 +470,7 @@ fn default_bfd_mult() -> u8 {
 }
 
 /// A kind of load generator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Name; instances are `name-1` .. `name-count`.
@@ -511,7 +511,7 @@ pub struct ClientSpec {
 }
 
 /// Where a client runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum ClientLocation {
     /// Outside the cluster.
     #[default]
@@ -537,7 +537,7 @@ fn default_response_bytes() -> u32 {
 }
 
 /// Open or closed loop.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum Load {
     /// Requests at a rate regardless of answers (vegeta, fortio).
     OpenLoop {
@@ -613,7 +613,7 @@ fn default_ping_interval() -> SimDuration {
 }
 
 /// Arrival spacing of an open loop.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Pacing {
     /// Exponential gaps.
     Poisson,
@@ -622,7 +622,7 @@ pub enum Pacing {
 }
 
 /// Connection reuse.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Connections {
     /// A new connection (fresh source port) for every request.
     PerRequest,
@@ -634,7 +634,7 @@ pub enum Connections {
 }
 
 /// One scripted change: exactly one action at a time.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedEvent {
     /// When.
@@ -740,7 +740,7 @@ impl ScriptedEvent {
 }
 
 /// A variant: the base scenario with some settings replaced.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Name in output.
@@ -763,7 +763,7 @@ pub struct Variant {
 }
 
 /// Replacement ECMP settings.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EcmpPatch {
     /// See [`Ecmp::fields`].
@@ -779,7 +779,7 @@ pub struct EcmpPatch {
 }
 
 /// Replacement service settings.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
     /// See [`Service::traffic_policy`].
@@ -838,6 +838,13 @@ impl fmt::Display for Bandwidth {
             b if b % 1_000_000 == 0 => write!(f, "{}Mbit/s", b / 1_000_000),
             b => write!(f, "{b}bit/s"),
         }
+    }
+}
+
+/// Written as it is read (`"10Gbit/s"`), so a scenario serializes to what its file says.
+impl Serialize for Bandwidth {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -908,6 +915,21 @@ impl Scenario {
             .validate()
             .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
         Ok(scenario)
+    }
+
+    /// Check a scenario built in memory (a sweep point) as [`Scenario::parse`] checks a file;
+    /// the error names `path` and the field, without a line.
+    ///
+    /// # Errors
+    /// A [`ScenarioError`] naming the field and the problem.
+    pub fn check(&self, path: &Path) -> Result<(), ScenarioError> {
+        self.validate()
+            .map_err(|(field, _, message)| ScenarioError {
+                file: path.to_path_buf(),
+                position: None,
+                field,
+                message,
+            })
     }
 
     /// The names of the nodes, `node-1` ..
