@@ -79,13 +79,29 @@ pub fn max_in_flight(
     Ok(fit.clamp(1, threads))
 }
 
-/// The memory the system has available now (`MemAvailable` of /proc/meminfo), where Linux
-/// tells it: the default limit of a sweep.
+/// The memory available now, where Linux tells it: the system's `MemAvailable`
+/// (/proc/meminfo), and inside a cgroup v2 limit (a container) what is left of it
+/// (`memory.max - memory.current`), whichever is smaller. The default limit of a sweep.
 pub fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let system = read("/proc/meminfo").and_then(|info| {
+        let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    // "max" (no limit) does not parse, and so counts as none.
+    let cgroup = read("/sys/fs/cgroup/memory.max")
+        .and_then(|m| m.trim().parse::<u64>().ok())
+        .map(|max| {
+            let used = read("/sys/fs/cgroup/memory.current")
+                .and_then(|c| c.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            max.saturating_sub(used)
+        });
+    match (system, cgroup) {
+        (Some(s), Some(c)) => Some(s.min(c)),
+        (s, c) => s.or(c),
+    }
 }
 
 /// A size as `--max-memory` takes it: `512MiB`, `8GiB`, `2GB`, `1000000` (bytes).

@@ -348,7 +348,7 @@ pub enum SweepError {
         /// Its values, `path=value ...`.
         values: String,
         /// The scenario's error.
-        source: ScenarioError,
+        source: Box<ScenarioError>,
     },
     /// A run failed.
     Lab {
@@ -574,7 +574,7 @@ impl Sweep {
                 path::with_values(&base, &assigns, origin).map_err(|source| SweepError::Point {
                     point: p,
                     values: point_text(&assigns),
-                    source,
+                    source: Box::new(source),
                 })?;
             let variants: Vec<Variant> = scenario
                 .variant_list()
@@ -585,12 +585,12 @@ impl Sweep {
                 return Err(SweepError::Point {
                     point: p,
                     values: point_text(&assigns),
-                    source: ScenarioError {
+                    source: Box::new(ScenarioError {
                         file: origin.to_path_buf(),
                         position: None,
                         field: "variants".into(),
                         message: format!("the point's variants are not the sweep's ({}): vary a variant's fields, not its name", def.variants.join(", ")),
-                    },
+                    }),
                 });
             }
             points.push(Point { scenario, variants });

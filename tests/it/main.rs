@@ -7,6 +7,7 @@ mod determinism;
 mod layer2;
 mod scenarios;
 mod suite;
+mod sweep;
 mod tools;
 
 use std::path::Path;
