@@ -336,7 +336,6 @@ fn suite(
     iterations: Option<u32>,
     seed: u64,
 ) -> Result<(), String> {
-    use std::io::IsTerminal;
     let wall = Instant::now();
     let loaded = suite::Suite::load(dir).map_err(|e| e.to_string())?;
     if iterations == Some(0) {
@@ -346,26 +345,10 @@ fn suite(
         iterations,
         first_seed: seed,
     };
-    // A progress bar only for a person watching: never in CI logs or pipes.
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let run = suite::run(&loaded, &opts, &tick);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let run = run.map_err(|e| e.to_string())?;
+    let run = with_progress(suite::job_count(&loaded, &opts), |tick| {
+        suite::run(&loaded, &opts, tick)
+    })
+    .map_err(|e| e.to_string())?;
     let agg = suite::Aggregate::of(&loaded, &run);
     out!("{}", suite::tables(&loaded, &run, &agg));
     if let Some(dir) = &out {
@@ -384,7 +367,6 @@ fn suite(
 
 fn sweep(a: SweepRunArgs) -> Result<(), String> {
     use lbsim::sweep::{budget, run, table, Shard, Sweep, SweepArgs};
-    use std::io::IsTerminal;
     let wall = Instant::now();
     if a.shard.is_some() && a.out.is_none() {
         return Err("--shard needs --out DIR: the shard directory `sim sweep merge` reads".into());
@@ -407,25 +389,8 @@ fn sweep(a: SweepRunArgs) -> Result<(), String> {
         memory_limit: a.max_memory.or_else(budget::available_bytes),
         ..run::RunPlan::default()
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(sweep.runs(shard) as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let done = run::run(&sweep, &plan, &tick);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let done = done.map_err(|e| e.to_string())?;
+    let done = with_progress(sweep.runs(shard), |tick| run::run(&sweep, &plan, tick))
+        .map_err(|e| e.to_string())?;
     let summary = table::summarize(&done.records);
     if a.json {
         outln!(
@@ -490,6 +455,31 @@ fn sweep_merge(
         outln!("\nwrote {} to {}", table::CSV_FILE, out.display());
     }
     Ok(())
+}
+
+/// Run `f` with a progress bar of `runs` on stderr, ticked once per finished run, only for a
+/// person watching: never in CI logs or pipes.
+fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(runs as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let out = f(&tick);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    out
 }
 
 /// The process's peak resident set (VmHWM), where /proc tells it.

@@ -326,20 +326,10 @@ pub struct Sweep {
 /// Why a sweep could not be set up, run, written or merged.
 #[derive(Debug)]
 pub enum SweepError {
-    /// The sweep file: located like scenario errors.
-    File {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line and column, when known.
-        position: Option<(usize, usize)>,
-        /// The field, e.g. `axes[1].values`.
-        field: String,
-        /// What is wrong and what would be valid.
-        message: String,
-    },
     /// A command-line value or a combination of them.
     Arg(String),
-    /// The base scenario, or an axis's path into it.
+    /// Located in a file (file, line, column, field): the sweep file, the base scenario, an
+    /// axis's path into it.
     Scenario(ScenarioError),
     /// One point's values make a scenario that is refused.
     Point {
@@ -373,21 +363,6 @@ pub enum SweepError {
 impl fmt::Display for SweepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SweepError::File {
-                file,
-                position,
-                field,
-                message,
-            } => {
-                write!(f, "{}", file.display())?;
-                if let Some((line, col)) = position {
-                    write!(f, ":{line}:{col}")?;
-                }
-                if !field.is_empty() {
-                    write!(f, ": field `{field}`")?;
-                }
-                write!(f, ": {message}")
-            }
             SweepError::Arg(m) | SweepError::Memory(m) | SweepError::Merge(m) => f.write_str(m),
             SweepError::Scenario(e) => write!(f, "{e}"),
             SweepError::Point {
@@ -418,7 +393,7 @@ impl Sweep {
     /// Set up a sweep from `file` (a sweep file, or a scenario file the arguments sweep).
     ///
     /// # Errors
-    /// A located [`SweepError::File`], a scenario's error, a path or value an axis cannot
+    /// A located error in the sweep file or the scenario, a path or value an axis cannot
     /// take, a point the scenario checks refuse.
     pub fn load(file: &Path, args: &SweepArgs) -> Result<Sweep, SweepError> {
         let io = |source| SweepError::Io {
@@ -427,11 +402,13 @@ impl Sweep {
         };
         let text = std::fs::read_to_string(file).map_err(io)?;
         let (scenario_path, spec) = if is_sweep_file(&text) {
-            let spec: SweepFile = parse_ron(&text, 64).map_err(|e| SweepError::File {
-                file: file.to_path_buf(),
-                position: e.position,
-                field: e.field,
-                message: e.message,
+            let spec: SweepFile = parse_ron(&text, 64).map_err(|e| {
+                SweepError::Scenario(ScenarioError {
+                    file: file.to_path_buf(),
+                    position: e.position,
+                    field: e.field,
+                    message: e.message,
+                })
             })?;
             let dir = file.parent().unwrap_or(Path::new("."));
             (dir.join(&spec.scenario), Some(spec))
