@@ -32,6 +32,7 @@ pub mod log;
 pub mod metrics;
 pub mod pcap;
 pub mod queue;
+pub mod ranged;
 pub mod rng;
 pub mod time;
 pub mod topology;

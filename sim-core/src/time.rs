@@ -120,6 +120,9 @@ impl FromStr for SimDuration {
             reason,
         };
         let s = text.trim();
+        if s.starts_with('-') {
+            return Err(err("durations cannot be negative"));
+        }
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| err("missing unit"))?;
@@ -236,6 +239,12 @@ mod tests {
         ] {
             assert!(bad.parse::<SimDuration>().is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn a_negative_duration_says_so() {
+        let e = "-5s".parse::<SimDuration>().unwrap_err();
+        assert_eq!(e.reason, "durations cannot be negative");
     }
 
     #[test]
