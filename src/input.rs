@@ -147,6 +147,7 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
         b: text.as_bytes(),
         i: 0,
         deepest: None,
+        entered: 0,
     };
     let at = scan.find(&segments).or(scan.deepest)?;
     Some(line_col(text, at))
@@ -159,6 +160,7 @@ pub fn top_level_fields(text: &str) -> Vec<&str> {
         b: text.as_bytes(),
         i: 0,
         deepest: None,
+        entered: 0,
     };
     let mut fields = Vec::new();
     scan.skip_blank();
@@ -217,7 +219,13 @@ struct Scan<'a> {
     i: usize,
     /// The start of the deepest value or entry reached on the path.
     deepest: Option<usize>,
+    /// Values entered by [`Scan::find`], bounded so that wrappers nested without end
+    /// (`Some(Some(..` ) cannot exhaust the stack.
+    entered: usize,
 }
+
+/// Deeper than any scenario or suite file can be (the parser stops at 64 levels).
+const MAX_FIND_DEPTH: usize = 128;
 
 impl<'a> Scan<'a> {
     fn peek(&self) -> Option<u8> {
@@ -347,31 +355,38 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A bracketed group and everything in it, however deep: a loop with a depth count, not
+    /// recursion, so that no input can exhaust the stack.
     fn skip_group(&mut self) {
-        let close = match self.peek() {
-            Some(b'(') => b')',
-            Some(b'[') => b']',
-            Some(b'{') => b'}',
-            _ => return,
-        };
-        self.i += 1;
+        let mut depth = 0usize;
         loop {
             self.skip_blank();
             match self.peek() {
                 None => return,
-                Some(c) if c == close => {
+                Some(b'(' | b'[' | b'{') => {
+                    depth += 1;
                     self.i += 1;
-                    return;
                 }
-                Some(b',' | b':') => self.i += 1,
-                Some(b')' | b']' | b'}') => return, // unbalanced: stop
-                Some(_) => self.skip_value(),
+                Some(b')' | b']' | b'}') => {
+                    self.i += 1;
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                Some(b'"' | b'\'') => self.skip_quoted(),
+                _ if self.at_raw_string() => self.skip_quoted(),
+                Some(_) => self.i += 1,
             }
         }
     }
 
     /// At the start of a value: the offset of `path` inside it.
     fn find(&mut self, path: &[Segment<'_>]) -> Option<usize> {
+        self.entered += 1;
+        if self.entered > MAX_FIND_DEPTH {
+            return None;
+        }
         self.skip_blank();
         let start = self.i;
         self.deepest = Some(start);

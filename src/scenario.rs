@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use serde::{Deserialize, Deserializer};
-use sim_core::{ranged, SimDuration};
+use sim_core::{setting, SimDuration};
 
 use crate::input::{self, locate, write_place};
 
@@ -29,7 +29,7 @@ pub struct Scenario {
     /// Master seed; `sim run --seed` overrides it.
     #[serde(
         default = "default_seed",
-        deserialize_with = "ranged::int_in::<_, _, 0, 18446744073709551615>"
+        deserialize_with = "setting::int_in::<_, _, 0, 18446744073709551615>"
     )]
     pub seed: u64,
     /// Width of the time-series buckets.
@@ -121,12 +121,12 @@ impl Default for Network {
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
-    #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 1000>")]
+    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 1000>")]
     pub count: u16,
     /// Cores available for forwarding and NAT.
     #[serde(
         default = "default_cores",
-        deserialize_with = "ranged::int_in::<_, _, 1, 65535>"
+        deserialize_with = "setting::int_in::<_, _, 1, 65535>"
     )]
     pub cores: u16,
     /// CPU time per packet for forwarding/NAT (kube-proxy's iptables or IPVS path).
@@ -194,7 +194,7 @@ fn default_port() -> u16 {
 }
 /// Kubernetes `ServicePort.port` (validation.IsValidPortNum: 1 to 65535).
 fn service_port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    ranged::integer(d, 1, 65_535, "a Kubernetes service port")
+    setting::integer(d, 1, 65_535, "a Kubernetes service port")
 }
 fn default_policy() -> TrafficPolicy {
     TrafficPolicy::Cluster
@@ -223,7 +223,7 @@ pub enum Placement {
 #[serde(deny_unknown_fields)]
 pub struct Pods {
     /// Number of pods.
-    #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 65535>")]
+    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 65535>")]
     pub replicas: u16,
     /// CPU limit in cores: a pod serves `ceil(cpu)` requests at once, each at speed
     /// `cpu / ceil(cpu)` (so `0.5` halves the speed of one worker).
@@ -278,7 +278,7 @@ pub struct Ecmp {
     /// The hash seed (for `Linux`, `net.ipv4.fib_multipath_hash_seed`).
     #[serde(
         default = "default_hash_seed",
-        deserialize_with = "ranged::int_in::<_, _, 0, 4294967295>"
+        deserialize_with = "setting::int_in::<_, _, 0, 4294967295>"
     )]
     pub seed: u32,
     /// How a hash picks a next hop.
@@ -372,7 +372,7 @@ fn default_router_as() -> u32 {
 }
 /// A 4-octet AS number other than 0, which RFC 7607 reserves (MetalLB: "missing local ASN").
 fn as_number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    ranged::integer(d, 1, 4_294_967_295, "AS 0 is reserved, RFC 7607")
+    setting::integer(d, 1, 4_294_967_295, "AS 0 is reserved, RFC 7607")
 }
 
 /// Layer 2 mode: the nodes, the clients' gateway (or the clients themselves) and a switch on
@@ -494,7 +494,7 @@ fn default_bfd_mult() -> u8 {
 }
 /// metallb api/v1beta1/bfdprofile_types.go: `detectMultiplier` Minimum 2, Maximum 255.
 fn detect_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
-    ranged::integer(d, 2, 255, "MetalLB's BFDProfile detectMultiplier")
+    setting::integer(d, 2, 255, "MetalLB's BFDProfile detectMultiplier")
 }
 
 /// A kind of load generator.
@@ -506,7 +506,7 @@ pub struct ClientSpec {
     /// How many independent instances, each with its own IP.
     #[serde(
         default = "one_u32",
-        deserialize_with = "ranged::int_in::<_, _, 1, 100000>"
+        deserialize_with = "setting::int_in::<_, _, 1, 100000>"
     )]
     pub count: u32,
     /// How requests are issued.
@@ -520,13 +520,13 @@ pub struct ClientSpec {
     /// Request size on the wire.
     #[serde(
         default = "default_request_bytes",
-        deserialize_with = "ranged::int_in::<_, _, 1, 4294967295>"
+        deserialize_with = "setting::int_in::<_, _, 1, 4294967295>"
     )]
     pub request_bytes: u32,
     /// Response size on the wire.
     #[serde(
         default = "default_response_bytes",
-        deserialize_with = "ranged::int_in::<_, _, 1, 4294967295>"
+        deserialize_with = "setting::int_in::<_, _, 1, 4294967295>"
     )]
     pub response_bytes: u32,
     /// When the client starts.
@@ -587,7 +587,7 @@ pub enum Load {
     /// Each user sends, waits for the answer, thinks, sends again (wrk).
     ClosedLoop {
         /// Concurrent users per client instance.
-        #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 100000>")]
+        #[serde(deserialize_with = "setting::int_in::<_, _, 1, 100000>")]
         users: u32,
         /// Pause between an answer and the next request.
         #[serde(default)]
@@ -600,16 +600,16 @@ pub enum Load {
         /// Total requests per second (fortio -qps).
         qps: f64,
         /// Connections (fortio -c).
-        #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 100000>")]
+        #[serde(deserialize_with = "setting::int_in::<_, _, 1, 100000>")]
         connections: u32,
     },
     /// `wrk -t T -c C --timeout 2s`: C keep-alive connections in a closed loop.
     Wrk {
         /// Threads (wrk -t); they only share the connections out.
-        #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 100000>")]
+        #[serde(deserialize_with = "setting::int_in::<_, _, 1, 100000>")]
         threads: u32,
         /// Connections (wrk -c).
-        #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 100000>")]
+        #[serde(deserialize_with = "setting::int_in::<_, _, 1, 100000>")]
         connections: u32,
     },
     /// `vegeta attack -rate R`: constant pacing over keep-alive connections, `workers` of them
@@ -620,7 +620,7 @@ pub enum Load {
         /// Initial workers (vegeta -workers, default 10).
         #[serde(
             default = "ten",
-            deserialize_with = "ranged::int_in::<_, _, 1, 100000>"
+            deserialize_with = "setting::int_in::<_, _, 1, 100000>"
         )]
         workers: u32,
     },
@@ -649,7 +649,7 @@ fn ten() -> u32 {
 }
 /// iperf3 refuses `-P` outside 1 to 128 (src/iperf.h `MAX_STREAMS`).
 fn iperf3_streams<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    ranged::integer(d, 1, 128, "iperf3 -P")
+    setting::integer(d, 1, 128, "iperf3 -P")
 }
 
 fn poisson() -> Pacing {
@@ -677,7 +677,7 @@ pub enum Connections {
     /// A pool of keep-alive connections per client instance; a broken one is replaced.
     KeepAlive {
         /// Pool size.
-        #[serde(deserialize_with = "ranged::int_in::<_, _, 1, 100000>")]
+        #[serde(deserialize_with = "setting::int_in::<_, _, 1, 100000>")]
         pool: u32,
     },
 }
@@ -827,7 +827,7 @@ pub struct EcmpPatch {
     /// See [`Ecmp::seed`].
     #[serde(
         default,
-        deserialize_with = "ranged::opt_int_in::<_, _, 0, 4294967295>"
+        deserialize_with = "setting::opt_int_in::<_, _, 0, 4294967295>"
     )]
     pub seed: Option<u32>,
     /// See [`Ecmp::selection`].
@@ -901,8 +901,10 @@ impl fmt::Display for Bandwidth {
 
 impl<'de> Deserialize<'de> for Bandwidth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        setting::from_text(
+            d,
+            "a rate in quotes, e.g. \"10Gbit/s\", \"100Mbit/s\" or \"unlimited\"",
+        )
     }
 }
 
@@ -1053,7 +1055,7 @@ impl Scenario {
     }
 
     /// Cross-field checks serde cannot do: the first refusal, or the warnings. Ranges of
-    /// single integers are checked as they are read (`ranged`).
+    /// single integers are checked as they are read (`setting`).
     fn validate(&self) -> Result<Vec<(String, String)>, Refusal> {
         let mut notes = Notes::default();
         self.check_run(&mut notes)?;
@@ -1465,13 +1467,23 @@ fn duration_in(
 ) -> Result<(), Refusal> {
     let units = d.as_nanos() / unit.as_nanos();
     if d.as_nanos() % unit.as_nanos() != 0 || !(lo..=hi).contains(&units) {
-        let (lo, hi) = (
-            SimDuration(lo * unit.as_nanos()),
-            SimDuration(hi * unit.as_nanos()),
-        );
+        // `SimDuration` shows zero as "0ns"; in a range of seconds "0s" reads better.
+        let show = |n: u64| match n {
+            0 => "0s".to_string(),
+            n => SimDuration(n * unit.as_nanos()).to_string(),
+        };
+        let given = if d == SimDuration::ZERO {
+            "0s".to_string()
+        } else {
+            d.to_string()
+        };
         return refuse(
             field,
-            format!("{d}: must be {lo} to {hi} in whole {unit_name} ({source})"),
+            format!(
+                "{given}: must be {} to {} in whole {unit_name} ({source})",
+                show(lo),
+                show(hi)
+            ),
         );
     }
     Ok(())

@@ -49,7 +49,7 @@ pub struct SuiteFile {
     /// overrides it).
     #[serde(
         default = "default_iterations",
-        deserialize_with = "sim_core::ranged::int_in::<_, _, 1, 1000>"
+        deserialize_with = "sim_core::setting::int_in::<_, _, 1, 1000>"
     )]
     pub iterations: u32,
     /// The scenarios, in the order their outputs are listed.
@@ -122,7 +122,7 @@ pub struct ThroughputRow {
     /// Client instances (the table's first column).
     #[serde(
         default,
-        deserialize_with = "sim_core::ranged::opt_int_in::<_, _, 1, 100000>"
+        deserialize_with = "sim_core::setting::opt_int_in::<_, _, 1, 100000>"
     )]
     pub clients: Option<u32>,
     /// The first column's text instead of a client count.

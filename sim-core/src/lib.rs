@@ -32,8 +32,8 @@ pub mod log;
 pub mod metrics;
 pub mod pcap;
 pub mod queue;
-pub mod ranged;
 pub mod rng;
+pub mod setting;
 pub mod time;
 pub mod topology;
 

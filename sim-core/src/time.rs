@@ -206,8 +206,10 @@ impl serde::Serialize for SimDuration {
 
 impl<'de> serde::Deserialize<'de> for SimDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        crate::setting::from_text(
+            d,
+            "a duration in quotes, a number and a unit, e.g. \"300ms\" or \"1.5s\"",
+        )
     }
 }
 

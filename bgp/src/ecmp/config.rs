@@ -156,13 +156,13 @@ fn default_table_size() -> u32 {
 /// Linux takes the bucket count as a u16 and refuses 0 (`NHA_RES_GROUP_BUCKETS`;
 /// net/ipv4/nexthop.c `rtm_to_nh_config_grp_res`: "Number of buckets needs to be non-0").
 fn bucket_count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    sim_core::ranged::integer(d, 1, 65_535, "Linux: a u16, not 0")
+    sim_core::setting::integer(d, 1, 65_535, "Linux: a u16, not 0")
 }
 
 /// A Maglev table needs a prime size (checked by [`Selection::check`]) of at most
 /// [`MAX_MAGLEV_TABLE_SIZE`].
 fn table_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    sim_core::ranged::integer(
+    sim_core::setting::integer(
         d,
         2,
         i128::from(MAX_MAGLEV_TABLE_SIZE),
