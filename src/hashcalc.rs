@@ -532,3 +532,94 @@ pub fn write_per_flow(path: &Path, rows: &[FlowFate]) -> io::Result<()> {
     }
     w.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question(selection: Selection, n: usize, change: Change) -> HashQuestion {
+        HashQuestion {
+            fields: HashFields::FiveTuple,
+            function: HashFunction::Linux,
+            seed: 1,
+            selection,
+            next_hops: n,
+            change,
+            flows: 20_000,
+            flow_seed: 7,
+            flows_file: None,
+        }
+    }
+
+    fn resilient(buckets: u16, idle_s: u64) -> Selection {
+        Selection::Resilient {
+            buckets,
+            idle_timer: SimDuration::from_secs(idle_s),
+            unbalanced_timer: SimDuration::ZERO,
+        }
+    }
+
+    #[test]
+    fn flags_of_another_selection_are_refused_by_name() {
+        let refused = |sel: &str, b, t, m| {
+            selection_with(sel.parse().unwrap(), b, t, m)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refused("modulo", Some(3), None, None);
+        assert!(
+            e.contains("--buckets applies to --selection resilient only")
+                && e.contains("--selection modulo"),
+            "{e}"
+        );
+        let e = refused("maglev", None, Some(SimDuration::ZERO), None);
+        assert!(e.contains("--idle-timer"), "{e}");
+        let e = refused("resilient", None, None, Some(251));
+        assert!(
+            e.contains("--table-size applies to --selection maglev only"),
+            "{e}"
+        );
+        assert_eq!(
+            selection_with("resilient".parse().unwrap(), Some(64), None, None).unwrap(),
+            resilient(64, 120)
+        );
+        assert_eq!(
+            selection_with("maglev".parse().unwrap(), None, None, Some(251)).unwrap(),
+            Selection::Maglev { table_size: 251 }
+        );
+    }
+
+    #[test]
+    fn fewer_buckets_than_next_hops_is_refused_with_the_range() {
+        let q = question(resilient(3, 120), 6, Change::Remove(Position::First));
+        let e = answer(&q).unwrap_err().to_string();
+        assert!(e.contains("at least 6 buckets"), "{e}");
+        // Joining makes the group larger: 6 buckets do not hold 7 next hops.
+        let q = question(resilient(6, 120), 6, Change::Add(Position::Last));
+        assert!(answer(&q).unwrap_err().to_string().contains("at least 7"));
+    }
+
+    #[test]
+    fn the_idle_timer_keeps_live_flows_on_their_next_hop() {
+        let add = Change::Add(Position::Last);
+        // 20000 live flows touch every one of 128 buckets: none is idle under 120 s, so the
+        // joining next hop gets nothing until the flows go quiet.
+        let (busy, _) = answer(&question(resilient(128, 120), 6, add)).unwrap();
+        assert_eq!(busy.moved, 0);
+        assert_eq!(busy.resilient_upkeep_after_s, Some(120.0));
+        assert!(render(&busy).contains("timeline"));
+        // With an idle timer of 0 every bucket may move at once: the newcomer takes its share.
+        let (idle, _) = answer(&question(resilient(128, 0), 6, add)).unwrap();
+        let share = idle.moved_share;
+        assert!((share - 1.0 / 7.0).abs() < 0.02, "moved {share}");
+        assert_eq!(idle.resilient_upkeep_after_s, None);
+        // Removal is forced either way: only the leaving next hop's flows move.
+        let (gone, _) = answer(&question(
+            resilient(128, 120),
+            6,
+            Change::Remove(Position::First),
+        ))
+        .unwrap();
+        assert_eq!(gone.collateral, 0);
+    }
+}

@@ -295,7 +295,7 @@ impl<'a> Scan<'a> {
                 .count();
             self.i += 2 + hashes; // r, the hashes, the quote
             let mut close = vec![b'"'];
-            close.extend(std::iter::repeat(b'#').take(hashes));
+            close.extend(std::iter::repeat_n(b'#', hashes));
             while self.i < self.b.len() && !self.b[self.i..].starts_with(&close) {
                 self.i += 1;
             }
@@ -428,7 +428,7 @@ impl<'a> Scan<'a> {
                     self.i += 1;
                 }
                 self.skip_blank();
-                if self.peek().map_or(true, |c| c == b']') {
+                if self.peek().is_none_or(|c| c == b']') {
                     return None;
                 }
                 self.find(rest)

@@ -1466,7 +1466,7 @@ fn duration_in(
     source: &str,
 ) -> Result<(), Refusal> {
     let units = d.as_nanos() / unit.as_nanos();
-    if d.as_nanos() % unit.as_nanos() != 0 || !(lo..=hi).contains(&units) {
+    if !d.as_nanos().is_multiple_of(unit.as_nanos()) || !(lo..=hi).contains(&units) {
         // `SimDuration` shows zero as "0ns"; in a range of seconds "0s" reads better.
         let show = |n: u64| match n {
             0 => "0s".to_string(),
@@ -1775,6 +1775,228 @@ mod tests {
         assert_eq!("unlimited".parse(), Ok(Bandwidth(0)));
         assert!("10 furlongs".parse::<Bandwidth>().is_err());
         assert!("-1Gbit/s".parse::<Bandwidth>().is_err());
+    }
+
+    /// MINIMAL with `extra` fields before `clients`.
+    fn with(extra: &str) -> String {
+        MINIMAL.replace("clients:", &format!("{extra}\n        clients:"))
+    }
+
+    fn refusal(text: &str) -> ScenarioError {
+        parse(text).expect_err("refused")
+    }
+
+    #[test]
+    fn an_event_at_or_after_the_end_is_refused_on_its_line() {
+        for at in ["1s", "1000s"] {
+            let e = refusal(&with(&format!(
+                "events: [(at: \"{at}\", crash: \"node-1\")],"
+            )));
+            assert_eq!(e.field, "events[0].at");
+            assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+            assert!(e.message.contains("never happen"), "{e}");
+        }
+        assert!(parse(&with("events: [(at: \"0.9s\", crash: \"node-1\")],")).is_ok());
+    }
+
+    #[test]
+    fn bfd_outside_metallbs_bfdprofile_ranges_is_refused() {
+        let bfd = |spec: &str| with(&format!("bgp: (speaker: FrrDatacenter, bfd: ({spec})),"));
+        for ok in [
+            "transmit_interval: \"10ms\"",
+            "receive_interval: \"60s\"",
+            "detect_multiplier: 2",
+            "detect_multiplier: 255",
+        ] {
+            assert!(parse(&bfd(ok)).is_ok(), "{ok}");
+        }
+        for (bad, field, says) in [
+            (
+                "transmit_interval: \"1ns\"",
+                "bgp.bfd.transmit_interval",
+                "10ms to 60s",
+            ),
+            (
+                "transmit_interval: \"9ms\"",
+                "bgp.bfd.transmit_interval",
+                "10ms to 60s",
+            ),
+            (
+                "receive_interval: \"10.5ms\"",
+                "bgp.bfd.receive_interval",
+                "whole milliseconds",
+            ),
+            (
+                "receive_interval: \"60001ms\"",
+                "bgp.bfd.receive_interval",
+                "10ms to 60s",
+            ),
+            (
+                "detect_multiplier: 1",
+                "bgp.bfd.detect_multiplier",
+                "2 to 255",
+            ),
+            (
+                "detect_multiplier: 256",
+                "bgp.bfd.detect_multiplier",
+                "2 to 255",
+            ),
+        ] {
+            let e = refusal(&bfd(bad));
+            assert_eq!(
+                (e.field.as_str(), e.position.map(|p| p.0)),
+                (field, Some(6)),
+                "{e}"
+            );
+            assert!(e.message.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn hold_and_keepalive_follow_rfc_4271_and_metallb() {
+        let frr = |k: &str, h: &str| {
+            with(&format!(
+                "bgp: (speaker: Frr(keepalive: \"{k}\", hold: \"{h}\")),"
+            ))
+        };
+        for (k, h) in [("3s", "9s"), ("0s", "0s"), ("1s", "3s"), ("60s", "65535s")] {
+            assert!(parse(&frr(k, h)).is_ok(), "keepalive {k} hold {h}");
+        }
+        for (k, h, field, says) in [
+            ("1s", "1s", "bgp.speaker.hold", "RFC 4271 §4.2"),
+            ("1s", "2s", "bgp.speaker.hold", "3s to 65535s"),
+            ("3s", "65536s", "bgp.speaker.hold", "3s to 65535s"),
+            ("3s", "9.5s", "bgp.speaker.hold", "whole seconds"),
+            ("30s", "9s", "bgp.speaker.keepalive", "longer than hold"),
+            ("0s", "9s", "bgp.speaker.keepalive", "RFC 4271 §4.4"),
+        ] {
+            let e = refusal(&frr(k, h));
+            assert_eq!(e.field, field, "keepalive {k} hold {h}: {e}");
+            assert!(e.message.contains(says), "{e}");
+        }
+        let e = refusal(&with(
+            "bgp: (speaker: FrrDatacenter, router_hold_time: \"2s\"),",
+        ));
+        assert_eq!(e.field, "bgp.router_hold_time");
+        let s = parse(&frr("5s", "9s")).unwrap();
+        assert!(
+            s.warnings[0].message.contains("every 3s instead"),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn a_graceful_restart_time_of_zero_is_a_located_warning() {
+        let gr = |t: &str| {
+            with(&format!(
+                "bgp: (speaker: FrrDatacenter, graceful_restart: \"{t}\"),"
+            ))
+        };
+        let s = parse(&gr("0s")).unwrap();
+        let w = &s.warnings[0];
+        assert_eq!(
+            (w.field.as_str(), w.position),
+            ("bgp.graceful_restart", Some((6, 39)))
+        );
+        assert!(w.message.contains("RFC 4724 §4.2"), "{w}");
+        assert!(
+            w.to_string()
+                .starts_with("x.ron:6:39: warning: field `bgp.graceful_restart`"),
+            "{w}"
+        );
+        assert!(parse(&gr("4095s")).unwrap().warnings.is_empty());
+        assert!(refusal(&gr("4096s")).message.contains("0s to 4095s"));
+        let native = with("bgp: (speaker: Native, graceful_restart: \"120s\"),");
+        assert_eq!(refusal(&native).field, "bgp.graceful_restart");
+    }
+
+    #[test]
+    fn ecmp_parameters_are_refused_at_load_on_their_line() {
+        for (ecmp, field, says) in [
+            ("Maglev(table_size: 65536)", "ecmp.selection", "not prime"),
+            (
+                "Maglev(table_size: 2)",
+                "ecmp.selection",
+                "cannot hold 3 next hops",
+            ),
+            (
+                "Resilient(buckets: 0)",
+                "ecmp.selection.Resilient.buckets",
+                "not 0",
+            ),
+            (
+                "Resilient(buckets: 2)",
+                "ecmp.selection",
+                "at least 3 buckets",
+            ),
+        ] {
+            let e = refusal(&with(&format!("ecmp: (selection: {ecmp}),")));
+            assert_eq!(e.field, field, "{e}");
+            assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+            assert!(e.message.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn zero_layer2_timers_are_refused_or_explained() {
+        let l2 = |spec: &str| with(&format!("l2: ({spec}),"));
+        let e = refusal(&l2("switch_aging: \"0s\""));
+        assert_eq!(e.field, "l2.switch_aging");
+        assert!(e.message.contains("IEEE 802.1D"), "{e}");
+        assert!(refusal(&l2("base_reachable_time: \"0s\""))
+            .message
+            .contains("longer than zero"));
+        let s = parse(&l2("gratuitous_arp_interval: \"0s\"")).unwrap();
+        assert_eq!(s.warnings[0].field, "l2.gratuitous_arp_interval");
+        assert!(parse(&l2("gratuitous_arp_interval: \"60s\""))
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn integers_beyond_their_type_say_the_valid_range() {
+        let e = refusal(&MINIMAL.replace("count: 3", "count: 70000"));
+        assert_eq!(e.field, "nodes.count");
+        assert!(e.message.contains("must be 1 to 1000"), "{e}");
+        let e = refusal(&MINIMAL.replace("duration: \"1s\",", "duration: \"1s\", seed: -1,"));
+        assert!(
+            e.message.contains("must be 0 to 18446744073709551615"),
+            "{e}"
+        );
+        let e = refusal(&MINIMAL.replace("\"1s\"", "\"-5s\""));
+        assert!(e.message.contains("durations cannot be negative"), "{e}");
+    }
+
+    #[test]
+    fn the_loader_reads_bytes_a_bom_is_skipped_and_bad_bytes_located() {
+        let path = Path::new("b.ron");
+        let bom = [b"\xEF\xBB\xBF".as_slice(), MINIMAL.as_bytes()].concat();
+        assert!(Scenario::parse_bytes(path, &bom).is_ok());
+        let bad = MINIMAL.replace("\"t\"", "\"t?\"").into_bytes();
+        let at = bad.iter().position(|&b| b == b'?').unwrap();
+        let mut bad = bad;
+        bad[at] = 0xFF;
+        let e = Scenario::parse_bytes(path, &bad).unwrap_err();
+        assert_eq!(e.position, Some((2, 17)));
+        assert!(e.message.contains(&format!("offset {at}")), "{e}");
+    }
+
+    #[test]
+    fn runs_past_the_end_are_warnings() {
+        let s = parse(&MINIMAL.replace("OpenLoop(rate: 100)", "OpenLoop(rate: 100), stop: \"5s\""))
+            .unwrap();
+        assert_eq!(s.warnings[0].field, "clients[0].stop");
+        let s = parse(&with(
+            "bgp: (speaker: FrrDatacenter), events: [(at: \"0.5s\", restart_speaker: \"node-1\")],",
+        ))
+        .unwrap();
+        assert_eq!(s.warnings[0].field, "events[0].restart_after");
+        let e = refusal(&with(
+            "events: [(at: \"0.5s\", crash: \"node-1\", restart_after: \"1s\")],",
+        ));
+        assert_eq!(e.field, "events[0].restart_after");
     }
 
     #[test]
