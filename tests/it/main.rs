@@ -5,6 +5,7 @@ mod control;
 mod dataplane;
 mod determinism;
 mod layer2;
+mod outputs;
 mod scenarios;
 mod suite;
 mod tools;
