@@ -305,6 +305,9 @@ pub fn verify(dir: &Path) -> io::Result<Verdict> {
     if let Some(m) = &manifest {
         for f in &m.files {
             match sha256_file(&dir.join(&f.path)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    problems.push(format!("{} is missing", f.path))
+                }
                 Err(e) => problems.push(format!("{}: {e}", f.path)),
                 Ok((_, size)) if size != f.size => problems.push(format!(
                     "{}: {size} bytes, {MANIFEST} says {}",

@@ -35,8 +35,9 @@ const MARKER_HEADER: &str = "lbsim: a run is writing this directory, or was kill
 /// Why an output directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
-    /// The directory holds something lbsim did not write, or is not a directory.
-    #[error("--out {}: {reason}; lbsim writes only into a new or empty directory or one holding an earlier lbsim output (run.json or INCOMPLETE and the files they list), and never deletes files it did not write: choose another directory, or move those files away", .dir.display())]
+    /// The directory cannot be used: not a directory, not creatable or writable, or it holds
+    /// something lbsim did not write.
+    #[error("--out {}: {reason}", .dir.display())]
     Refused {
         /// The directory.
         dir: PathBuf,
@@ -120,23 +121,19 @@ impl OutDir {
     /// # Errors
     /// [`OutDirError::Refused`] saying what was found, or an I/O error.
     pub fn inspect(root: &Path) -> Result<Claim, OutDirError> {
-        match fs::metadata(root) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(root).map_err(io_err(root))?;
-            }
-            Err(e) => return Err(io_err(root)(e)),
-            Ok(m) if !m.is_dir() => {
-                return Err(OutDirError::Refused {
-                    dir: root.to_path_buf(),
-                    reason: "it exists and is not a directory".into(),
-                })
-            }
-            Ok(_) => {}
-        }
         let refuse = |reason: String| OutDirError::Refused {
             dir: root.to_path_buf(),
             reason,
         };
+        match fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(refuse("it exists and is not a directory".into())),
+            Err(_) => fs::create_dir_all(root)
+                .map_err(|e| refuse(format!("cannot create the directory: {e}")))?,
+        }
+        // Said after every refusal of a directory that holds something.
+        const NEVER: &str =
+            "lbsim replaces only its own earlier output and never deletes files it did not write";
         let empty = fs::read_dir(root).map_err(io_err(root))?.next().is_none();
         let mut old = BTreeSet::new();
         if !empty {
@@ -163,9 +160,12 @@ impl OutDir {
             if ours.is_empty() {
                 why_not.insert(
                     0,
-                    format!("it is not empty and holds no lbsim {MANIFEST} or {MARKER}"),
+                    format!("it is not empty and not an earlier lbsim output (no lbsim {MANIFEST} or {MARKER} in it)"),
                 );
-                return Err(refuse(why_not.join("; ")));
+                return Err(refuse(format!(
+                    "{}; choose a new or empty directory: {NEVER}",
+                    why_not.join("; ")
+                )));
             }
             ours.extend(old.iter().cloned());
             // Our temporary names at the top (a manifest or marker being renamed into place,
@@ -182,12 +182,14 @@ impl OutDir {
                     String::new()
                 };
                 return Err(refuse(format!(
-                    "it holds an earlier lbsim output and also {}{more}, which that run did not write",
-                    shown.join(", ")
+                    "it holds an earlier lbsim output and also {}{more}, which lbsim did not write; move {} away or choose another directory: {NEVER}",
+                    shown.join(", "),
+                    if foreign.len() == 1 { "it" } else { "them" }
                 )));
             }
         }
-        probe_writable(&root.join(MARKER)).map_err(io_err(root))?;
+        probe_writable(&root.join(MARKER))
+            .map_err(|e| refuse(format!("cannot write into it: {e}")))?;
         let canonical = fs::canonicalize(root).map_err(io_err(root))?;
         Ok(Claim {
             root: root.to_path_buf(),

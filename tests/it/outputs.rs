@@ -11,24 +11,10 @@ use std::time::Duration;
 use lbsim::outdir::{MANIFEST, MARKER};
 use lbsim::report;
 
-use crate::{run, scenario};
+use crate::{run, scenario, sim_in};
 
-/// Run `sim` in `cwd`: (success, stdout, stderr).
-fn sim_in(cwd: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A 2 s scenario whose clients write fortio and vegeta files (the vegeta one streamed during
-/// the run); `duration` and the vegeta rate are parameters.
+/// A scenario whose clients write fortio and vegeta files (vegeta's results stream is written
+/// during the run), of `duration` and with vegeta at `rate`.
 fn with_tools(duration: &str, rate: u32) -> String {
     format!(
         r#"(name: "tools", duration: "{duration}", nodes: (count: 2),
@@ -344,7 +330,6 @@ fn unwritable_output_paths_fail_before_the_simulation_starts() {
         &["run", "long.ron", "--pcap", "file/x.pcap"],
         &["run", "long.ron", "--pcap", "file/dir/"],
         &["run", "long.ron", "--pcap", "missing/x.pcap"],
-        &["suite", "missing-suite", "--out", "file/out"],
     ] {
         let (ok, stdout, stderr) = sim_in(tmp.path(), args);
         assert!(!ok, "{args:?} succeeded");
@@ -374,10 +359,8 @@ fn unwritable_output_paths_fail_before_the_simulation_starts() {
     assert!(stderr.contains("--per-flow"), "{stderr}");
 }
 
-/// The suite's inputs: a path for the error test above does not exist, so it fails at load;
-/// here a real suite checks its --out before running.
 #[test]
-fn a_suite_refuses_a_foreign_out_directory_before_running() {
+fn a_suite_checks_its_out_directory_before_running_and_seals_it() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("plain.ron"), PLAIN).unwrap();
     fs::write(
@@ -392,6 +375,10 @@ fn a_suite_refuses_a_foreign_out_directory_before_running() {
     assert!(!ok && stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("not empty"), "{stderr}");
     assert_eq!(fs::read_to_string(mine.join("notes.txt")).unwrap(), "mine");
+    fs::write(dir.path().join("file"), "x").unwrap();
+    let (ok, stdout, stderr) = sim_in(dir.path(), &["suite", ".", "--out", "file/out"]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("file/out"), "{stderr}");
     let (ok, _, stderr) = sim_in(dir.path(), &["suite", ".", "--out", "out"]);
     assert!(ok, "{stderr}");
     let m = manifest(&dir.path().join("out"));
