@@ -10,6 +10,8 @@
 pub mod hashcalc;
 pub mod input;
 pub mod lab;
+pub mod manifest;
+pub mod outdir;
 pub mod output;
 pub mod report;
 pub mod runner;

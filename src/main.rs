@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
+use lbsim::outdir::{self, OutDir};
 use lbsim::validate::{self, Checked};
-use lbsim::{output, report, runner, suite};
+use lbsim::{manifest, output, report, runner, suite};
 use sim_core::SimDuration;
 
 #[derive(Parser)]
@@ -31,12 +33,15 @@ enum Command {
         /// Master seed (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv here.
-        #[arg(long)]
+        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv,
+        /// nodes.csv, the tool files and last run.json here. DIR must be new, empty or an
+        /// earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Capture the control plane (BGP, BFD) to this pcap file; with several variants, one
-        /// file per variant named <stem>-<variant>.pcap.
-        #[arg(long)]
+        /// Capture the control plane (BGP, BFD, ARP): into DIR/<variant>.pcap when this is a
+        /// directory (existing, or ending in /); else to this file, with several variants one
+        /// file per variant named <stem>-<variant>.pcap beside it.
+        #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
     },
     /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
@@ -45,8 +50,9 @@ enum Command {
         /// The suite directory (holding suite.ron) or a suite file.
         dir: PathBuf,
         /// Write OUT/<test>/seed-<S>/ (CSV and tool files), the first iteration's tool files
-        /// under their own names in OUT/, and OUT/suite.csv.
-        #[arg(long)]
+        /// under their own names in OUT/, OUT/suite.csv and last OUT/run.json. OUT must be new,
+        /// empty or an earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "OUT")]
         out: Option<PathBuf>,
         /// Iterations (overrides the suite file's).
         #[arg(long)]
@@ -54,6 +60,12 @@ enum Command {
         /// Seed of the first iteration; iteration k runs seed S + k - 1.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
+    /// marker, every file as run.json lists it (size and sha256).
+    Verify {
+        /// The output directory.
+        dir: PathBuf,
     },
     /// Check scenario and suite files without running them (warnings go to stderr).
     Validate {
@@ -157,6 +169,7 @@ fn main() -> ExitCode {
             seed,
         } => suite(&dir, out, iterations, seed),
         Command::Validate { files } => validate(&files),
+        Command::Verify { dir } => verify(&dir),
         Command::Hash {
             fields,
             function,
@@ -221,26 +234,59 @@ fn run(
         }
     };
     let seed = seed.unwrap_or(scenario.seed);
+    // Every output path is checked before the simulation starts; nothing is replaced until
+    // all of them pass.
+    let claim = out
+        .as_deref()
+        .map(OutDir::inspect)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let pcap = pcap
+        .map(|p| {
+            let in_out = claim.as_ref().is_some_and(|c| c.relative(&p).is_some());
+            output::PcapTarget::check(&p, in_out)
+        })
+        .transpose()?;
+    let inputs = manifest::Inputs::run(&file, &scenario, seed)
+        .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let out = claim
+        .map(|c| c.take().map(Arc::new))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
     let opts = lbsim::lab::RunOptions {
         capture: pcap.is_some(),
-        stream_dir: out.clone(),
+        out: out.clone(),
     };
     let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
     out!("{}", report::tables(&scenario, &results));
-    if let Some(dir) = &out {
-        output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
-        outln!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+    // Captures first: those inside the output directory belong in its run.json.
+    let mut pcaps = Vec::new();
+    for (path, bytes) in pcap.as_ref().map_or_else(Vec::new, |p| p.files(&results)) {
+        match out
+            .as_ref()
+            .and_then(|o| o.relative(&path).map(|rel| (o, rel)))
+        {
+            Some((o, rel)) => o.write(&rel, bytes).map_err(|e| e.to_string())?,
+            None => output::write_atomic(&path, bytes)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?,
+        }
+        pcaps.push(path);
     }
-    if let Some(p) = &pcap {
-        let files = output::write_pcaps(p, &results)
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        if files.is_empty() {
-            outln!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
-        }
-        for f in files {
-            outln!("wrote {}", f.display());
-        }
+    if let Some(dir) = &out {
+        output::write_all(dir, "", &results).map_err(|e| e.to_string())?;
+        let m = dir.seal(inputs).map_err(|e| e.to_string())?;
+        outln!(
+            "\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv ({} files in all) and run.json to {}",
+            m.files.len(),
+            dir.root().display()
+        );
+    }
+    if pcap.is_some() && pcaps.is_empty() {
+        outln!("\nno pcap written: the scenario has no bgp or l2 section, so no control plane ran");
+    }
+    for f in pcaps {
+        outln!("wrote {}", f.display());
     }
     let all: Vec<&lbsim::lab::RunResult> = results.iter().collect();
     let line = report::closing_line(
@@ -278,6 +324,13 @@ fn suite(
         iterations,
         first_seed: seed,
     };
+    let inputs = manifest::Inputs::suite(&loaded, suite::seeds(&loaded, &opts))
+        .map_err(|e| format!("reading {}: {e}", loaded.path.display()))?;
+    let out = out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     // A progress bar only for a person watching: never in CI logs or pipes.
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
@@ -302,10 +355,11 @@ fn suite(
     out!("{}", suite::tables(&loaded, &run, &agg));
     if let Some(dir) = &out {
         suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
+        dir.seal(inputs).map_err(|e| e.to_string())?;
         outln!(
-            "\nwrote suite.csv, the first iteration's tool files, and <test>/seed-<S>/ for {} tests to {}",
+            "\nwrote suite.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
             run.tests.len(),
-            dir.display()
+            dir.root().display()
         );
     }
     let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
@@ -354,7 +408,37 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
+/// `sim verify DIR`: complete, or why not.
+fn verify(dir: &std::path::Path) -> Result<(), String> {
+    let v = manifest::verify(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for f in &v.unlisted {
+        outln!(
+            "{}: {f} is not part of the run (run.json does not list it)",
+            dir.display()
+        );
+    }
+    match (&v.manifest, v.complete()) {
+        (Some(m), true) => {
+            outln!(
+                "{}: complete: {} files match run.json ({})",
+                dir.display(),
+                m.files.len(),
+                m.describe()
+            );
+            Ok(())
+        }
+        _ => Err(format!(
+            "{}: incomplete: {}",
+            dir.display(),
+            v.problems.join("; ")
+        )),
+    }
+}
+
 fn hash(q: &HashQuestion, per_flow: Option<PathBuf>, json: bool) -> Result<(), String> {
+    if let Some(p) = &per_flow {
+        outdir::check_file_target(p).map_err(|e| format!("--per-flow: {e}"))?;
+    }
     let (answer, rows) = hashcalc::answer(q).map_err(|e| e.to_string())?;
     if let Some(p) = per_flow {
         hashcalc::write_per_flow(&p, &rows).map_err(|e| format!("writing {}: {e}", p.display()))?;

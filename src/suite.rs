@@ -30,6 +30,8 @@ use serde::Deserialize;
 
 use crate::input::{self, locate, write_place};
 use crate::lab::{run_variant, LabError, RunResult};
+use crate::outdir::OutDir;
+use crate::outdir::OutDirError;
 use crate::output;
 use crate::scenario::{Load, Scenario, ScenarioError};
 
@@ -221,6 +223,8 @@ pub enum SuiteError {
         /// The cause.
         source: io::Error,
     },
+    /// The output directory refused a file, or could not be written.
+    Out(OutDirError),
 }
 
 impl fmt::Display for SuiteError {
@@ -240,6 +244,7 @@ impl fmt::Display for SuiteError {
                 write!(f, "test `{test}`, seed {seed}: {source}")
             }
             SuiteError::Io { path, source } => write!(f, "writing {}: {source}", path.display()),
+            SuiteError::Out(e) => write!(f, "{e}"),
         }
     }
 }
@@ -282,21 +287,18 @@ impl Suite {
             message: e.message,
         })?;
         let file = SuiteFile::parse(&path, text)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut scenarios = Vec::with_capacity(file.tests.len());
-        for t in &file.tests {
-            let s =
-                Scenario::load(&base.join(&t.scenario)).map_err(|source| SuiteError::Scenario {
-                    test: t.name.clone(),
-                    source,
-                })?;
-            scenarios.push(s);
-        }
-        let suite = Suite {
+        let mut suite = Suite {
             path,
             file,
-            scenarios,
+            scenarios: Vec::new(),
         };
+        for (t, p) in suite.file.tests.iter().zip(scenario_paths(&suite)) {
+            let s = Scenario::load(&p).map_err(|source| SuiteError::Scenario {
+                test: t.name.clone(),
+                source,
+            })?;
+            suite.scenarios.push(s);
+        }
         suite.check_variants(text)?;
         Ok(suite)
     }
@@ -586,6 +588,25 @@ pub fn job_count(suite: &Suite, opts: &SuiteOptions) -> usize {
         .sum()
 }
 
+/// The seed of every iteration: `first_seed + k - 1` for iteration k.
+pub fn seeds(suite: &Suite, opts: &SuiteOptions) -> Vec<u64> {
+    let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
+    (0..iterations)
+        .map(|k| opts.first_seed.wrapping_add(k))
+        .collect()
+}
+
+/// The scenario file of each test, as [`Suite::load`] found it (relative to the suite file).
+pub fn scenario_paths(suite: &Suite) -> Vec<PathBuf> {
+    let base = suite.path.parent().unwrap_or(Path::new("."));
+    suite
+        .file
+        .tests
+        .iter()
+        .map(|t| base.join(&t.scenario))
+        .collect()
+}
+
 /// A rough cost of one run: requests it will issue (closed loops counted as busy), so the
 /// longest jobs start first and the last one to finish is short.
 fn cost_estimate(s: &Scenario) -> f64 {
@@ -618,10 +639,7 @@ pub fn run(
     opts: &SuiteOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<SuiteRun, SuiteError> {
-    let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
-    let seeds: Vec<u64> = (0..iterations)
-        .map(|k| opts.first_seed.wrapping_add(k))
-        .collect();
+    let seeds = seeds(suite, opts);
     let variants: Vec<_> = suite.scenarios.iter().map(Scenario::variant_list).collect();
     // (test, seed index, variant index), in declared order.
     let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
@@ -716,8 +734,11 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
             if r.failover_open_at_end() { 1.0 } else { 0.0 },
         ));
     }
-    if let Some(lost) = r.lost_probes() {
-        m.push(("probes_lost", lost as f64));
+    if r.lost_probes().is_some() {
+        let p = &r.probe_counts;
+        m.push(("probes_sent", p.sent as f64));
+        m.push(("probes_answered", p.answered as f64));
+        m.push(("probes_lost", p.lost as f64));
     }
     if !r.bulk.is_empty() {
         m.push(("bulk_sent_bps", r.bulk.iter().map(|b| b.sent_bps).sum()));
@@ -947,7 +968,7 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     if !f.failover.is_empty() {
         let _ = writeln!(
             out,
-            "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); + : still down when the probes stopped (a lower bound)"
+            "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); none: no gap exceeded 1.5 intervals in any iteration; + : still down when the probes stopped (a lower bound)"
         );
         let cw = crate::report::column_width(f.failover.iter().map(|r| r.case.as_str()), 8);
         let _ = writeln!(
@@ -956,6 +977,9 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             "scenario", "L2", "BGP (no BFD)", "BGP (BFD)"
         );
         let cell = |test: &str, variant: &str| {
+            if never_an_outage(suite, run, test, variant) {
+                return "none ".to_string();
+            }
             let s = agg.get(test, variant, "failover_s");
             let open = agg
                 .get(test, variant, "failover_open_at_end")
@@ -998,6 +1022,26 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     out
 }
 
+/// Whether every iteration of `variant` in `test` had ping probes and none of them saw an
+/// outage (no gap between answers longer than 1.5 probe intervals).
+fn never_an_outage(suite: &Suite, run: &SuiteRun, test: &str, variant: &str) -> bool {
+    let Some(t) = suite.test_index(test) else {
+        return false;
+    };
+    let Some(v) = suite.scenarios[t]
+        .variant_list()
+        .iter()
+        .position(|x| x.name == variant)
+    else {
+        return false;
+    };
+    run.tests[t].results.iter().all(|iteration| {
+        iteration
+            .get(v)
+            .is_some_and(|r| r.failover().is_some() && !r.had_outage())
+    })
+}
+
 /// One L2-vs-BGP line per `(name, metric, scale)` of one source `(label, test, l2, bgp)`; the
 /// label only on the first line. `widths`: the label and metric-name columns.
 fn compare_rows(
@@ -1024,38 +1068,31 @@ fn compare_rows(
 }
 
 /// Write `OUT/<test>/seed-<S>/` (each run's CSVs and tool files), the first iteration's tool
-/// files of `top_level` tests in `OUT/`, and `OUT/suite.csv`.
+/// files of `top_level` tests in `OUT/`, and `OUT/suite.csv`, into `out`.
 ///
 /// # Errors
-/// A [`SuiteError::Io`] naming the path.
+/// A [`SuiteError::Out`] naming the path.
 pub fn write_out(
-    dir: &Path,
+    out: &OutDir,
     suite: &Suite,
     run: &SuiteRun,
     agg: &Aggregate,
 ) -> Result<(), SuiteError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SuiteError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     for (spec, test) in suite.file.tests.iter().zip(&run.tests) {
         for (k, results) in test.results.iter().enumerate() {
-            let sub = dir.join(&test.name).join(format!("seed-{}", test.seeds[k]));
-            output::write_all(&sub, results).map_err(io(&sub))?;
+            let sub = format!("{}/seed-{}/", test.name, test.seeds[k]);
+            output::write_all(out, &sub, results).map_err(SuiteError::Out)?;
             if spec.top_level && k == 0 {
                 for r in results {
                     for (name, bytes) in &r.tool_files {
-                        let p = dir.join(name);
-                        output::write_atomic(&p, bytes).map_err(io(&p))?;
+                        out.write(name, bytes).map_err(SuiteError::Out)?;
                     }
                 }
             }
         }
     }
-    let p = dir.join("suite.csv");
-    output::write_atomic(&p, agg.to_csv().as_bytes()).map_err(io(&p))?;
-    Ok(())
+    out.write("suite.csv", agg.to_csv().as_bytes())
+        .map_err(SuiteError::Out)
 }
 
 #[cfg(test)]

@@ -2,16 +2,9 @@
 
 use std::process::Command;
 
+/// `sim` in the tests' own working directory.
 fn sim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::sim_in(std::path::Path::new("."), args)
 }
 
 #[test]
