@@ -67,9 +67,12 @@ impl Netns {
 
     fn sysctl(&self, key: &str, value: &str) -> Result<(), String> {
         let setting = format!("{key}={value}");
+        // By its full path: `ip netns exec` looks it up on PATH, which may lack sbin.
+        let sysctl = testkit::find_program("sysctl").ok_or("`sysctl` not found")?;
+        let sysctl = sysctl.to_string_lossy();
         run(
             "ip",
-            &["netns", "exec", &self.name, "sysctl", "-qw", &setting],
+            &["netns", "exec", &self.name, &sysctl, "-qw", &setting],
         )
         .map(drop)
     }
@@ -447,7 +450,9 @@ fn resilient_cases(ns: &Netns, k: usize, fields: HashFields) -> Result<usize, St
 fn linux_hash_matches_the_kernel_flow_for_flow() {
     // One router per (field set, group kind), run in parallel: most of the time is spent
     // waiting for the kernel (RCU grace periods on group replacement, clock ticks).
-    let needs = testkit::root("network namespaces").and(testkit::program("ip", "iproute2"));
+    let needs = testkit::root("network namespaces")
+        .and(testkit::program("ip", "iproute2"))
+        .and(testkit::program("sysctl", "procps"));
     if testkit::or_skip(needs).is_none() {
         return;
     }
@@ -458,8 +463,8 @@ fn linux_hash_matches_the_kernel_flow_for_flow() {
                 Ok(ns) => routers.push((ns, k, fields, kind)),
                 Err(reason) => {
                     testkit::Missing::new(
-                        format!("this kernel cannot host the router namespace ({reason})"),
-                        "run on Linux >= 6.11 with network namespaces, veth and nexthop objects",
+                        format!("could not build the router namespace ({reason})"),
+                        "needs Linux >= 6.11 with network namespaces, veth and nexthop objects",
                     )
                     .skip();
                     return;

@@ -116,8 +116,8 @@ impl Lab {
         };
         setup().map_err(|e| {
             Missing::new(
-                format!("this kernel cannot host the namespace lab ({e})"),
-                "run on Linux with network namespaces and veth",
+                format!("could not build the namespace lab ({e})"),
+                "needs Linux with network namespaces and veth",
             )
         })
     }
