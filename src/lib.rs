@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod hashcalc;
+pub mod input;
 pub mod lab;
 pub mod output;
 pub mod report;
@@ -15,3 +16,4 @@ pub mod runner;
 pub mod scenario;
 pub mod suite;
 pub mod tools;
+pub mod validate;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
-use lbsim::scenario::Scenario;
+use lbsim::validate::{self, Checked};
 use lbsim::{output, report, runner, suite};
 use sim_core::SimDuration;
 
@@ -55,9 +55,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Check scenario files without running them.
+    /// Check scenario and suite files without running them (warnings go to stderr).
     Validate {
-        /// Scenario files.
+        /// Scenario files, suite files (suite.ron, or any file with `tests`) or suite
+        /// directories.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -75,13 +76,15 @@ enum Command {
         /// Selection: modulo, hash-threshold, resilient, maglev, rendezvous.
         #[arg(long, default_value = "hash-threshold")]
         selection: Selection,
-        /// Resilient: bucket count.
+        /// Resilient only: bucket count (at least the number of next hops).
         #[arg(long)]
         buckets: Option<u16>,
-        /// Resilient: idle timer, e.g. "0s", "120s".
+        /// Resilient only: how long a bucket must go unused before it may move, e.g. "0s",
+        /// "120s"; every flow is live at the change, so with a long timer a joining next hop
+        /// gets no busy bucket.
         #[arg(long)]
         idle_timer: Option<SimDuration>,
-        /// Maglev: table size (prime).
+        /// Maglev only: table size (a prime, at least the number of next hops).
         #[arg(long)]
         table_size: Option<u32>,
         /// Next hops before the change.
@@ -94,10 +97,15 @@ enum Command {
         #[arg(long)]
         add: Option<Position>,
         /// Random flows to examine.
-        #[arg(short = 'f', long, default_value_t = 100_000)]
+        #[arg(
+            short = 'f',
+            long,
+            default_value_t = 100_000,
+            conflicts_with = "flows_file"
+        )]
         flows: usize,
         /// Seed of the random flows.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, conflicts_with = "flows_file")]
         flow_seed: u64,
         /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump).
         #[arg(long = "flows-file", value_name = "FILE.csv")]
@@ -153,7 +161,7 @@ fn main() -> ExitCode {
             fields,
             function,
             seed,
-            mut selection,
+            selection,
             buckets,
             idle_timer,
             table_size,
@@ -165,36 +173,26 @@ fn main() -> ExitCode {
             flows_file,
             per_flow,
             json,
-        } => {
-            if let Selection::Resilient {
-                buckets: b,
-                idle_timer: t,
-                ..
-            } = &mut selection
-            {
-                *b = buckets.unwrap_or(*b);
-                *t = idle_timer.unwrap_or(*t);
-            }
-            if let Selection::Maglev { table_size: s } = &mut selection {
-                *s = table_size.unwrap_or(*s);
-            }
-            let change = match add {
-                Some(p) => Change::Add(p),
-                None => Change::Remove(remove.unwrap_or(Position::First)),
-            };
-            let q = HashQuestion {
-                fields,
-                function,
-                seed,
-                selection,
-                next_hops: nexthops,
-                change,
-                flows,
-                flow_seed,
-                flows_file,
-            };
-            hash(&q, per_flow, json)
-        }
+        } => hashcalc::selection_with(selection, buckets, idle_timer, table_size)
+            .map_err(|e| e.to_string())
+            .and_then(|selection| {
+                let change = match add {
+                    Some(p) => Change::Add(p),
+                    None => Change::Remove(remove.unwrap_or(Position::First)),
+                };
+                let q = HashQuestion {
+                    fields,
+                    function,
+                    seed,
+                    selection,
+                    next_hops: nexthops,
+                    change,
+                    flows,
+                    flow_seed,
+                    flows_file,
+                };
+                hash(&q, per_flow, json)
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,7 +210,16 @@ fn run(
     pcap: Option<PathBuf>,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
+    let scenario = match checked(&file)? {
+        Checked::Scenario(s) => *s,
+        Checked::Suite(_) => {
+            return Err(format!(
+                "{} is a suite file: run it with `sim suite {}`",
+                file.display(),
+                file.display()
+            ))
+        }
+    };
     let seed = seed.unwrap_or(scenario.seed);
     // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
     let opts = lbsim::lab::RunOptions {
@@ -254,7 +261,16 @@ fn suite(
 ) -> Result<(), String> {
     use std::io::IsTerminal;
     let wall = Instant::now();
-    let loaded = suite::Suite::load(dir).map_err(|e| e.to_string())?;
+    let loaded = match checked(dir)? {
+        Checked::Suite(s) => *s,
+        Checked::Scenario(_) => {
+            return Err(format!(
+                "{} is a scenario file, not a suite: run it with `sim run {}`",
+                dir.display(),
+                dir.display()
+            ))
+        }
+    };
     if iterations == Some(0) {
         return Err("--iterations must be at least 1".into());
     }
@@ -306,16 +322,26 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Load and validate a scenario or suite ([`validate::check_file`]), printing its warnings to
+/// stderr.
+fn checked(path: &std::path::Path) -> Result<Checked, String> {
+    let report = validate::check_file(path).map_err(|e| e.to_string())?;
+    for w in report.warnings() {
+        eprintln!("{w}");
+    }
+    Ok(report.checked)
+}
+
 fn validate(files: &[PathBuf]) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
-        match Scenario::load(f) {
-            Ok(s) => outln!(
-                "{}: ok ({} variant{})",
-                f.display(),
-                s.variant_list().len(),
-                if s.variant_list().len() == 1 { "" } else { "s" }
-            ),
+        match validate::check_file(f) {
+            Ok(report) => {
+                for w in report.warnings() {
+                    eprintln!("{w}");
+                }
+                outln!("{}: {}", f.display(), report.summary());
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;
@@ -323,10 +349,7 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
         }
     }
     if failed > 0 {
-        return Err(format!(
-            "{failed} of {} scenario files are invalid",
-            files.len()
-        ));
+        return Err(format!("{failed} of {} files are invalid", files.len()));
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::input::{self, locate, write_place};
 use crate::lab::{run_variant, LabError, RunResult};
 use crate::output;
 use crate::scenario::{Load, Scenario, ScenarioError};
@@ -46,7 +47,10 @@ pub struct SuiteFile {
     pub description: String,
     /// Runs of every test; iteration k uses seed `first_seed + k - 1` (`--iterations`
     /// overrides it).
-    #[serde(default = "default_iterations")]
+    #[serde(
+        default = "default_iterations",
+        deserialize_with = "sim_core::setting::int_in::<_, _, 1, 1000>"
+    )]
     pub iterations: u32,
     /// The scenarios, in the order their outputs are listed.
     pub tests: Vec<TestSpec>,
@@ -116,7 +120,10 @@ pub struct LatencyRow {
 #[serde(deny_unknown_fields)]
 pub struct ThroughputRow {
     /// Client instances (the table's first column).
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "sim_core::setting::opt_int_in::<_, _, 1, 100000>"
+    )]
     pub clients: Option<u32>,
     /// The first column's text instead of a client count.
     #[serde(default)]
@@ -225,13 +232,7 @@ impl fmt::Display for SuiteError {
                 field,
                 message,
             } => {
-                write!(f, "{}", file.display())?;
-                if let Some((line, col)) = position {
-                    write!(f, ":{line}:{col}")?;
-                }
-                if !field.is_empty() {
-                    write!(f, ": field `{field}`")?;
-                }
+                write_place(f, file, *position, "", field)?;
                 write!(f, ": {message}")
             }
             SuiteError::Scenario { test, source } => write!(f, "test `{test}`: {source}"),
@@ -268,13 +269,19 @@ impl Suite {
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| SuiteError::File {
+        let bytes = std::fs::read(&path).map_err(|e| SuiteError::File {
             file: path.clone(),
             position: None,
             field: String::new(),
             message: format!("cannot read the suite file: {e}"),
         })?;
-        let file = SuiteFile::parse(&path, &text)?;
+        let text = input::decode(&bytes).map_err(|e| SuiteError::File {
+            file: path.clone(),
+            position: e.position,
+            field: e.field,
+            message: e.message,
+        })?;
+        let file = SuiteFile::parse(&path, text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut scenarios = Vec::with_capacity(file.tests.len());
         for t in &file.tests {
@@ -290,7 +297,7 @@ impl Suite {
             file,
             scenarios,
         };
-        suite.check_variants(&text)?;
+        suite.check_variants(text)?;
         Ok(suite)
     }
 
@@ -308,10 +315,11 @@ impl Suite {
         }
         for (i, r) in self.file.throughput.iter().enumerate() {
             if r.clients.is_none() && r.label.is_none() {
+                let field = format!("throughput[{i}]");
                 return Err(SuiteError::File {
                     file: self.path.clone(),
-                    position: locate(text, &format!("\"{}\"", r.test)),
-                    field: format!("throughput[{i}]"),
+                    position: locate(text, &field),
+                    field,
                     message: "a throughput row needs `clients: N` or `label: \"...\"` for its first column".into(),
                 });
             }
@@ -339,7 +347,7 @@ impl Suite {
             if !names.iter().any(|n| n == variant) {
                 return Err(SuiteError::File {
                     file: self.path.clone(),
-                    position: locate(text, &format!("\"{variant}\"")),
+                    position: locate(text, &field),
                     field,
                     message: format!(
                         "test `{test}` has no variant {variant:?}; its variants: {}",
@@ -355,10 +363,11 @@ impl Suite {
             }
             for name in tool_file_names(&self.scenarios[t]) {
                 if let Some(other) = owner.insert(name.clone(), &spec.name) {
+                    let field = format!("tests[{t}].top_level");
                     return Err(SuiteError::File {
                         file: self.path.clone(),
-                        position: locate(text, &format!("\"{}\"", spec.name)),
-                        field: format!("tests[{t}].top_level"),
+                        position: locate(text, &field),
+                        field,
                         message: format!(
                             "tests `{other}` and `{}` both write {name:?} to the top level; set `top_level: false` on one",
                             spec.name
@@ -396,32 +405,23 @@ impl SuiteFile {
             field,
             message,
         };
-        let file: SuiteFile = crate::scenario::parse_ron(text, 32)
-            .map_err(|e| error(e.position, e.field, e.message))?;
+        let file: SuiteFile =
+            input::parse_ron(text, 32).map_err(|e| error(e.position, e.field, e.message))?;
         file.validate()
-            .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
+            .map_err(|(field, message)| error(locate(text, &field), field, message))?;
         Ok(file)
     }
 
-    /// Cross-field checks. Errors are (field path, text to locate, message).
-    fn validate(&self) -> Result<(), (String, String, String)> {
-        if !(1..=1000).contains(&self.iterations) {
-            return Err((
-                "iterations".into(),
-                "iterations".into(),
-                format!("{}: must be 1 to 1000", self.iterations),
-            ));
-        }
+    /// Cross-field checks. Errors are (field path, message).
+    fn validate(&self) -> Result<(), (String, String)> {
         if self.tests.is_empty() {
             return Err((
-                "tests".into(),
                 "tests".into(),
                 "at least one test is needed, e.g. (name: \"fortio\", scenario: \"test3_fortio.ron\")".into(),
             ));
         }
         let mut names = BTreeSet::new();
         for (i, t) in self.tests.iter().enumerate() {
-            let quoted = format!("\"{}\"", t.name);
             let plain = !t.name.is_empty()
                 && !t.name.starts_with('.')
                 && t.name
@@ -430,7 +430,6 @@ impl SuiteFile {
             if !plain {
                 return Err((
                     format!("tests[{i}].name"),
-                    quoted,
                     format!(
                         "{:?}: a test name is a directory name: letters, digits, '-', '_' and '.'",
                         t.name
@@ -440,7 +439,6 @@ impl SuiteFile {
             if !names.insert(t.name.as_str()) {
                 return Err((
                     format!("tests[{i}].name"),
-                    quoted,
                     format!("test name {:?} is used twice", t.name),
                 ));
             }
@@ -473,24 +471,11 @@ impl SuiteFile {
         );
         for (field, test) in refs {
             if !names.contains(test) {
-                return Err((
-                    field,
-                    format!("\"{test}\""),
-                    format!("no test {test:?}; the tests: {valid}"),
-                ));
+                return Err((field, format!("no test {test:?}; the tests: {valid}")));
             }
         }
         Ok(())
     }
-}
-
-/// The 1-based line and column of the first occurrence of `needle` in `text`.
-fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
-    let at = text.find(needle)?;
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
 }
 
 /// Mean and 95 % confidence interval of a sample.

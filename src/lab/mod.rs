@@ -494,6 +494,20 @@ fn client_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
 }
 
+/// What `ip` already is in the lab's address plan with `nodes` nodes (the router, a node, the
+/// clients' range), if anything: a service IP must be none of them.
+pub(crate) fn address_owner(ip: Ipv4Addr, nodes: u16) -> Option<String> {
+    if ip == control::ROUTER_IP {
+        return Some("the router's address".into());
+    }
+    if let Some(i) = (0..nodes).find(|&i| node_ip(i) == ip) {
+        return Some(format!("node-{}'s address", i + 1));
+    }
+    // RFC 2544's 198.18.0.0/15, where client_ip counts from.
+    let clients = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    (u32::from(ip) & 0xfffe_0000 == clients).then(|| "in the clients' range".into())
+}
+
 impl Lab {
     /// Assemble the world of `variant` of `scenario` with master seed `seed`, and schedule its
     /// first events.
@@ -1460,7 +1474,7 @@ impl Lab {
                     "links=".to_string() + if cut { "down" } else { "up" },
                 );
             }
-            Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
+            Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
                 format!("withdraw {name}"),

@@ -224,3 +224,91 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
         "tshark read a different number of frames"
     );
 }
+
+#[test]
+fn validate_checks_the_blog_suite_file_as_a_suite_beside_its_scenarios() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/blog");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, stdout, stderr) = sim(&args);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("suite.ron: ok (suite of 14 tests"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+}
+
+#[test]
+fn warnings_go_to_stderr_with_their_place_and_the_run_goes_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gr0.ron");
+    std::fs::write(
+        &file,
+        crate::small(r#"bgp: (speaker: FrrDatacenter, graceful_restart: "0s"),"#)
+            .replace(r#"duration: "10s""#, r#"duration: "2s""#),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    for command in ["validate", "run"] {
+        let (ok, _, stderr) = sim(&[command, path]);
+        assert!(ok, "{command}: {stderr}");
+        assert!(
+            stderr.contains("gr0.ron:7:39: warning")
+                && stderr.contains(": warning: field `bgp.graceful_restart`: a restart time of 0s"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn run_refuses_a_suite_file_and_says_how_to_run_it() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/blog/suite.ron");
+    let (ok, _, stderr) = sim(&["run", suite]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("is a suite file: run it with `sim suite"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn hash_refuses_flags_it_would_ignore_and_groups_it_would_misreport() {
+    for (args, says) in [
+        (
+            &[
+                "hash",
+                "--selection",
+                "resilient",
+                "--buckets",
+                "3",
+                "-n",
+                "6",
+            ][..],
+            "at least 6 buckets",
+        ),
+        (
+            &["hash", "--buckets", "3"][..],
+            "--buckets applies to --selection resilient only",
+        ),
+        (
+            &["hash", "--selection", "modulo", "--idle-timer", "0s"][..],
+            "--idle-timer applies to --selection resilient only",
+        ),
+        (
+            &["hash", "--flows-file", "f.csv", "--flow-seed", "3"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let (ok, _, stderr) = sim(args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

@@ -1,5 +1,6 @@
 //! lbsim's integration tests, one binary with a module per concern.
 
+mod bad_scenarios;
 mod cli;
 mod control;
 mod dataplane;
