@@ -146,20 +146,6 @@ fn hash_reads_real_flows_and_writes_each_flows_fate() {
     assert!(stderr.contains("flows.csv:2: sport \"99999\""), "{stderr}");
 }
 
-/// tshark, if installed: `None` (with a SKIPPED line) otherwise.
-fn tshark() -> Option<std::path::PathBuf> {
-    let found = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        eprintln!(
-            "SKIPPED: tshark not installed (apt-get install tshark); the capture was not dissected"
-        );
-    }
-    found
-}
-
 #[test]
 fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +171,9 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     let bytes = std::fs::read(&pcap).unwrap();
     let (_, records) = sim_core::pcap::parse_capture(&bytes).unwrap();
     assert!(records.len() > 100);
-    let Some(tshark) = tshark() else { return };
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
+        return;
+    };
     let out = Command::new(tshark)
         .args([
             "-r",

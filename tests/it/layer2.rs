@@ -193,11 +193,7 @@ fn l2_capture_holds_gratuitous_arp_and_decodes_in_tshark() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("l2.pcap");
     std::fs::write(&file, &pcap).unwrap();
-    let Some(tshark) = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        eprintln!("SKIPPED: tshark not installed; the ARP capture was not dissected");
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
         return;
     };
     let out = std::process::Command::new(tshark)
