@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
-use lbsim::scenario::Scenario;
-use lbsim::{output, report, runner, suite};
+use lbsim::outdir::{self, OutDir};
+use lbsim::validate::{self, Checked};
+use lbsim::{manifest, output, report, runner, suite};
 use sim_core::SimDuration;
 
 #[derive(Parser)]
@@ -31,12 +33,15 @@ enum Command {
         /// Master seed (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv here.
-        #[arg(long)]
+        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv,
+        /// nodes.csv, the tool files and last run.json here. DIR must be new, empty or an
+        /// earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Capture the control plane (BGP, BFD) to this pcap file; with several variants, one
-        /// file per variant named <stem>-<variant>.pcap.
-        #[arg(long)]
+        /// Capture the control plane (BGP, BFD, ARP): into DIR/<variant>.pcap when this is a
+        /// directory (existing, or ending in /); else to this file, with several variants one
+        /// file per variant named <stem>-<variant>.pcap beside it.
+        #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
     },
     /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
@@ -45,8 +50,9 @@ enum Command {
         /// The suite directory (holding suite.ron) or a suite file.
         dir: PathBuf,
         /// Write OUT/<test>/seed-<S>/ (CSV and tool files), the first iteration's tool files
-        /// under their own names in OUT/, and OUT/suite.csv.
-        #[arg(long)]
+        /// under their own names in OUT/, OUT/suite.csv and last OUT/run.json. OUT must be new,
+        /// empty or an earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "OUT")]
         out: Option<PathBuf>,
         /// Iterations (overrides the suite file's).
         #[arg(long)]
@@ -65,9 +71,16 @@ enum Command {
         #[command(flatten)]
         args: Option<SweepRunArgs>,
     },
-    /// Check scenario files without running them.
+    /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
+    /// marker, every file as run.json lists it (size and sha256).
+    Verify {
+        /// The output directory.
+        dir: PathBuf,
+    },
+    /// Check scenario and suite files without running them (warnings go to stderr).
     Validate {
-        /// Scenario files.
+        /// Scenario files, suite files (suite.ron, or any file with `tests`) or suite
+        /// directories.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -85,13 +98,15 @@ enum Command {
         /// Selection: modulo, hash-threshold, resilient, maglev, rendezvous.
         #[arg(long, default_value = "hash-threshold")]
         selection: Selection,
-        /// Resilient: bucket count.
+        /// Resilient only: bucket count (at least the number of next hops).
         #[arg(long)]
         buckets: Option<u16>,
-        /// Resilient: idle timer, e.g. "0s", "120s".
+        /// Resilient only: how long a bucket must go unused before it may move, e.g. "0s",
+        /// "120s"; every flow is live at the change, so with a long timer a joining next hop
+        /// gets no busy bucket.
         #[arg(long)]
         idle_timer: Option<SimDuration>,
-        /// Maglev: table size (prime).
+        /// Maglev only: table size (a prime, at least the number of next hops).
         #[arg(long)]
         table_size: Option<u32>,
         /// Next hops before the change.
@@ -104,10 +119,15 @@ enum Command {
         #[arg(long)]
         add: Option<Position>,
         /// Random flows to examine.
-        #[arg(short = 'f', long, default_value_t = 100_000)]
+        #[arg(
+            short = 'f',
+            long,
+            default_value_t = 100_000,
+            conflicts_with = "flows_file"
+        )]
         flows: usize,
         /// Seed of the random flows.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, conflicts_with = "flows_file")]
         flow_seed: u64,
         /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump).
         #[arg(long = "flows-file", value_name = "FILE.csv")]
@@ -233,11 +253,12 @@ fn main() -> ExitCode {
             (None, None) => Err("sim sweep FILE [--vary PATH=V1,V2,...] or sim sweep merge DIR... --out OUT (see --help)".into()),
         },
         Command::Validate { files } => validate(&files),
+        Command::Verify { dir } => verify(&dir),
         Command::Hash {
             fields,
             function,
             seed,
-            mut selection,
+            selection,
             buckets,
             idle_timer,
             table_size,
@@ -249,36 +270,26 @@ fn main() -> ExitCode {
             flows_file,
             per_flow,
             json,
-        } => {
-            if let Selection::Resilient {
-                buckets: b,
-                idle_timer: t,
-                ..
-            } = &mut selection
-            {
-                *b = buckets.unwrap_or(*b);
-                *t = idle_timer.unwrap_or(*t);
-            }
-            if let Selection::Maglev { table_size: s } = &mut selection {
-                *s = table_size.unwrap_or(*s);
-            }
-            let change = match add {
-                Some(p) => Change::Add(p),
-                None => Change::Remove(remove.unwrap_or(Position::First)),
-            };
-            let q = HashQuestion {
-                fields,
-                function,
-                seed,
-                selection,
-                next_hops: nexthops,
-                change,
-                flows,
-                flow_seed,
-                flows_file,
-            };
-            hash(&q, per_flow, json)
-        }
+        } => hashcalc::selection_with(selection, buckets, idle_timer, table_size)
+            .map_err(|e| e.to_string())
+            .and_then(|selection| {
+                let change = match add {
+                    Some(p) => Change::Add(p),
+                    None => Change::Remove(remove.unwrap_or(Position::First)),
+                };
+                let q = HashQuestion {
+                    fields,
+                    function,
+                    seed,
+                    selection,
+                    next_hops: nexthops,
+                    change,
+                    flows,
+                    flow_seed,
+                    flows_file,
+                };
+                hash(&q, per_flow, json)
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -296,28 +307,71 @@ fn run(
     pcap: Option<PathBuf>,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
+    let scenario = match checked(&file)? {
+        Checked::Scenario(s) => *s,
+        Checked::Suite(_) => {
+            return Err(format!(
+                "{} is a suite file: run it with `sim suite {}`",
+                file.display(),
+                file.display()
+            ))
+        }
+        Checked::Sweep(_) => return Err(sweep_file_hint(&file)),
+    };
     let seed = seed.unwrap_or(scenario.seed);
+    // Every output path is checked before the simulation starts; nothing is replaced until
+    // all of them pass.
+    let claim = out
+        .as_deref()
+        .map(OutDir::inspect)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let pcap = pcap
+        .map(|p| {
+            let in_out = claim.as_ref().is_some_and(|c| c.relative(&p).is_some());
+            output::PcapTarget::check(&p, in_out)
+        })
+        .transpose()?;
+    let inputs = manifest::Inputs::run(&file, &scenario, seed)
+        .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let out = claim
+        .map(|c| c.take().map(Arc::new))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
     let opts = lbsim::lab::RunOptions {
         capture: pcap.is_some(),
-        stream_dir: out.clone(),
+        out: out.clone(),
     };
     let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
     out!("{}", report::tables(&scenario, &results));
-    if let Some(dir) = &out {
-        output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
-        outln!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+    // Captures first: those inside the output directory belong in its run.json.
+    let mut pcaps = Vec::new();
+    for (path, bytes) in pcap.as_ref().map_or_else(Vec::new, |p| p.files(&results)) {
+        match out
+            .as_ref()
+            .and_then(|o| o.relative(&path).map(|rel| (o, rel)))
+        {
+            Some((o, rel)) => o.write(&rel, bytes).map_err(|e| e.to_string())?,
+            None => output::write_atomic(&path, bytes)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?,
+        }
+        pcaps.push(path);
     }
-    if let Some(p) = &pcap {
-        let files = output::write_pcaps(p, &results)
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        if files.is_empty() {
-            outln!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
-        }
-        for f in files {
-            outln!("wrote {}", f.display());
-        }
+    if let Some(dir) = &out {
+        output::write_all(dir, "", &results).map_err(|e| e.to_string())?;
+        let m = dir.seal(inputs).map_err(|e| e.to_string())?;
+        outln!(
+            "\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv ({} files in all) and run.json to {}",
+            m.files.len(),
+            dir.root().display()
+        );
+    }
+    if pcap.is_some() && pcaps.is_empty() {
+        outln!("\nno pcap written: the scenario has no bgp or l2 section, so no control plane ran");
+    }
+    for f in pcaps {
+        outln!("wrote {}", f.display());
     }
     let all: Vec<&lbsim::lab::RunResult> = results.iter().collect();
     let line = report::closing_line(
@@ -337,7 +391,17 @@ fn suite(
     seed: u64,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let loaded = suite::Suite::load(dir).map_err(|e| e.to_string())?;
+    let loaded = match checked(dir)? {
+        Checked::Suite(s) => *s,
+        Checked::Scenario(_) => {
+            return Err(format!(
+                "{} is a scenario file, not a suite: run it with `sim run {}`",
+                dir.display(),
+                dir.display()
+            ))
+        }
+        Checked::Sweep(_) => return Err(sweep_file_hint(dir)),
+    };
     if iterations == Some(0) {
         return Err("--iterations must be at least 1".into());
     }
@@ -345,6 +409,13 @@ fn suite(
         iterations,
         first_seed: seed,
     };
+    let inputs = manifest::Inputs::suite(&loaded, suite::seeds(&loaded, &opts))
+        .map_err(|e| format!("reading {}: {e}", loaded.path.display()))?;
+    let out = out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let run = with_progress(suite::job_count(&loaded, &opts), |tick| {
         suite::run(&loaded, &opts, tick)
     })
@@ -353,16 +424,25 @@ fn suite(
     out!("{}", suite::tables(&loaded, &run, &agg));
     if let Some(dir) = &out {
         suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
+        dir.seal(inputs).map_err(|e| e.to_string())?;
         outln!(
-            "\nwrote suite.csv, the first iteration's tool files, and <test>/seed-<S>/ for {} tests to {}",
+            "\nwrote suite.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
             run.tests.len(),
-            dir.display()
+            dir.root().display()
         );
     }
     let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
     let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
     outln!("\n{line}");
     Ok(())
+}
+
+fn sweep_file_hint(file: &std::path::Path) -> String {
+    format!(
+        "{} is a sweep file: run it with `sim sweep {}`",
+        file.display(),
+        file.display()
+    )
 }
 
 fn sweep(a: SweepRunArgs) -> Result<(), String> {
@@ -381,7 +461,7 @@ fn sweep(a: SweepRunArgs) -> Result<(), String> {
     };
     let sweep = Sweep::load(&a.file, &args).map_err(|e| e.to_string())?;
     for w in &sweep.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("{w}");
     }
     let shard = a.shard.unwrap_or(Shard::ALL);
     let plan = run::RunPlan {
@@ -490,16 +570,26 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Load and validate a scenario or suite ([`validate::check_file`]), printing its warnings to
+/// stderr.
+fn checked(path: &std::path::Path) -> Result<Checked, String> {
+    let report = validate::check_file(path).map_err(|e| e.to_string())?;
+    for w in report.warnings() {
+        eprintln!("{w}");
+    }
+    Ok(report.checked)
+}
+
 fn validate(files: &[PathBuf]) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
-        match Scenario::load(f) {
-            Ok(s) => outln!(
-                "{}: ok ({} variant{})",
-                f.display(),
-                s.variant_list().len(),
-                if s.variant_list().len() == 1 { "" } else { "s" }
-            ),
+        match validate::check_file(f) {
+            Ok(report) => {
+                for w in report.warnings() {
+                    eprintln!("{w}");
+                }
+                outln!("{}: {}", f.display(), report.summary());
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;
@@ -507,15 +597,42 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
         }
     }
     if failed > 0 {
-        return Err(format!(
-            "{failed} of {} scenario files are invalid",
-            files.len()
-        ));
+        return Err(format!("{failed} of {} files are invalid", files.len()));
     }
     Ok(())
 }
 
+/// `sim verify DIR`: complete, or why not.
+fn verify(dir: &std::path::Path) -> Result<(), String> {
+    let v = manifest::verify(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for f in &v.unlisted {
+        outln!(
+            "{}: {f} is not part of the run (run.json does not list it)",
+            dir.display()
+        );
+    }
+    match (&v.manifest, v.complete()) {
+        (Some(m), true) => {
+            outln!(
+                "{}: complete: {} files match run.json ({})",
+                dir.display(),
+                m.files.len(),
+                m.describe()
+            );
+            Ok(())
+        }
+        _ => Err(format!(
+            "{}: incomplete: {}",
+            dir.display(),
+            v.problems.join("; ")
+        )),
+    }
+}
+
 fn hash(q: &HashQuestion, per_flow: Option<PathBuf>, json: bool) -> Result<(), String> {
+    if let Some(p) = &per_flow {
+        outdir::check_file_target(p).map_err(|e| format!("--per-flow: {e}"))?;
+    }
     let (answer, rows) = hashcalc::answer(q).map_err(|e| e.to_string())?;
     if let Some(p) = per_flow {
         hashcalc::write_per_flow(&p, &rows).map_err(|e| format!("writing {}: {e}", p.display()))?;

@@ -24,8 +24,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::input;
 use crate::lab::LabError;
-use crate::scenario::{parse_ron, Scenario, ScenarioError, Variant};
+use crate::scenario::{Scenario, ScenarioError, Variant, Warning};
 use path::{label, parse_value, FieldPath, RonValue};
 
 /// Most runs one sweep may ask for (points x seeds x variants).
@@ -319,8 +320,9 @@ pub struct Sweep {
     pub def: SweepDef,
     /// One per point, in point order.
     pub points: Vec<Point>,
-    /// Axes that do not reach some variants, and why.
-    pub warnings: Vec<String>,
+    /// Axes that do not reach some variants and why, and the scenario's warnings at the
+    /// points (each once).
+    pub warnings: Vec<Warning>,
 }
 
 /// Why a sweep could not be set up, run, written or merged.
@@ -381,12 +383,8 @@ impl std::error::Error for SweepError {}
 /// Whether `text` is a sweep file rather than a scenario: its top level has `scenario:` (a
 /// scenario has `name:`).
 pub fn is_sweep_file(text: &str) -> bool {
-    match ron::from_str::<RonValue>(text) {
-        Ok(RonValue(Value::Object(m))) => m.contains_key("scenario") && !m.contains_key("name"),
-        Ok(_) => false,
-        // Unparseable: whichever parser will report it better.
-        Err(_) => text.contains("axes") && !text.contains("clients"),
-    }
+    let fields = input::top_level_fields(text);
+    fields.contains(&"scenario") && !fields.contains(&"name")
 }
 
 impl Sweep {
@@ -396,20 +394,21 @@ impl Sweep {
     /// A located error in the sweep file or the scenario, a path or value an axis cannot
     /// take, a point the scenario checks refuse.
     pub fn load(file: &Path, args: &SweepArgs) -> Result<Sweep, SweepError> {
-        let io = |source| SweepError::Io {
+        let located = |e: input::RonError| {
+            SweepError::Scenario(ScenarioError {
+                file: file.to_path_buf(),
+                position: e.position,
+                field: e.field,
+                message: e.message,
+            })
+        };
+        let bytes = std::fs::read(file).map_err(|source| SweepError::Io {
             path: file.to_path_buf(),
             source,
-        };
-        let text = std::fs::read_to_string(file).map_err(io)?;
-        let (scenario_path, spec) = if is_sweep_file(&text) {
-            let spec: SweepFile = parse_ron(&text, 64).map_err(|e| {
-                SweepError::Scenario(ScenarioError {
-                    file: file.to_path_buf(),
-                    position: e.position,
-                    field: e.field,
-                    message: e.message,
-                })
-            })?;
+        })?;
+        let text = input::decode(&bytes).map_err(located)?;
+        let (scenario_path, spec) = if is_sweep_file(text) {
+            let spec: SweepFile = input::parse_ron(text, 64).map_err(located)?;
             let dir = file.parent().unwrap_or(Path::new("."));
             (dir.join(&spec.scenario), Some(spec))
         } else {
@@ -515,10 +514,15 @@ impl Sweep {
         for a in &axes {
             for (v, why) in path::overridden_by(&base, &a.path) {
                 if variants.contains(&v) {
-                    warnings.push(format!(
-                        "axis `{}` does not reach variant `{v}`: {why} (vary `variants[{v}].{}` for it)",
-                        a.path, a.path
-                    ));
+                    warnings.push(Warning {
+                        file: origin.to_path_buf(),
+                        position: None,
+                        field: a.path.to_string(),
+                        message: format!(
+                            "this axis does not reach variant `{v}`: {why} (vary `variants[{v}].{}` for it)",
+                            a.path
+                        ),
+                    });
                 }
             }
         }
@@ -569,6 +573,14 @@ impl Sweep {
                         message: format!("the point's variants are not the sweep's ({}): vary a variant's fields, not its name", def.variants.join(", ")),
                     }),
                 });
+            }
+            for w in &scenario.warnings {
+                if !warnings
+                    .iter()
+                    .any(|o| (&o.field, &o.message) == (&w.field, &w.message))
+                {
+                    warnings.push(w.clone());
+                }
             }
             points.push(Point { scenario, variants });
         }

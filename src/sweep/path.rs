@@ -361,8 +361,7 @@ pub fn with_values(
             .join(" ");
         error(field, format!("{} (with {given})", e.into_inner()))
     })?;
-    scenario.check(origin)?;
-    Ok(scenario)
+    scenario.checked(origin)
 }
 
 /// The sections a variant replaces whole (see [`crate::scenario::Variant`]): a base path under
