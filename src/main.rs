@@ -463,6 +463,12 @@ fn sweep(a: SweepRunArgs) -> Result<(), String> {
     for w in &sweep.warnings {
         eprintln!("{w}");
     }
+    let out = a
+        .out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let shard = a.shard.unwrap_or(Shard::ALL);
     let plan = run::RunPlan {
         shard,
@@ -480,7 +486,7 @@ fn sweep(a: SweepRunArgs) -> Result<(), String> {
     } else {
         out!("{}", table::render(&sweep.def, &summary, &a.metrics)?);
     }
-    if let Some(dir) = &a.out {
+    if let Some(dir) = &out {
         let sharded = a.shard.is_some().then_some(shard);
         table::write_dir(dir, &sweep.def, sharded, &done.records).map_err(|e| e.to_string())?;
         let what = match a.shard {
@@ -495,7 +501,7 @@ fn sweep(a: SweepRunArgs) -> Result<(), String> {
             ),
             None => table::CSV_FILE.to_string(),
         };
-        let line = format!("wrote {what} to {}", dir.display());
+        let line = format!("wrote {what} and run.json to {}", dir.root().display());
         if a.json {
             eprintln!("{line}");
         } else {
@@ -524,15 +530,24 @@ fn sweep_merge(
     json: bool,
 ) -> Result<(), String> {
     use lbsim::sweep::{table, Shard};
-    let (def, records) = table::merge(dirs).map_err(|e| e.to_string())?;
+    let (def, records) = table::merge(dirs, out).map_err(|e| e.to_string())?;
+    let dir = OutDir::claim(out).map_err(|e| e.to_string())?;
     let summary = table::summarize(&records);
-    table::write_dir(out, &def, None, &records).map_err(|e| e.to_string())?;
+    table::write_dir(&dir, &def, None, &records).map_err(|e| e.to_string())?;
     if json {
         outln!("{}", table::json(&def, Shard::ALL, &records, &summary));
-        eprintln!("wrote {} to {}", table::CSV_FILE, out.display());
+        eprintln!(
+            "wrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
     } else {
         out!("{}", table::render(&def, &summary, metrics)?);
-        outln!("\nwrote {} to {}", table::CSV_FILE, out.display());
+        outln!(
+            "\nwrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::input;
 use crate::lab::LabError;
+use crate::manifest::{InputFile, Inputs};
 use crate::scenario::{Scenario, ScenarioError, Variant, Warning};
 use path::{label, parse_value, FieldPath, RonValue};
 
@@ -261,9 +262,30 @@ pub struct SweepDef {
     pub seeds: Vec<u64>,
     /// The variants run, in the scenario's order.
     pub variants: Vec<String>,
+    /// The files read (the sweep file if any, then the base scenario) and their sha256.
+    pub files: Vec<InputFile>,
 }
 
 impl SweepDef {
+    /// What `run.json` says was run; `shard` for one shard's directory.
+    pub fn inputs(&self, shard: Option<Shard>) -> Inputs {
+        Inputs::Sweep {
+            input_files: self.files.clone(),
+            axes: self
+                .axes
+                .iter()
+                .map(|a| {
+                    let values: Vec<String> = a.values.iter().map(|v| label(&v.0)).collect();
+                    format!("{}={}", a.path, values.join(","))
+                })
+                .collect(),
+            combine: format!("{:?}", self.combine),
+            seeds: self.seeds.clone(),
+            variants: self.variants.clone(),
+            shard: shard.map(|s| format!("{}/{}", s.index, s.count)),
+        }
+    }
+
     /// Every point's value index on each axis, in point order (grid: the last axis fastest).
     pub fn points(&self) -> Vec<Vec<usize>> {
         match self.combine {
@@ -439,7 +461,16 @@ impl Sweep {
             variants.clone_from(&args.variants);
         }
         let seeds = seeds.resolve(args.first_seed).map_err(SweepError::Arg)?;
-        Sweep::new(&scenario_path, &base, set, axes, combine, seeds, &variants)
+        let mut sweep = Sweep::new(&scenario_path, &base, set, axes, combine, seeds, &variants)?;
+        let mut read = vec![file.to_path_buf()];
+        if scenario_path != file {
+            read.push(scenario_path);
+        }
+        for f in read {
+            let entry = InputFile::read(&f).map_err(|source| SweepError::Io { path: f, source })?;
+            sweep.def.files.push(entry);
+        }
+        Ok(sweep)
     }
 
     /// Build the sweep of `base` (read from `origin`).
@@ -533,6 +564,7 @@ impl Sweep {
             combine,
             seeds,
             variants,
+            files: Vec::new(),
         };
         let point_values = def.points();
         let runs = point_values.len() * def.seeds.len() * def.variants.len();
@@ -694,6 +726,7 @@ mod tests {
             combine: Combine::Grid,
             seeds: vec![1],
             variants: vec!["base".into()],
+            files: Vec::new(),
         };
         assert_eq!(
             def.points(),

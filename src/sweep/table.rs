@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::run::Record;
 use super::{Shard, SweepDef, SweepError};
-use crate::output::write_atomic;
+use crate::outdir::OutDir;
 use crate::suite::{pm, Stats};
 
 /// The table's file.
@@ -429,20 +429,21 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
     }
 }
 
-/// Write `dir/sweep.csv`, and for a shard of several `dir/shard.json` after it (a directory
-/// with a manifest is complete).
+/// Write `sweep.csv`, for a shard of several also `shard.json`, and seal the directory with
+/// `run.json` (a shard's names the shard; a whole sweep's is the same from `sim sweep` and
+/// from `sim sweep merge`).
 ///
 /// # Errors
-/// A [`SweepError::Io`] naming the file.
+/// A [`SweepError::Arg`] with the output directory's error.
 pub fn write_dir(
-    dir: &Path,
+    out: &OutDir,
     def: &SweepDef,
     shard: Option<Shard>,
     records: &[Record],
 ) -> Result<(), SweepError> {
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let csv = dir.join(CSV_FILE);
-    write_atomic(&csv, &csv_bytes(def, records)?).map_err(io_error(&csv))?;
+    let fail = |e: crate::outdir::OutDirError| SweepError::Arg(e.to_string());
+    out.write(CSV_FILE, &csv_bytes(def, records)?)
+        .map_err(fail)?;
     if let Some(shard) = shard {
         let manifest = ShardManifest {
             lbsim: env!("CARGO_PKG_VERSION").to_string(),
@@ -452,9 +453,10 @@ pub fn write_dir(
         };
         let text =
             serde_json::to_string_pretty(&manifest).map_err(|e| SweepError::Arg(e.to_string()))?;
-        let m = dir.join(SHARD_FILE);
-        write_atomic(&m, format!("{text}\n").as_bytes()).map_err(io_error(&m))?;
+        out.write(SHARD_FILE, format!("{text}\n").as_bytes())
+            .map_err(fail)?;
     }
+    out.seal(def.inputs(shard)).map_err(fail)?;
     Ok(())
 }
 
@@ -467,6 +469,10 @@ fn shard_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, SweepError> {
             out.push(d.clone());
             continue;
         }
+        if d.join(crate::outdir::MARKER).exists() {
+            out.push(d.clone()); // an unfinished shard: refused below, by name
+            continue;
+        }
         let mut subs: Vec<PathBuf> = std::fs::read_dir(d)
             .map_err(io_error(d))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -474,7 +480,7 @@ fn shard_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, SweepError> {
             .collect();
         if subs.is_empty() {
             return Err(SweepError::Merge(format!(
-                "{} holds no {SHARD_FILE}, nor do its subdirectories: a shard directory is what `sim sweep ... --shard I/N --out DIR` writes (a run that did not finish leaves none)",
+                "{} holds no {SHARD_FILE}, nor do its subdirectories: a shard directory is what `sim sweep ... --shard I/N --out DIR` writes",
                 d.display()
             )));
         }
@@ -484,16 +490,58 @@ fn shard_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, SweepError> {
     Ok(out)
 }
 
-/// Read shard directories back into one sweep: the definition and the records in the order
-/// an unsharded run has them.
+/// `p` made absolute through its nearest existing ancestor (symbolic links resolved).
+fn resolved(p: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = p;
+    loop {
+        if let Ok(c) = std::fs::canonicalize(at) {
+            return rest.into_iter().rev().fold(c, |acc, part| acc.join(part));
+        }
+        match (at.file_name(), at.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                at = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// Read shard directories back into one sweep, to be written to `out`: the definition and
+/// the records in the order an unsharded run has them.
 ///
 /// # Errors
 /// A [`SweepError::Merge`]: shards of different sweeps, versions or counts, a shard given
-/// twice or missing, a table that is not its manifest's.
-pub fn merge(dirs: &[PathBuf]) -> Result<(SweepDef, Vec<Record>), SweepError> {
+/// twice, missing or unfinished, a table that is not its manifest's, an `out` that is, holds
+/// or lies in a shard directory.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(SweepDef, Vec<Record>), SweepError> {
     let dirs = shard_dirs(dirs)?;
+    let target = resolved(out);
+    if let Some(d) = dirs.iter().find(|d| {
+        let d = resolved(d);
+        d.starts_with(&target) || target.starts_with(&d)
+    }) {
+        return Err(SweepError::Merge(format!(
+            "--out {} overlaps the shard directory {}: merge into a directory of its own",
+            out.display(),
+            d.display()
+        )));
+    }
     let mut shards: Vec<(PathBuf, ShardManifest)> = Vec::new();
     for d in &dirs {
+        let verdict = crate::manifest::verify(d).map_err(io_error(d))?;
+        if !verdict.complete() {
+            return Err(SweepError::Merge(format!(
+                "{} is not a complete shard: {} (rerun that shard)",
+                d.display(),
+                verdict.problems.join("; ")
+            )));
+        }
         let m = d.join(SHARD_FILE);
         let text = std::fs::read_to_string(&m).map_err(io_error(&m))?;
         let manifest: ShardManifest = serde_json::from_str(&text).map_err(|e| {

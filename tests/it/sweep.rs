@@ -477,10 +477,15 @@ fn shards_run_by_the_job_command_merge_into_the_bytes_of_one_process() {
         n.sort();
         n
     };
-    assert_eq!(names(&merged_dir), names(&tmp.path().join("whole")));
-    let a = std::fs::read(merged_dir.join("sweep.csv")).unwrap();
-    let b = std::fs::read(tmp.path().join("whole/sweep.csv")).unwrap();
-    assert!(a == b, "merged and one-process sweep.csv differ");
+    let files = names(&merged_dir);
+    assert_eq!(files, ["run.json", "sweep.csv"]);
+    assert_eq!(files, names(&tmp.path().join("whole")));
+    for f in &files {
+        let a = std::fs::read(merged_dir.join(f)).unwrap();
+        let b = std::fs::read(tmp.path().join("whole").join(f)).unwrap();
+        assert!(a == b, "merged and one-process {f} differ");
+    }
+    assert!(std::fs::read(merged_dir.join("sweep.csv")).unwrap().len() > 10_000);
     // Both print the same summary: failover against each axis, with intervals.
     let table = |o: &Output| {
         let t = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -513,6 +518,29 @@ fn shards_run_by_the_job_command_merge_into_the_bytes_of_one_process() {
         !out.status.success() && e.contains(&format!("shard {} of {shards} missing", shards - 1)),
         "{e}"
     );
+    // Never into a shard, and never from an unfinished one.
+    let shards_dir = data.join("shards").display().to_string();
+    let merge = |out: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args([
+                "sweep",
+                "merge",
+                &shards_dir,
+                "--out",
+                &out.display().to_string(),
+            ])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, e) = merge(&data.join("shards/0"));
+    assert!(!ok && e.contains("overlaps the shard directory"), "{e}");
+    std::fs::write(data.join("shards/1/INCOMPLETE"), "").unwrap();
+    let (ok, e) = merge(&tmp.path().join("again"));
+    assert!(!ok && e.contains("is not a complete shard"), "{e}");
 }
 
 #[test]
