@@ -1012,30 +1012,13 @@ impl Scenario {
     /// # Errors
     /// A [`ScenarioError`] naming the file, position, field and the problem.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = input::parse_ron(text, 64).map_err(|e| ScenarioError {
+        let scenario: Scenario = input::parse_ron(text, 64).map_err(|e| ScenarioError {
             file: path.to_path_buf(),
             position: e.position,
             field: e.field,
             message: e.message,
         })?;
-        let notes = scenario
-            .validate()
-            .map_err(|(field, message)| ScenarioError {
-                file: path.to_path_buf(),
-                position: locate(text, &field),
-                field,
-                message,
-            })?;
-        scenario.warnings = notes
-            .into_iter()
-            .map(|(field, message)| Warning {
-                file: path.to_path_buf(),
-                position: locate(text, &field),
-                field,
-                message,
-            })
-            .collect();
-        Ok(scenario)
+        scenario.checked_at(path, |field| locate(text, field))
     }
 
     /// Check a scenario built in memory (a sweep point) as [`Scenario::parse`] checks a file,
@@ -1043,10 +1026,19 @@ impl Scenario {
     ///
     /// # Errors
     /// A [`ScenarioError`] naming the field and the problem.
-    pub fn checked(mut self, path: &Path) -> Result<Scenario, ScenarioError> {
+    pub fn checked(self, path: &Path) -> Result<Scenario, ScenarioError> {
+        self.checked_at(path, |_| None)
+    }
+
+    /// Validate, keeping the warnings; `position` locates a field in the file.
+    fn checked_at(
+        mut self,
+        path: &Path,
+        position: impl Fn(&str) -> Option<(usize, usize)>,
+    ) -> Result<Scenario, ScenarioError> {
         let notes = self.validate().map_err(|(field, message)| ScenarioError {
             file: path.to_path_buf(),
-            position: None,
+            position: position(&field),
             field,
             message,
         })?;
@@ -1054,7 +1046,7 @@ impl Scenario {
             .into_iter()
             .map(|(field, message)| Warning {
                 file: path.to_path_buf(),
-                position: None,
+                position: position(&field),
                 field,
                 message,
             })
