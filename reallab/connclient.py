@@ -10,6 +10,8 @@ connection that is reset, closed or unanswered for --timeout seconds is recorded
 Outputs (CSV, times in epoch seconds):
   --out        one row per connection (written at the end, and on SIGTERM/SIGINT)
   --latency-out  one row per answered request (t_sent, latency_s, conn_id)
+  --refresh-trigger  a file holding a number; when it grows, every connection is closed (fate
+               `closed`) and replaced at once, so the next route change meets a fresh pool
   --snapshot   the same columns for the connections open when the file --snapshot-trigger
                appears (the run script asks for it while all next hops are up)
 Bounded: at most --duration seconds, at most --max-conns connections in all.
@@ -77,6 +79,7 @@ async def read_answer(reader):
 
 
 async def run_conn(c, a, deadline, phase):
+    gen = GEN
     src = c.row["src"]
     t0 = time.time()
     try:
@@ -97,6 +100,13 @@ async def run_conn(c, a, deadline, phase):
     try:
         while time.time() < deadline and not STOP.is_set():
             await asyncio.sleep(max(0.0, nxt - time.time()))
+            # A late event loop skips the slots it missed instead of sending them all at
+            # once (a burst of 2,000 segments overflows a veth's backlog: drops, RTOs).
+            while nxt + a.interval < time.time():
+                nxt += a.interval
+            if gen != GEN:
+                c.finish("closed", time.time(), "refresh")
+                break
             nxt += a.interval
             sent = time.time()
             writer.write(req)
@@ -140,6 +150,7 @@ async def run_conn(c, a, deadline, phase):
 
 STOP = None
 LAT = None
+GEN = 0  # pool generation: a refresh closes every connection of an older one
 
 
 def write(path, conns):
@@ -153,7 +164,7 @@ def write(path, conns):
 
 
 async def main(a):
-    global STOP, LAT
+    global STOP, LAT, GEN
     STOP = asyncio.Event()
     if a.latency_out:
         LAT = open(a.latency_out, "w")
@@ -184,6 +195,13 @@ async def main(a):
         for k, t in list(tasks.items()):
             if t.done() and a.reconnect and ident < a.max_conns and not STOP.is_set():
                 spawn(k)
+        if a.refresh_trigger and os.path.exists(a.refresh_trigger):
+            try:
+                want = int(open(a.refresh_trigger).read().strip() or 0)
+            except ValueError:
+                want = GEN
+            if want > GEN:
+                GEN = want
         if a.snapshot and not snapped and os.path.exists(a.snapshot_trigger):
             write(a.snapshot, [c for c in conns if not c.done and c.row["sport"] != ""])
             snapped = True
@@ -211,6 +229,7 @@ if __name__ == "__main__":
     ap.add_argument("--reconnect", action="store_true")
     ap.add_argument("--out", required=True)
     ap.add_argument("--latency-out", help="CSV of every answered request: t_sent,latency_s,conn_id")
+    ap.add_argument("--refresh-trigger", help="file holding a number: when it grows, every connection closes (FIN) and is replaced")
     ap.add_argument("--snapshot")
     ap.add_argument("--snapshot-trigger")
     a = ap.parse_args()

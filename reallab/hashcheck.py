@@ -6,7 +6,12 @@ router's kernel `ip route get VIP from SRC iif eth0 ipproto tcp sport S dport P`
 route lookup: fib_multipath_hash() on a synthetic skb, i.e. on the flow keys) and compare the
 next hop with the ingress node the connection's answers named. Writes hashcheck.csv and
 prints `agree total`.
+
+usage: hashcheck.py NETNS|- SNAPSHOT.csv OUT.csv   (`-`: this host's own routing table, e.g.
+on a real router; the client-facing interface must then be eth0 or given as IIF=<if> in the
+environment)
 """
+import os
 import csv
 import subprocess
 import sys
@@ -14,10 +19,10 @@ import sys
 ns, snap, out = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = list(csv.DictReader(open(snap)))
 cmds = "".join(
-    f"route get {r['dst']} from {r['src']} iif eth0 ipproto tcp sport {r['sport']} dport {r['dport']}\n"
+    f"route get {r['dst']} from {r['src']} iif {os.environ.get('IIF', 'eth0')} ipproto tcp sport {r['sport']} dport {r['dport']}\n"
     for r in rows
 )
-res = subprocess.run(["ip", "-n", ns, "-batch", "-"], input=cmds, capture_output=True, text=True, timeout=60)
+res = subprocess.run(["ip"] + ([] if ns == "-" else ["-n", ns]) + ["-batch", "-"], input=cmds, capture_output=True, text=True, timeout=60)
 lines = [l for l in res.stdout.splitlines() if " via " in l]
 if len(lines) != len(rows):
     sys.exit(f"hashcheck.py: {len(rows)} lookups, {len(lines)} answers: {res.stderr[:200]}")

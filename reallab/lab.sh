@@ -266,15 +266,20 @@ http {
 }
 EOF
     mkdir -p "$d/tmp"
-    rl_x "n${i}p$j" nginx -c "$d/nginx.conf" -g "error_log $d/error.log warn;" 2>>"$d/error.log"
+    # nginx starts inside the pod's cgroup (the shell joins it, then execs ip netns exec,
+    # which execs nginx), so its master and every worker it forks are limited. The shell runs
+    # outside the namespace: `ip netns exec` mounts a fresh /sys, without /sys/fs/cgroup.
+    local cg
+    cg=$(rl_pod_cgroup "$i" "$j")
+    sh -c "${cg:+echo \$\$ >$cg/cgroup.procs && }exec ip netns exec $(rl_ns "n${i}p$j") nginx -c $d/nginx.conf" 2>>"$d/error.log"
     if [ "$i$j" = 11 ]; then
         rl_x "n${i}p$j" iperf3 -s -D -p 5201 --logfile "$d/iperf3.log" --pidfile "$d/iperf3.pid"
     fi
-    rl_pod_limit "$i" "$j"
 }
 
 # A pod's CPU limit (resources.limits.cpu) as the kubelet sets it: a CFS quota (cgroup v1 here).
-rl_pod_limit() {
+# Prints the cgroup's directory (empty without a limit).
+rl_pod_cgroup() {
     local i=$1 j=$2 cg
     [ -n "${RL_POD_CPU:-}" ] || return 0
     [ -d /sys/fs/cgroup/cpu ] || return 0
@@ -283,10 +288,7 @@ rl_pod_limit() {
     # The kubelet's CFS period is 100 ms (cpu.cfs_period_us); the kernel's minimum quota is 1 ms.
     echo 100000 >"$cg/cpu.cfs_period_us"
     awk -v c="$RL_POD_CPU" 'BEGIN { q = int(c * 100000); if (q < 1000) q = 1000; print q }' >"$cg/cpu.cfs_quota_us"
-    # nginx only (master and worker), not pod-1-1's iperf3 server.
-    local master pid
-    master=$(cat "$RL_STATE/n${i}p$j/nginx.pid" 2>/dev/null) || return 0
-    for pid in "$master" $(ps -o pid= --ppid "$master"); do echo "$pid" >"$cg/cgroup.procs" 2>/dev/null || true; done
+    echo "$cg"
 }
 
 # --- FRR ---------------------------------------------------------------------------------------

@@ -138,9 +138,16 @@ def pcap_packets(f):
         yield sec + frac / (1e9 if nano else 1e6), data
 
 
+garps = []  # (t, sender mac) of ARP frames with sender IP = target IP = the L2 VIP
 bgp_msgs = []  # (t, src, dst, type)
 bfd_pkts = []  # (t, src, dst, state)
 for t, pkt in pcap_packets("control.pcap"):
+    if len(pkt) >= 42 and pkt[12:14] == b"\x08\x06":
+        a = pkt[14:]
+        sip, tip = ".".join(map(str, a[14:18])), ".".join(map(str, a[24:28]))
+        if sip == tip == l2vip:
+            garps.append((t, a[8:14].hex(":")))
+        continue
     if len(pkt) < 34 or pkt[12:14] != b"\x08\x00":
         continue
     ip = pkt[14:]
@@ -178,7 +185,7 @@ if os.path.exists(P("frr_router.log")):
 conns = []
 if os.path.exists(P("connections.csv")):
     conns = list(csv.DictReader(open(P("connections.csv"))))
-FAILED = {"reset", "timeout", "eof", "error"}
+FAILED = {"reset", "timeout", "eof", "error"}  # `closed` (a refresh) is not a failure
 EVENT_KINDS = {"crash", "restore", "graceful_stop", "graceful_start", "bgpd_kill", "bgpd_start",
                "hang", "resume", "bfd_on", "bfd_off"}
 
@@ -245,11 +252,14 @@ for i, (t, kind, node, detail) in enumerate(faults):
         if o:
             add("resets_fraction", lab_, f / o, "", t, f"connections.csv: {f} of {o} open failed ({on} were on {node})")
     if kind == "garp" and "new leader" in detail:
+        # The GARP's time on the router's wire (control.pcap) when captured; else garp.py's clock.
+        g = [x[0] for x in garps if abs(x[0] - t) < 0.5]
+        t = min(g) if g else t
         after = [x for x in l2_probe if x >= t]
         before = [x for x in l2_probe if x < t]
         if after:
             add("garp_to_restore_s", detail.split("arp_accept=")[-1][:1], after[0] - t, "s", t,
-                "faults.csv garp -> l2_probe.txt (ping -D -i 0.005)")
+                "control.pcap GARP -> first answered probe in l2_probe.txt (ping -D -i 0.005: resolution one interval)")
         if before and after:
             add("l2_probe_gap_s", detail.split("arp_accept=")[-1][:1], after[0] - before[-1], "s", t, "l2_probe.txt")
         # The router may apply the GARP before garp.py reads the clock after sending it.
