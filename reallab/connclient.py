@@ -28,7 +28,8 @@ import time
 
 FIELDS = [
     "conn_id", "src", "sport", "dst", "dport", "proto", "opened_t", "node_first", "pod_first",
-    "node_last", "nodes_seen", "requests_ok", "last_ok_t", "stall_t", "fate", "fate_t", "error",
+    "node_last", "nodes_seen", "requests_ok", "last_ok_t", "slow_t", "stall_t", "fate", "fate_t",
+    "error",
 ]
 
 
@@ -117,15 +118,14 @@ async def run_conn(c, a, deadline, phase):
                 c.finish("timeout", time.time())
                 break
             except asyncio.IncompleteReadError:
-                if not c.row["stall_t"]:
-                    c.row["stall_t"] = f"{sent:.6f}"
+                c.row["stall_t"] = f"{sent:.6f}"
                 c.finish("eof", time.time())
                 break
             now = time.time()
             if LAT is not None:
                 LAT.write(f"{sent:.6f},{now - sent:.6f},{c.row['conn_id']}\n")
-            if now - sent > a.stall:
-                c.row["stall_t"] = c.row["stall_t"] or f"{sent:.6f}"
+            if now - sent > a.stall and not c.row["slow_t"]:
+                c.row["slow_t"] = f"{sent:.6f}"
             kv = dict(x.split("=", 1) for x in body.split())
             node = node_of(kv["pod"], kv["peer"])
             if not c.nodes or c.nodes[-1] != node:
@@ -136,10 +136,10 @@ async def run_conn(c, a, deadline, phase):
             c.row["requests_ok"] += 1
             c.row["last_ok_t"] = f"{now:.6f}"
     except ConnectionResetError as e:
-        c.row["stall_t"] = c.row["stall_t"] or f"{sent:.6f}"
+        c.row["stall_t"] = f"{sent:.6f}"
         c.finish("reset", time.time(), type(e).__name__)
     except Exception as e:
-        c.row["stall_t"] = c.row["stall_t"] or f"{sent:.6f}"
+        c.row["stall_t"] = f"{sent:.6f}"
         c.finish("error", time.time(), type(e).__name__ + ":" + str(e)[:60])
     finally:
         try:
@@ -222,7 +222,7 @@ if __name__ == "__main__":
     ap.add_argument("--sources", required=True, help="comma-separated source addresses")
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--timeout", type=float, default=30.0, help="an unanswered request fails after this")
-    ap.add_argument("--stall", type=float, default=0.5, help="an answer slower than this marks stall_t")
+    ap.add_argument("--stall", type=float, default=0.5, help="an answer slower than this marks slow_t")
     ap.add_argument("--rate", type=float, default=1000.0, help="connections opened per second at start")
     ap.add_argument("--duration", type=float, required=True)
     ap.add_argument("--max-conns", type=int, default=20000)

@@ -46,6 +46,24 @@ rl_fault() {
     t=$(rl_now)
     echo "$t,$kind,$node,$detail" >>"$RL_OUT/faults.csv"
     rl_log "fault $kind $node $detail"
+    rl_counters "$t" "$kind"
+}
+
+# node_counters.csv: after every fault, each live node's packet counters: `midstream` are TCP
+# segments to the VIP without SYN that found no conntrack entry (ctstate NEW: a connection the
+# router moved to this node), `icmp` the echo requests to the VIP (which node carries a ping).
+rl_counters() { # time kind
+    local i v
+    [ -n "${RL_COUNTERS:-}" ] || return 0
+    for i in $(seq 1 "$RL_NODES"); do
+        v=$(rl_x "n$i" iptables -t raw -S PREROUTING -v 2>/dev/null | awk '
+            /-p icmp/ { for (k = 1; k < NF; k++) if ($k == "-c") ic = $(k + 1) }
+            END { printf "%s", ic + 0 }')
+        m=$(rl_x "n$i" iptables -t mangle -S PREROUTING -v 2>/dev/null | awk '
+            /ctstate NEW/ { for (k = 1; k < NF; k++) if ($k == "-c") mc = $(k + 1) }
+            END { printf "%s", mc + 0 }')
+        echo "$1,$2,node-$i,$m,$v" >>"$RL_OUT/node_counters.csv"
+    done
 }
 
 rl_sysctl() {

@@ -187,7 +187,7 @@ if os.path.exists(P("connections.csv")):
     conns = list(csv.DictReader(open(P("connections.csv"))))
 FAILED = {"reset", "timeout", "eof", "error"}  # `closed` (a refresh) is not a failure
 EVENT_KINDS = {"crash", "restore", "graceful_stop", "graceful_start", "bgpd_kill", "bgpd_start",
-               "hang", "resume", "bfd_on", "bfd_off"}
+               "hang", "resume", "bfd_on", "bfd_off", "blackout", "conns_refresh"}
 
 
 def conn_effect(i):
@@ -203,7 +203,8 @@ def conn_effect(i):
         ended = float(c["fate_t"]) if c["fate_t"] else float("inf")
         if opened < t0 < ended:
             open_at += 1
-            if c["fate"] in FAILED and c["stall_t"] and t0 <= float(c["stall_t"]) < t1:
+            # stall_t: the failed request's send time; one in flight at the fault counts too.
+            if c["fate"] in FAILED and c["stall_t"] and t0 - 0.5 <= float(c["stall_t"]) < t1:
                 failed += 1
                 on_node += c["node_last"] == faults[i][2]
     return open_at, failed, on_node
@@ -251,6 +252,12 @@ for i, (t, kind, node, detail) in enumerate(faults):
         o, f, on = conn_effect(i)
         if o:
             add("resets_fraction", lab_, f / o, "", t, f"connections.csv: {f} of {o} open failed ({on} were on {node})")
+    if conns and kind == "blackout":
+        o, f, on = conn_effect(i)
+        if o:
+            rh = detail.split("txrehash=")[-1][:1]
+            add("resets_fraction", f"blackout_txrehash{rh}", f / o, "", t,
+                f"connections.csv: {f} of {o} open failed after a 1.5 s blackout (no route change)")
     if kind == "garp" and "new leader" in detail:
         # The GARP's time on the router's wire (control.pcap) when captured; else garp.py's clock.
         g = [x[0] for x in garps if abs(x[0] - t) < 0.5]
