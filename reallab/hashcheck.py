@@ -33,7 +33,8 @@ with open(out, "w", newline="") as f:
     for r, l in zip(rows, lines):
         gw = l.split(" via ")[1].split()[0]
         node = f"node-{int(gw.split('.')[3]) - 10}"
-        ok = node == r["node_first"]
+        first = r["nodes_seen"].split(">")[0]
+        ok = node == first
         agree += ok
-        w.writerow([r["conn_id"], r["src"], r["sport"], r["dst"], r["dport"], r["node_first"], node, int(ok)])
+        w.writerow([r["conn_id"], r["src"], r["sport"], r["dst"], r["dport"], first, node, int(ok)])
 print(agree, len(rows))

@@ -190,11 +190,15 @@ EVENT_KINDS = {"crash", "restore", "graceful_stop", "graceful_start", "bgpd_kill
                "hang", "resume", "bfd_on", "bfd_off", "blackout", "conns_refresh"}
 
 
-def conn_effect(i):
-    """Connections open at fault i that failed with their first failed request sent between
-    this fault and the next one."""
+def conn_effect(i, own=None):
+    """Connections open at fault i whose failed request was sent between this fault (less
+    0.5 s: a request in flight) and the next fault, or the next route change after the fault's
+    own (`own`): a failure after a later change belongs to that change."""
     t0 = faults[i][0]
     t1 = next((f[0] for f in faults[i + 1:] if f[1] in EVENT_KINDS or f[1] == "conns_closed"), t0 + 60)
+    later = [t for t, _ in routes if t > (own or t0) + 0.001]
+    if later:
+        t1 = min(t1, later[0])
     open_at, failed, on_node = 0, 0, 0
     for c in conns:
         if not c["opened_t"] or not c["sport"]:
@@ -206,7 +210,7 @@ def conn_effect(i):
             # stall_t: the failed request's send time; one in flight at the fault counts too.
             if c["fate"] in FAILED and c["stall_t"] and t0 - 0.5 <= float(c["stall_t"]) < t1:
                 failed += 1
-                on_node += c["node_last"] == faults[i][2]
+                on_node += c["nodes_seen"].split(">")[-1] == faults[i][2]
     return open_at, failed, on_node
 
 
@@ -249,7 +253,7 @@ for i, (t, kind, node, detail) in enumerate(faults):
         tf = fib_change(node, t, True)
         add("restore_fib_s", lab_, tf - t if tf else None, "s", t, "faults.csv -> router_monitor.log")
     if conns and kind in DOWN | UP and lab_ != "crash_l2" and "l2" not in detail:
-        o, f, on = conn_effect(i)
+        o, f, on = conn_effect(i, fib_change(node, t, kind in UP))
         if o:
             add("resets_fraction", lab_, f / o, "", t, f"connections.csv: {f} of {o} open failed ({on} were on {node})")
     if conns and kind == "blackout":
