@@ -155,9 +155,9 @@ rl_setup_node() {
 
 # --- kube-proxy ------------------------------------------------------------------------------
 
-# The endpoints every node's kube-proxy knows, one "node pod" pair per line; a crashed node's
-# pods leave after RL_ENDPOINT_REMOVAL seconds (Cluster policy), as the endpoints controller
-# does after node-monitor-grace-period.
+# The endpoints every node's kube-proxy knows, one "node pod" pair per line. A crashed node's
+# pods stay: every trial restores the node well before node-monitor-grace-period (40 s), after
+# which the endpoints controller would remove them.
 RL_EP_FILE() { echo "$RL_STATE/endpoints"; }
 
 rl_endpoints_all() {
@@ -233,25 +233,6 @@ rl_setup_kube_proxy_all() {
     local i
     rl_endpoints_all
     for i in $(seq 1 "$RL_NODES"); do rl_kube_proxy_apply "$i"; done
-}
-
-# Remove node $1's pods from every surviving node's rules (Cluster policy only changes).
-rl_endpoints_remove_node() {
-    local dead=$1 i
-    grep -v "^$dead " "$(RL_EP_FILE)" >"$(RL_EP_FILE).new" || true
-    mv "$(RL_EP_FILE).new" "$(RL_EP_FILE)"
-    for i in $(seq 1 "$RL_NODES"); do
-        [ "$i" = "$dead" ] && continue
-        rl_kube_proxy_apply "$i"
-    done
-    rl_fault endpoints_removed "node-$dead" "policy=$RL_POLICY"
-}
-
-rl_endpoints_restore() {
-    local i
-    rl_endpoints_all
-    for i in $(seq 1 "$RL_NODES"); do rl_kube_proxy_apply "$i"; done
-    rl_fault endpoints_restored all "policy=$RL_POLICY"
 }
 
 # --- pods --------------------------------------------------------------------------------------
