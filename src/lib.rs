@@ -17,5 +17,6 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod sweep;
 pub mod tools;
 pub mod validate;

@@ -280,12 +280,8 @@ pub fn write_all(out: &OutDir, prefix: &str, results: &[RunResult]) -> Result<()
                 latency_mean_ms: ms(l.mean()),
                 latency_max_ms: ms(l.max()),
                 route_changes: r.changes.len(),
-                connections_moved: r.changes.iter().map(|c| c.moved).sum(),
-                connections_broken: r
-                    .changes
-                    .iter()
-                    .map(|c| c.broken_reset + c.broken_timeout)
-                    .sum(),
+                connections_moved: r.connections_moved(),
+                connections_broken: r.connections_broken(),
                 balance_max_over_mean: f6(b.max_over_mean),
                 balance_jain: f6(b.jain),
                 failover_s: r

@@ -9,6 +9,7 @@ mod layer2;
 mod outputs;
 mod scenarios;
 mod suite;
+mod sweep;
 mod tools;
 
 use std::path::Path;
