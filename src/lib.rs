@@ -8,10 +8,15 @@
 #![warn(missing_docs)]
 
 pub mod hashcalc;
+pub mod input;
 pub mod lab;
+pub mod manifest;
+pub mod outdir;
 pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod sweep;
 pub mod tools;
+pub mod validate;

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
-use lbsim::scenario::Scenario;
-use lbsim::{output, report, runner, suite};
+use lbsim::outdir::{self, OutDir};
+use lbsim::validate::{self, Checked};
+use lbsim::{manifest, output, report, runner, suite};
 use sim_core::SimDuration;
 
 #[derive(Parser)]
@@ -31,12 +33,15 @@ enum Command {
         /// Master seed (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv here.
-        #[arg(long)]
+        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv,
+        /// nodes.csv, the tool files and last run.json here. DIR must be new, empty or an
+        /// earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Capture the control plane (BGP, BFD) to this pcap file; with several variants, one
-        /// file per variant named <stem>-<variant>.pcap.
-        #[arg(long)]
+        /// Capture the control plane (BGP, BFD, ARP): into DIR/<variant>.pcap when this is a
+        /// directory (existing, or ending in /); else to this file, with several variants one
+        /// file per variant named <stem>-<variant>.pcap beside it.
+        #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
     },
     /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
@@ -45,8 +50,9 @@ enum Command {
         /// The suite directory (holding suite.ron) or a suite file.
         dir: PathBuf,
         /// Write OUT/<test>/seed-<S>/ (CSV and tool files), the first iteration's tool files
-        /// under their own names in OUT/, and OUT/suite.csv.
-        #[arg(long)]
+        /// under their own names in OUT/, OUT/suite.csv and last OUT/run.json. OUT must be new,
+        /// empty or an earlier lbsim output, which is replaced whole.
+        #[arg(long, value_name = "OUT")]
         out: Option<PathBuf>,
         /// Iterations (overrides the suite file's).
         #[arg(long)]
@@ -55,9 +61,26 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Check scenario files without running them.
+    /// Sweep a scenario over field values (--vary, or a sweep file): every point x seed x
+    /// variant on all cores; sweep.csv and mean ± 95 % CI per point. `sim sweep merge`
+    /// combines shards.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sweep {
+        #[command(subcommand)]
+        merge: Option<SweepCommand>,
+        #[command(flatten)]
+        args: Option<SweepRunArgs>,
+    },
+    /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
+    /// marker, every file as run.json lists it (size and sha256).
+    Verify {
+        /// The output directory.
+        dir: PathBuf,
+    },
+    /// Check scenario and suite files without running them (warnings go to stderr).
     Validate {
-        /// Scenario files.
+        /// Scenario files, suite files (suite.ron, or any file with `tests`) or suite
+        /// directories.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -75,13 +98,15 @@ enum Command {
         /// Selection: modulo, hash-threshold, resilient, maglev, rendezvous.
         #[arg(long, default_value = "hash-threshold")]
         selection: Selection,
-        /// Resilient: bucket count.
+        /// Resilient only: bucket count (at least the number of next hops).
         #[arg(long)]
         buckets: Option<u16>,
-        /// Resilient: idle timer, e.g. "0s", "120s".
+        /// Resilient only: how long a bucket must go unused before it may move, e.g. "0s",
+        /// "120s"; every flow is live at the change, so with a long timer a joining next hop
+        /// gets no busy bucket.
         #[arg(long)]
         idle_timer: Option<SimDuration>,
-        /// Maglev: table size (prime).
+        /// Maglev only: table size (a prime, at least the number of next hops).
         #[arg(long)]
         table_size: Option<u32>,
         /// Next hops before the change.
@@ -94,10 +119,15 @@ enum Command {
         #[arg(long)]
         add: Option<Position>,
         /// Random flows to examine.
-        #[arg(short = 'f', long, default_value_t = 100_000)]
+        #[arg(
+            short = 'f',
+            long,
+            default_value_t = 100_000,
+            conflicts_with = "flows_file"
+        )]
         flows: usize,
         /// Seed of the random flows.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, conflicts_with = "flows_file")]
         flow_seed: u64,
         /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump).
         #[arg(long = "flows-file", value_name = "FILE.csv")]
@@ -109,6 +139,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Combine shard directories (`--shard I/N --out DIR`) into exactly the sweep.csv an
+    /// unsharded run writes.
+    Merge {
+        /// Shard directories, or directories holding them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write sweep.csv here.
+        #[arg(long)]
+        out: PathBuf,
+        /// Terminal columns: metrics of sweep.csv (default: failover, latency, throughput, errors).
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// Print one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct SweepRunArgs {
+    /// A sweep file (RON: scenario, axes, seeds), or a scenario file to sweep with --vary.
+    file: PathBuf,
+    /// An axis: a field as the scenario's errors spell it and its values, written as in the
+    /// scenario file (e.g. bgp.router_hold_time=3s,9s or 'variants[frr-bfd].bgp.bfd.detect_multiplier=3,4').
+    #[arg(long, value_name = "PATH=V1,V2,...")]
+    vary: Vec<lbsim::sweep::Axis>,
+    /// Pair the axes' i-th values instead of a grid of every combination.
+    #[arg(long)]
+    zip: bool,
+    /// A fixed change to the base scenario before the axes, e.g. 'bgp.bfd=(detect_multiplier: 3)'.
+    #[arg(long, value_name = "PATH=VALUE")]
+    set: Vec<lbsim::sweep::Setting>,
+    /// Seeds per point: a count (5: seeds S..S+4) or a list (1,2,7); default 3 (or the file's).
+    #[arg(long)]
+    seeds: Option<lbsim::sweep::Seeds>,
+    /// The first seed of a count.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run only this variant (repeatable); default all (or the file's).
+    #[arg(long = "variant")]
+    variants: Vec<String>,
+    /// Run only shard I of N (0-based: $JOB_COMPLETION_INDEX, $SLURM_ARRAY_TASK_ID); needs --out.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<lbsim::sweep::Shard>,
+    /// Write sweep.csv here (with --shard, also shard.json for `sim sweep merge`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Terminal columns: metrics of sweep.csv (default: failover, latency, throughput, errors).
+    #[arg(long = "metric")]
+    metrics: Vec<String>,
+    /// Memory the runs in flight may use together, e.g. 8GiB (default: what the system has
+    /// available); fewer run at once rather than exceed it.
+    #[arg(long, value_parser = lbsim::sweep::budget::parse_size)]
+    max_memory: Option<u64>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `print!`, except that a reader that went away (`sim run ... | head`) ends the program
@@ -148,12 +239,26 @@ fn main() -> ExitCode {
             iterations,
             seed,
         } => suite(&dir, out, iterations, seed),
+        Command::Sweep { merge, args } => match (merge, args) {
+            (
+                Some(SweepCommand::Merge {
+                    dirs,
+                    out,
+                    metrics,
+                    json,
+                }),
+                _,
+            ) => sweep_merge(&dirs, &out, &metrics, json),
+            (None, Some(a)) => sweep(a),
+            (None, None) => Err("sim sweep FILE [--vary PATH=V1,V2,...] or sim sweep merge DIR... --out OUT (see --help)".into()),
+        },
         Command::Validate { files } => validate(&files),
+        Command::Verify { dir } => verify(&dir),
         Command::Hash {
             fields,
             function,
             seed,
-            mut selection,
+            selection,
             buckets,
             idle_timer,
             table_size,
@@ -165,36 +270,26 @@ fn main() -> ExitCode {
             flows_file,
             per_flow,
             json,
-        } => {
-            if let Selection::Resilient {
-                buckets: b,
-                idle_timer: t,
-                ..
-            } = &mut selection
-            {
-                *b = buckets.unwrap_or(*b);
-                *t = idle_timer.unwrap_or(*t);
-            }
-            if let Selection::Maglev { table_size: s } = &mut selection {
-                *s = table_size.unwrap_or(*s);
-            }
-            let change = match add {
-                Some(p) => Change::Add(p),
-                None => Change::Remove(remove.unwrap_or(Position::First)),
-            };
-            let q = HashQuestion {
-                fields,
-                function,
-                seed,
-                selection,
-                next_hops: nexthops,
-                change,
-                flows,
-                flow_seed,
-                flows_file,
-            };
-            hash(&q, per_flow, json)
-        }
+        } => hashcalc::selection_with(selection, buckets, idle_timer, table_size)
+            .map_err(|e| e.to_string())
+            .and_then(|selection| {
+                let change = match add {
+                    Some(p) => Change::Add(p),
+                    None => Change::Remove(remove.unwrap_or(Position::First)),
+                };
+                let q = HashQuestion {
+                    fields,
+                    function,
+                    seed,
+                    selection,
+                    next_hops: nexthops,
+                    change,
+                    flows,
+                    flow_seed,
+                    flows_file,
+                };
+                hash(&q, per_flow, json)
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -212,28 +307,71 @@ fn run(
     pcap: Option<PathBuf>,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let scenario = Scenario::load(&file).map_err(|e| e.to_string())?;
+    let scenario = match checked(&file)? {
+        Checked::Scenario(s) => *s,
+        Checked::Suite(_) => {
+            return Err(format!(
+                "{} is a suite file: run it with `sim suite {}`",
+                file.display(),
+                file.display()
+            ))
+        }
+        Checked::Sweep(_) => return Err(sweep_file_hint(&file)),
+    };
     let seed = seed.unwrap_or(scenario.seed);
+    // Every output path is checked before the simulation starts; nothing is replaced until
+    // all of them pass.
+    let claim = out
+        .as_deref()
+        .map(OutDir::inspect)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let pcap = pcap
+        .map(|p| {
+            let in_out = claim.as_ref().is_some_and(|c| c.relative(&p).is_some());
+            output::PcapTarget::check(&p, in_out)
+        })
+        .transpose()?;
+    let inputs = manifest::Inputs::run(&file, &scenario, seed)
+        .map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let out = claim
+        .map(|c| c.take().map(Arc::new))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     // With --out, per-request results streams (vegeta's CSV) go straight into the directory.
     let opts = lbsim::lab::RunOptions {
         capture: pcap.is_some(),
-        stream_dir: out.clone(),
+        out: out.clone(),
     };
     let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
     out!("{}", report::tables(&scenario, &results));
-    if let Some(dir) = &out {
-        output::write_all(dir, &results).map_err(|e| format!("writing {}: {e}", dir.display()))?;
-        outln!("\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv to {}", dir.display());
+    // Captures first: those inside the output directory belong in its run.json.
+    let mut pcaps = Vec::new();
+    for (path, bytes) in pcap.as_ref().map_or_else(Vec::new, |p| p.files(&results)) {
+        match out
+            .as_ref()
+            .and_then(|o| o.relative(&path).map(|rel| (o, rel)))
+        {
+            Some((o, rel)) => o.write(&rel, bytes).map_err(|e| e.to_string())?,
+            None => output::write_atomic(&path, bytes)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?,
+        }
+        pcaps.push(path);
     }
-    if let Some(p) = &pcap {
-        let files = output::write_pcaps(p, &results)
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
-        if files.is_empty() {
-            outln!("\nno pcap written: the scenario has no bgp section, so no control plane ran");
-        }
-        for f in files {
-            outln!("wrote {}", f.display());
-        }
+    if let Some(dir) = &out {
+        output::write_all(dir, "", &results).map_err(|e| e.to_string())?;
+        let m = dir.seal(inputs).map_err(|e| e.to_string())?;
+        outln!(
+            "\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv ({} files in all) and run.json to {}",
+            m.files.len(),
+            dir.root().display()
+        );
+    }
+    if pcap.is_some() && pcaps.is_empty() {
+        outln!("\nno pcap written: the scenario has no bgp or l2 section, so no control plane ran");
+    }
+    for f in pcaps {
+        outln!("wrote {}", f.display());
     }
     let all: Vec<&lbsim::lab::RunResult> = results.iter().collect();
     let line = report::closing_line(
@@ -252,9 +390,18 @@ fn suite(
     iterations: Option<u32>,
     seed: u64,
 ) -> Result<(), String> {
-    use std::io::IsTerminal;
     let wall = Instant::now();
-    let loaded = suite::Suite::load(dir).map_err(|e| e.to_string())?;
+    let loaded = match checked(dir)? {
+        Checked::Suite(s) => *s,
+        Checked::Scenario(_) => {
+            return Err(format!(
+                "{} is a scenario file, not a suite: run it with `sim run {}`",
+                dir.display(),
+                dir.display()
+            ))
+        }
+        Checked::Sweep(_) => return Err(sweep_file_hint(dir)),
+    };
     if iterations == Some(0) {
         return Err("--iterations must be at least 1".into());
     }
@@ -262,9 +409,155 @@ fn suite(
         iterations,
         first_seed: seed,
     };
-    // A progress bar only for a person watching: never in CI logs or pipes.
+    let inputs = manifest::Inputs::suite(&loaded, suite::seeds(&loaded, &opts))
+        .map_err(|e| format!("reading {}: {e}", loaded.path.display()))?;
+    let out = out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let run = with_progress(suite::job_count(&loaded, &opts), |tick| {
+        suite::run(&loaded, &opts, tick)
+    })
+    .map_err(|e| e.to_string())?;
+    let agg = suite::Aggregate::of(&loaded, &run);
+    out!("{}", suite::tables(&loaded, &run, &agg));
+    if let Some(dir) = &out {
+        suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
+        dir.seal(inputs).map_err(|e| e.to_string())?;
+        outln!(
+            "\nwrote suite.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
+            run.tests.len(),
+            dir.root().display()
+        );
+    }
+    let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
+    let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
+    outln!("\n{line}");
+    Ok(())
+}
+
+fn sweep_file_hint(file: &std::path::Path) -> String {
+    format!(
+        "{} is a sweep file: run it with `sim sweep {}`",
+        file.display(),
+        file.display()
+    )
+}
+
+fn sweep(a: SweepRunArgs) -> Result<(), String> {
+    use lbsim::sweep::{budget, run, table, Shard, Sweep, SweepArgs};
+    let wall = Instant::now();
+    if a.shard.is_some() && a.out.is_none() {
+        return Err("--shard needs --out DIR: the shard directory `sim sweep merge` reads".into());
+    }
+    let args = SweepArgs {
+        set: a.set,
+        vary: a.vary,
+        zip: a.zip,
+        seeds: a.seeds,
+        first_seed: a.seed,
+        variants: a.variants,
+    };
+    let sweep = Sweep::load(&a.file, &args).map_err(|e| e.to_string())?;
+    for w in &sweep.warnings {
+        eprintln!("{w}");
+    }
+    let out = a
+        .out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let shard = a.shard.unwrap_or(Shard::ALL);
+    let plan = run::RunPlan {
+        shard,
+        memory_limit: a.max_memory.or_else(budget::available_bytes),
+        ..run::RunPlan::default()
+    };
+    let done = with_progress(sweep.runs(shard), |tick| run::run(&sweep, &plan, tick))
+        .map_err(|e| e.to_string())?;
+    let summary = table::summarize(&done.records);
+    if a.json {
+        outln!(
+            "{}",
+            table::json(&sweep.def, shard, &done.records, &summary)
+        );
+    } else {
+        out!("{}", table::render(&sweep.def, &summary, &a.metrics)?);
+    }
+    if let Some(dir) = &out {
+        let sharded = a.shard.is_some().then_some(shard);
+        table::write_dir(dir, &sweep.def, sharded, &done.records).map_err(|e| e.to_string())?;
+        let what = match a.shard {
+            Some(s) => format!(
+                "shard {}/{} ({} of {} points): {} and {}",
+                s.index,
+                s.count,
+                (0..sweep.points.len()).filter(|&p| s.has(p)).count(),
+                sweep.points.len(),
+                table::CSV_FILE,
+                table::SHARD_FILE
+            ),
+            None => table::CSV_FILE.to_string(),
+        };
+        let line = format!("wrote {what} and run.json to {}", dir.root().display());
+        if a.json {
+            eprintln!("{line}");
+        } else {
+            outln!("\n{line}");
+        }
+    }
+    let line = report::closing_line_of(
+        done.totals,
+        "run",
+        wall.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+    );
+    let line = format!("{line}; at most {} runs in flight", done.in_flight);
+    if a.json {
+        eprintln!("{line}");
+    } else {
+        outln!("\n{line}");
+    }
+    Ok(())
+}
+
+fn sweep_merge(
+    dirs: &[PathBuf],
+    out: &std::path::Path,
+    metrics: &[String],
+    json: bool,
+) -> Result<(), String> {
+    use lbsim::sweep::{table, Shard};
+    let (def, records) = table::merge(dirs, out).map_err(|e| e.to_string())?;
+    let dir = OutDir::claim(out).map_err(|e| e.to_string())?;
+    let summary = table::summarize(&records);
+    table::write_dir(&dir, &def, None, &records).map_err(|e| e.to_string())?;
+    if json {
+        outln!("{}", table::json(&def, Shard::ALL, &records, &summary));
+        eprintln!(
+            "wrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
+    } else {
+        out!("{}", table::render(&def, &summary, metrics)?);
+        outln!(
+            "\nwrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Run `f` with a progress bar of `runs` on stderr, ticked once per finished run, only for a
+/// person watching: never in CI logs or pipes.
+fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
+    use std::io::IsTerminal;
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
+        let bar = indicatif::ProgressBar::new(runs as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
             "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
         ) {
@@ -277,25 +570,11 @@ fn suite(
             b.inc(1);
         }
     };
-    let run = suite::run(&loaded, &opts, &tick);
+    let out = f(&tick);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let run = run.map_err(|e| e.to_string())?;
-    let agg = suite::Aggregate::of(&loaded, &run);
-    out!("{}", suite::tables(&loaded, &run, &agg));
-    if let Some(dir) = &out {
-        suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
-        outln!(
-            "\nwrote suite.csv, the first iteration's tool files, and <test>/seed-<S>/ for {} tests to {}",
-            run.tests.len(),
-            dir.display()
-        );
-    }
-    let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
-    let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
-    outln!("\n{line}");
-    Ok(())
+    out
 }
 
 /// The process's peak resident set (VmHWM), where /proc tells it.
@@ -306,16 +585,26 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Load and validate a scenario or suite ([`validate::check_file`]), printing its warnings to
+/// stderr.
+fn checked(path: &std::path::Path) -> Result<Checked, String> {
+    let report = validate::check_file(path).map_err(|e| e.to_string())?;
+    for w in report.warnings() {
+        eprintln!("{w}");
+    }
+    Ok(report.checked)
+}
+
 fn validate(files: &[PathBuf]) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
-        match Scenario::load(f) {
-            Ok(s) => outln!(
-                "{}: ok ({} variant{})",
-                f.display(),
-                s.variant_list().len(),
-                if s.variant_list().len() == 1 { "" } else { "s" }
-            ),
+        match validate::check_file(f) {
+            Ok(report) => {
+                for w in report.warnings() {
+                    eprintln!("{w}");
+                }
+                outln!("{}: {}", f.display(), report.summary());
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;
@@ -323,15 +612,42 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
         }
     }
     if failed > 0 {
-        return Err(format!(
-            "{failed} of {} scenario files are invalid",
-            files.len()
-        ));
+        return Err(format!("{failed} of {} files are invalid", files.len()));
     }
     Ok(())
 }
 
+/// `sim verify DIR`: complete, or why not.
+fn verify(dir: &std::path::Path) -> Result<(), String> {
+    let v = manifest::verify(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for f in &v.unlisted {
+        outln!(
+            "{}: {f} is not part of the run (run.json does not list it)",
+            dir.display()
+        );
+    }
+    match (&v.manifest, v.complete()) {
+        (Some(m), true) => {
+            outln!(
+                "{}: complete: {} files match run.json ({})",
+                dir.display(),
+                m.files.len(),
+                m.describe()
+            );
+            Ok(())
+        }
+        _ => Err(format!(
+            "{}: incomplete: {}",
+            dir.display(),
+            v.problems.join("; ")
+        )),
+    }
+}
+
 fn hash(q: &HashQuestion, per_flow: Option<PathBuf>, json: bool) -> Result<(), String> {
+    if let Some(p) = &per_flow {
+        outdir::check_file_target(p).map_err(|e| format!("--per-flow: {e}"))?;
+    }
     let (answer, rows) = hashcalc::answer(q).map_err(|e| e.to_string())?;
     if let Some(p) = per_flow {
         hashcalc::write_per_flow(&p, &rows).map_err(|e| format!("writing {}: {e}", p.display()))?;

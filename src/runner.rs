@@ -22,14 +22,7 @@ pub fn run_all_with(
     seed: u64,
     capture: bool,
 ) -> Result<Vec<RunResult>, LabError> {
-    run_all_opts(
-        scenario,
-        seed,
-        &RunOptions {
-            capture,
-            stream_dir: None,
-        },
-    )
+    run_all_opts(scenario, seed, &RunOptions { capture, out: None })
 }
 
 /// As [`run_all`], with [`RunOptions`] for every variant.

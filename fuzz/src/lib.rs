@@ -181,18 +181,11 @@ pub fn l2_frame(data: &[u8]) {
     }
 }
 
-/// The loader's view of the input bytes as text. The `validate` workstream may add a bytes-level
-/// entry point (BOM, non-UTF-8 with a byte offset); when it exists, call it in `scenario` and
-/// `suite` instead of this lossy conversion.
-fn as_text(data: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(data)
-}
-
-/// Where a loader error points must exist in the text: line 1 to one past the last line,
+/// Where a loader error points must exist in the input: line 1 to one past the last line,
 /// column from 1 (a RON span at end of input points just past the last character).
-fn assert_position_in(text: &str, position: Option<(usize, usize)>, error: &str) {
+fn assert_position_in(data: &[u8], position: Option<(usize, usize)>, error: &str) {
     if let Some((line, col)) = position {
-        let lines = text.split('\n').count();
+        let lines = data.split(|&b| b == b'\n').count();
         assert!(
             (1..=lines + 1).contains(&line),
             "line {line} of {lines}: {error}"
@@ -203,11 +196,11 @@ fn assert_position_in(text: &str, position: Option<(usize, usize)>, error: &str)
 
 const SCENARIO_FILE: &str = "fuzz.ron";
 
-/// `Scenario::parse` (the loader behind `sim run` and `sim validate`): any text gives a scenario
-/// whose variants resolve, or an error naming the file at a position inside the text.
+/// `Scenario::parse_bytes` (the loader behind `sim run` and `sim validate`: UTF-8, BOM, then
+/// RON and validation): any bytes give a scenario whose variants resolve, or an error naming
+/// the file at a position inside the input.
 pub fn scenario(data: &[u8]) {
-    let text = as_text(data);
-    match Scenario::parse(Path::new(SCENARIO_FILE), &text) {
+    match Scenario::parse_bytes(Path::new(SCENARIO_FILE), data) {
         Ok(scenario) => {
             for variant in scenario.variant_list() {
                 let _ = scenario.mode_of(&variant);
@@ -218,20 +211,27 @@ pub fn scenario(data: &[u8]) {
         Err(error) => {
             let shown = error.to_string();
             assert!(shown.contains(SCENARIO_FILE), "no file name: {shown}");
-            assert_position_in(&text, error.position, &shown);
+            assert_position_in(data, error.position, &shown);
         }
     }
 }
 
-/// `SuiteFile::parse` (a suite file's own checks; the scenarios it lists are files, not read
-/// here): any text gives a suite or an error naming the file at a position inside the text.
+/// A suite file as `Suite::load` reads it (`input::decode`: UTF-8, BOM; then
+/// `SuiteFile::parse`, the suite's own checks; the scenarios it lists are files, not read
+/// here): any bytes give a suite or an error naming the file at a position inside the input.
 pub fn suite(data: &[u8]) {
-    let text = as_text(data);
-    if let Err(error) = SuiteFile::parse(Path::new("suite.ron"), &text) {
+    let text = match lbsim::input::decode(data) {
+        Ok(text) => text,
+        Err(error) => {
+            assert_position_in(data, error.position, &error.message);
+            return;
+        }
+    };
+    if let Err(error) = SuiteFile::parse(Path::new("suite.ron"), text) {
         let shown = error.to_string();
         assert!(shown.contains("suite.ron"), "no file name: {shown}");
         if let lbsim::suite::SuiteError::File { position, .. } = &error {
-            assert_position_in(&text, *position, &shown);
+            assert_position_in(data, *position, &shown);
         }
     }
 }

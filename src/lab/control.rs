@@ -35,7 +35,7 @@ use super::{node_ip, node_mac, Ev, Lab};
 use crate::scenario::{BgpSpec, SpeakerKind};
 
 /// The router's address on the node segment.
-const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(crate) const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const BGP_PORT: u16 = 179;
 /// RFC 5881 §4: single-hop BFD control packets go to UDP 3784 from a port in 49152..65535.
 const BFD_PORT: u16 = BFD_CONTROL_PORT;

@@ -56,11 +56,13 @@ pub enum LabError {
         source: sim_core::topology::TopologyError,
     },
     /// The conservation identity failed: a bug, reported instead of hidden.
-    #[error("variant {variant}: conservation violated: started {started} != ok {ok} + failed {failed} + in flight {in_flight}")]
+    #[error("variant {variant}: conservation of {what} violated: sent {started} != answered {ok} + failed {failed} + in flight {in_flight}")]
     Conservation {
         /// Variant name.
         variant: String,
-        /// Requests started.
+        /// `requests` or `probes`.
+        what: &'static str,
+        /// Sent.
         started: u64,
         /// Succeeded.
         ok: u64,
@@ -78,6 +80,14 @@ pub enum LabError {
         path: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// The output directory refused a stream file.
+    #[error("variant {variant}: {source}")]
+    Out {
+        /// Variant name.
+        variant: String,
+        /// The cause.
+        source: crate::outdir::OutDirError,
     },
     /// The run would exceed a resource limit.
     #[error("variant {variant}: {what} exceeded the limit of {limit}; shorten the run or lower the load")]
@@ -245,8 +255,10 @@ pub struct ChangeRecord {
     pub id: u32,
     /// When.
     pub time: SimTime,
-    /// What caused it, e.g. `withdraw node-2`.
+    /// What caused it, e.g. `withdraw node-2` (changes.csv's `cause`).
     pub cause: String,
+    /// Layer 2 mode: the resolving host whose ARP entry for the VIP moved, and where.
+    pub arp: Option<ArpMove>,
     /// Next hops before.
     pub group_before: usize,
     /// Next hops after.
@@ -259,6 +271,25 @@ pub struct ChangeRecord {
     pub broken_reset: u64,
     /// ... or silently lost packets and timed out.
     pub broken_timeout: u64,
+}
+
+/// One resolving host's ARP entry for the VIP changing owner (Layer 2 mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArpMove {
+    /// The resolving host (`resolver-N`).
+    pub resolver: u32,
+    /// The node whose MAC the entry held before; `None`: the first resolution.
+    pub from: Option<String>,
+    /// The node whose MAC it holds now (`?`: a MAC no node owns).
+    pub to: String,
+}
+
+impl ArpMove {
+    /// The change's cause as changes.csv shows it: `arp resolver-3: node-1 -> node-4`.
+    pub fn cause(&self) -> String {
+        let from = self.from.as_deref().unwrap_or("?");
+        format!("arp resolver-{}: {from} -> {}", self.resolver, self.to)
+    }
 }
 
 /// One live connection at one change (connections.csv).
@@ -301,7 +332,7 @@ pub struct Series {
     pub latency_max_ns: Vec<u64>,
 }
 
-/// Totals of a run.
+/// Totals of a run's requests (ping probes are not requests: see [`ProbeCounts`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Requests started.
@@ -316,8 +347,21 @@ pub struct Counts {
     pub refused: u64,
     /// Outstanding at the end.
     pub in_flight: u64,
-    /// Connections opened.
+    /// TCP connections opened.
     pub connections: u64,
+}
+
+/// Totals of a run's ping probes (ICMP echo), kept apart from requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeCounts {
+    /// Echo requests sent.
+    pub sent: u64,
+    /// Answered.
+    pub answered: u64,
+    /// Never answered (timed out, or refused by ICMP unreachable).
+    pub lost: u64,
+    /// Outstanding when the run ended.
+    pub in_flight: u64,
 }
 
 impl Counts {
@@ -338,9 +382,11 @@ pub struct RunResult {
     pub sim_time: SimTime,
     /// Events handled.
     pub events: u64,
-    /// Totals.
+    /// Totals of requests.
     pub counts: Counts,
-    /// Latency of successful requests.
+    /// Totals of ping probes.
+    pub probe_counts: ProbeCounts,
+    /// Latency of answered requests (probes not included).
     pub latency: LatencyHistogram,
     /// Time series.
     pub series: Series,
@@ -362,8 +408,8 @@ pub struct RunResult {
     pub node_cpu: Vec<(u16, SimDuration)>,
     /// Client instance names.
     pub client_names: Vec<String>,
-    /// Per client instance: whether it is a ping probe, and its answer gaps.
-    pub probes: Vec<(bool, client::ProbeStats)>,
+    /// Per client instance: its probe interval when it is a ping client, and its answer gaps.
+    pub probes: Vec<(Option<SimDuration>, client::ProbeStats)>,
     /// Files in the load tools' own formats (client groups with an `output`): name, bytes.
     pub tool_files: Vec<(String, Vec<u8>)>,
     /// What each iperf3 client measured.
@@ -374,25 +420,49 @@ impl RunResult {
     /// The failover time as the probes saw it: the longest gap between two answered pings of
     /// any ping instance, with the time it started; `None` without ping clients.
     pub fn failover(&self) -> Option<(SimDuration, SimTime)> {
-        self.probes
-            .iter()
-            .filter(|(ping, _)| *ping)
+        self.pings()
             .filter_map(|(_, p)| p.longest_gap)
             .max_by_key(|&(gap, at)| (gap, std::cmp::Reverse(at)))
+    }
+
+    /// Whether any ping client saw an outage: a gap between two answered probes longer than
+    /// 1.5 of its intervals, i.e. at least one probe in between went unanswered. Without one,
+    /// [`failover`](Self::failover) is just the probe interval.
+    pub fn had_outage(&self) -> bool {
+        self.pings().any(|(interval, p)| {
+            p.longest_gap
+                .is_some_and(|(gap, _)| 2 * gap.as_nanos() > 3 * interval.as_nanos())
+        })
+    }
+
+    /// The ping clients: interval and answer gaps.
+    fn pings(&self) -> impl Iterator<Item = (SimDuration, &client::ProbeStats)> {
+        self.probes.iter().filter_map(|(i, p)| i.map(|i| (i, p)))
     }
 
     /// Whether the longest ping gap was still open when the run ended.
     pub fn failover_open_at_end(&self) -> bool {
         let longest = self.failover();
-        self.probes
-            .iter()
-            .filter(|(ping, _)| *ping)
+        self.pings()
             .any(|(_, p)| p.open_at_end && p.longest_gap == longest)
+    }
+
+    /// Established connections whose next hop changed, summed over the route changes.
+    pub fn connections_moved(&self) -> u64 {
+        self.changes.iter().map(|c| c.moved).sum()
+    }
+
+    /// Of the moved connections, those that failed (reset or timeout) at their next packet.
+    pub fn connections_broken(&self) -> u64 {
+        self.changes
+            .iter()
+            .map(|c| c.broken_reset + c.broken_timeout)
+            .sum()
     }
 
     /// Pings that got no answer, over all ping instances; `None` without ping clients.
     pub fn lost_probes(&self) -> Option<u64> {
-        let mut pings = self.probes.iter().filter(|(ping, _)| *ping).peekable();
+        let mut pings = self.pings().peekable();
         pings.peek()?;
         Some(pings.map(|(_, p)| p.lost).sum())
     }
@@ -443,6 +513,7 @@ pub struct Lab {
     port: u16,
     end: SimTime,
     counts: Counts,
+    probe_counts: ProbeCounts,
     latency: LatencyHistogram,
     series: Series,
     changes: Vec<ChangeRecord>,
@@ -492,6 +563,20 @@ fn new_capture(capture: bool) -> Option<sim_core::pcap::PcapWriter<Vec<u8>>> {
 /// Client instance `i`'s address, from the benchmarking range 198.18.0.0/15 (RFC 2544).
 fn client_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
+}
+
+/// What `ip` already is in the lab's address plan with `nodes` nodes (the router, a node, the
+/// clients' range), if anything: a service IP must be none of them.
+pub(crate) fn address_owner(ip: Ipv4Addr, nodes: u16) -> Option<String> {
+    if ip == control::ROUTER_IP {
+        return Some("the router's address".into());
+    }
+    if let Some(i) = (0..nodes).find(|&i| node_ip(i) == ip) {
+        return Some(format!("node-{}'s address", i + 1));
+    }
+    // RFC 2544's 198.18.0.0/15, where client_ip counts from.
+    let clients = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    (u32::from(ip) & 0xfffe_0000 == clients).then(|| "in the clients' range".into())
 }
 
 impl Lab {
@@ -672,6 +757,7 @@ impl Lab {
             port: svc.port,
             end,
             counts: Counts::default(),
+            probe_counts: ProbeCounts::default(),
             latency: LatencyHistogram::new(),
             series,
             changes: Vec::new(),
@@ -793,8 +879,12 @@ impl Lab {
                 }
             }
         };
-        self.counts.started += 1;
-        self.series.started.add(now, 1);
+        if self.clients[c as usize].is_probe() {
+            self.probe_counts.sent += 1;
+        } else {
+            self.counts.started += 1;
+            self.series.started.add(now, 1);
+        }
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
             self.limit_hit = Some(("live requests", MAX_LIVE_REQUESTS as u64));
         }
@@ -852,7 +942,9 @@ impl Lab {
             }
         };
         let hash = self.route.hasher.hash(&flow);
-        self.counts.connections += 1;
+        if flow.proto == 6 {
+            self.counts.connections += 1;
+        }
         self.conns.insert(Conn {
             client: c,
             flow,
@@ -897,9 +989,23 @@ impl Lab {
             }
             Err(_) => probes.lost(),
         }
+        if self.clients[req.client as usize].is_probe() {
+            // Probes have their own books, apart from requests' counts, errors and latency.
+            match outcome {
+                Ok(()) => self.probe_counts.answered += 1,
+                Err(_) => self.probe_counts.lost += 1,
+            }
+        } else {
+            self.count_request(outcome, now - req.start, now);
+        }
+        self.after_request(req, outcome, sched);
+    }
+
+    /// Count a finished request: answered (with its latency) or failed, in the totals and the
+    /// time series.
+    fn count_request(&mut self, outcome: Result<(), ErrorKind>, lat: SimDuration, now: SimTime) {
         match outcome {
             Ok(()) => {
-                let lat = now - req.start;
                 self.counts.ok += 1;
                 self.latency.record(lat);
                 self.series.ok.add(now, 1);
@@ -919,6 +1025,16 @@ impl Lab {
                 series.add(now, 1);
             }
         }
+    }
+
+    /// What a client does once a request ended: reuse or close its connection, send the next.
+    fn after_request(
+        &mut self,
+        req: Req,
+        outcome: Result<(), ErrorKind>,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
         let c = req.client;
         let keep_alive = self.clients[c as usize].pool != Pool::PerRequest;
         match (outcome, keep_alive) {
@@ -1053,21 +1169,23 @@ impl Lab {
     }
 
     /// Open the vegeta results streams of the client groups that write one.
-    fn open_streams(&mut self, dir: &std::path::Path) -> Result<(), LabError> {
+    fn open_streams(&mut self, out: &crate::outdir::OutDir) -> Result<(), LabError> {
         let url = format!("http://{}:{}/", self.vip, self.port);
         let err = |variant: &str, path: &std::path::Path, source| LabError::Io {
             variant: variant.to_string(),
             path: path.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| err(&self.variant, dir, e))?;
         self.streams = Vec::with_capacity(self.groups.len());
         for spec in &self.groups {
             let stream = match (&spec.load, &spec.output) {
                 (Load::Vegeta { .. }, Some(template)) => {
                     let name = stream_name(&template.replace("{variant}", &self.variant));
-                    let path = dir.join(&name);
-                    let tmp = dir.join(format!(".{name}.tmp"));
+                    let path = out.file(&name).map_err(|e| LabError::Out {
+                        variant: self.variant.clone(),
+                        source: e,
+                    })?;
+                    let tmp = crate::output::tmp_path(&path);
                     let file =
                         std::fs::File::create(&tmp).map_err(|e| err(&self.variant, &tmp, e))?;
                     let writer = crate::tools::vegeta::VegetaCsvWriter::new(
@@ -1193,7 +1311,7 @@ impl Lab {
             if let Some(req) = self.reqs.get_mut(key) {
                 req.ingress = node;
             }
-            self.nodes[usize::from(node)].ingress_requests += 1;
+            self.count_ingress(node, c);
             let _ = sched.schedule_at(now, Ev::AtNode(key));
             return;
         }
@@ -1216,9 +1334,8 @@ impl Lab {
         };
         let node = nh as u16;
         conn.path_node = Some(node);
-        let n = &mut self.nodes[usize::from(node)];
-        n.ingress_requests += 1;
-        let downlink = n.downlink;
+        self.count_ingress(node, c);
+        let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[c].request_bytes;
         if let Some(req) = self.reqs.get_mut(key) {
             req.ingress = node;
@@ -1327,6 +1444,13 @@ impl Lab {
                 let _ = sched.schedule_at(at, Ev::AtPod(key));
             }
             None => {}
+        }
+    }
+
+    /// A request of client `c` entered at `node` (the ingress balance); probes do not count.
+    pub(super) fn count_ingress(&mut self, node: u16, c: usize) {
+        if !self.clients[c].is_probe() {
+            self.nodes[usize::from(node)].ingress_requests += 1;
         }
     }
 
@@ -1460,7 +1584,7 @@ impl Lab {
                     "links=".to_string() + if cut { "down" } else { "up" },
                 );
             }
-            Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
+            Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
                 format!("withdraw {name}"),
@@ -1606,36 +1730,33 @@ impl Lab {
                     .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
             })
             .collect();
-        self.apply_path_change(cause, (before, after), updates, now);
+        self.apply_path_change((cause, None), (before, after), updates, now);
         self.arm_ecmp_timer(sched);
     }
 
-    /// L2 mode: resolver `resolver`'s (or, with `None`, every) ARP entry for the VIP now points
-    /// at `node`: the connections it carries move there.
-    fn record_path_change(
-        &mut self,
-        cause: String,
-        resolver: Option<u32>,
-        node: Option<u16>,
-        sched: &mut Scheduler<Ev>,
-    ) {
+    /// L2 mode: a resolver's ARP entry for the VIP now points at `node`: the connections it
+    /// carries move there.
+    fn record_path_change(&mut self, arp: ArpMove, node: Option<u16>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
         let updates: Vec<(Key, Option<u16>)> = self
             .conns
             .keys()
             .filter_map(|k| {
                 let c = self.conns.get(k)?;
-                self.l2_path_for(c.client, resolver, node).map(|n| (k, n))
+                self.l2_path_for(c.client, Some(arp.resolver), node)
+                    .map(|n| (k, n))
             })
             .collect();
-        self.apply_path_change(cause, (1, usize::from(node.is_some())), updates, now);
+        let cause = arp.cause();
+        let sizes = (1, usize::from(node.is_some()));
+        self.apply_path_change((cause, Some(arp)), sizes, updates, now);
     }
 
     /// Re-evaluate established connections against their new paths (moved, returned home, or
     /// unaffected) and record the change.
     fn apply_path_change(
         &mut self,
-        cause: String,
+        (cause, arp): (String, Option<ArpMove>),
         (before, after): (usize, usize),
         updates: Vec<(Key, Option<u16>)>,
         now: SimTime,
@@ -1696,6 +1817,7 @@ impl Lab {
             id,
             time: now,
             cause,
+            arp,
             group_before: before,
             group_after: after,
             live,
@@ -1719,7 +1841,8 @@ impl Lab {
     /// Close the books: conservation check and the result.
     ///
     /// # Errors
-    /// [`LabError::Conservation`] if requests do not add up, [`LabError::Limit`] if a limit was hit.
+    /// [`LabError::Conservation`] if requests or probes do not add up, [`LabError::Limit`] if a
+    /// limit was hit.
     pub fn finish_run(mut self, events: u64, now: SimTime) -> Result<RunResult, LabError> {
         if let Some((what, limit)) = self.limit_hit {
             return Err(LabError::Limit {
@@ -1728,16 +1851,32 @@ impl Lab {
                 limit,
             });
         }
-        self.counts.in_flight = self.reqs.len() as u64;
+        let clients = &self.clients;
+        let probes_live = self
+            .reqs
+            .keys()
+            .filter_map(|k| self.reqs.get(k))
+            .filter(|r| clients[r.client as usize].is_probe())
+            .count() as u64;
+        self.counts.in_flight = self.reqs.len() as u64 - probes_live;
+        self.probe_counts.in_flight = probes_live;
         let c = &self.counts;
-        if c.started != c.ok + c.failed() + c.in_flight {
-            return Err(LabError::Conservation {
-                variant: self.variant.clone(),
-                started: c.started,
-                ok: c.ok,
-                failed: c.failed(),
-                in_flight: c.in_flight,
-            });
+        let p = &self.probe_counts;
+        // Both books must balance: requests and probes.
+        for (what, started, ok, failed, in_flight) in [
+            ("requests", c.started, c.ok, c.failed(), c.in_flight),
+            ("probes", p.sent, p.answered, p.lost, p.in_flight),
+        ] {
+            if started != ok + failed + in_flight {
+                return Err(LabError::Conservation {
+                    variant: self.variant.clone(),
+                    what,
+                    started,
+                    ok,
+                    failed,
+                    in_flight,
+                });
+            }
         }
         for c in &mut self.clients {
             c.probes.close(now);
@@ -1756,6 +1895,7 @@ impl Lab {
             sim_time: now,
             events,
             counts: self.counts,
+            probe_counts: self.probe_counts,
             latency: self.latency,
             series: self.series,
             changes: self.changes,
@@ -1780,7 +1920,13 @@ impl Lab {
             probes: self
                 .clients
                 .iter()
-                .map(|c| (matches!(c.load, Load::Ping { .. }), c.probes.clone()))
+                .map(|c| {
+                    let interval = match c.load {
+                        Load::Ping { interval } => Some(interval),
+                        _ => None,
+                    };
+                    (interval, c.probes.clone())
+                })
                 .collect(),
         })
     }
@@ -1853,15 +1999,7 @@ pub fn run_variant_with(
     seed: u64,
     capture: bool,
 ) -> Result<RunResult, LabError> {
-    run_variant_opts(
-        scenario,
-        variant,
-        seed,
-        &RunOptions {
-            capture,
-            stream_dir: None,
-        },
-    )
+    run_variant_opts(scenario, variant, seed, &RunOptions { capture, out: None })
 }
 
 /// How to run a variant, beyond what the scenario says.
@@ -1869,9 +2007,9 @@ pub fn run_variant_with(
 pub struct RunOptions {
     /// Capture the control plane to pcap.
     pub capture: bool,
-    /// Stream per-request results (vegeta's CSV encoding) into files in this directory while the
-    /// run goes, so memory stays bounded by what is live, not by requests simulated.
-    pub stream_dir: Option<std::path::PathBuf>,
+    /// Stream per-request results (vegeta's CSV encoding) into files in this output directory
+    /// while the run goes, so memory stays bounded by what is live, not by requests simulated.
+    pub out: Option<std::sync::Arc<crate::outdir::OutDir>>,
 }
 
 /// Run one variant with [`RunOptions`].
@@ -1886,8 +2024,8 @@ pub fn run_variant_opts(
     opts: &RunOptions,
 ) -> Result<RunResult, LabError> {
     let mut sim = Lab::build(scenario, variant, seed, opts.capture)?;
-    if let Some(dir) = &opts.stream_dir {
-        sim.model.open_streams(dir)?;
+    if let Some(out) = &opts.out {
+        sim.model.open_streams(out)?;
     }
     let end = SimTime(scenario.duration.as_nanos());
     sim.run_until(end);
@@ -1927,20 +2065,66 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_conservation_check_catches_a_lost_request() {
-        let s = scenario();
-        let mut sim = Lab::build(&s, &s.variant_list()[0], 1, false).unwrap();
+    /// Run `s` to 1.5 s, forget the first request in flight that `probe` says is (or is not) a
+    /// probe without accounting for it, and close the books.
+    fn forget_one(s: &Scenario, probe: bool) -> LabError {
+        let mut sim = Lab::build(s, &s.variant_list()[0], 1, false).unwrap();
         sim.run_until(SimTime(1_500_000_000));
-        // Forget one request without accounting for it: the books must not balance.
-        let key = sim
-            .model
+        let m = &sim.model;
+        let key = m
             .reqs
             .keys()
-            .next()
-            .expect("requests in flight at 1.5 s");
+            .find(|&k| {
+                m.reqs
+                    .get(k)
+                    .is_some_and(|r| m.clients[r.client as usize].is_probe() == probe)
+            })
+            .expect("one in flight at 1.5 s");
         sim.model.reqs.remove(key);
-        let err = sim.model.finish_run(0, SimTime(1_500_000_000)).unwrap_err();
-        assert!(matches!(err, LabError::Conservation { .. }), "{err}");
+        sim.model.finish_run(0, SimTime(1_500_000_000)).unwrap_err()
+    }
+
+    #[test]
+    fn the_conservation_check_catches_a_lost_request() {
+        let err = forget_one(&scenario(), false);
+        assert!(
+            matches!(
+                err,
+                LabError::Conservation {
+                    what: "requests",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn probes_have_books_of_their_own_and_they_are_checked_too() {
+        let s = Scenario::parse(
+            Path::new("t.ron"),
+            r#"(name: "t", duration: "2s", nodes: (count: 3),
+                service: (pods: (replicas: 3, service_time: Exponential(mean: "200us"))),
+                clients: [
+                    (name: "c", load: OpenLoop(rate: 1000), connections: KeepAlive(pool: 4), timeout: "100ms"),
+                    (name: "p", load: Ping(interval: "10ms"), timeout: "500ms"),
+                ],
+                events: [(at: "1s", crash: "node-1")])"#,
+        )
+        .unwrap();
+        let r = run_variant(&s, &s.variant_list()[0], 1).unwrap();
+        let (c, p) = (&r.counts, &r.probe_counts);
+        assert_eq!(c.started, c.ok + c.failed() + c.in_flight);
+        assert_eq!(p.sent, p.answered + p.lost + p.in_flight);
+        assert_eq!(p.sent, 200, "one probe every 10 ms for 2 s");
+        assert!(c.started > 1500 && c.started < 2500, "{c:?}");
+        // Probes open no TCP connection: the keep-alive pool's 4 and their replacements.
+        assert!(c.connections < 100, "{c:?}");
+        // A probe the books forget is caught like a request.
+        let err = forget_one(&s, true);
+        assert!(
+            matches!(err, LabError::Conservation { what: "probes", .. }),
+            "{err}"
+        );
     }
 }

@@ -8,8 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sim_core::SimDuration;
+
+use super::{EcmpError, MAX_MAGLEV_TABLE_SIZE};
 
 /// A name on the command line that matches no variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,6 +153,27 @@ fn default_table_size() -> u32 {
     DEFAULT_MAGLEV_TABLE_SIZE
 }
 
+/// Linux takes the bucket count as a u16 and refuses 0 (`NHA_RES_GROUP_BUCKETS`;
+/// net/ipv4/nexthop.c `rtm_to_nh_config_grp_res`: "Number of buckets needs to be non-0").
+fn bucket_count<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    sim_core::setting::integer(d, 1, 65_535, "Linux: a u16, not 0")
+}
+
+/// A Maglev table needs a prime size (checked by [`Selection::check`]) of at most
+/// [`MAX_MAGLEV_TABLE_SIZE`].
+fn table_size<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    sim_core::setting::integer(
+        d,
+        2,
+        i128::from(MAX_MAGLEV_TABLE_SIZE),
+        "a prime such as 251, 4099 or 65537",
+    )
+}
+
+/// The largest resilient timer Linux takes: `NHA_RES_GROUP_IDLE_TIMER` and
+/// `NHA_RES_GROUP_UNBALANCED_TIMER` are u32 counts of clock_t (1/100 s).
+pub const MAX_RESILIENT_TIMER: SimDuration = SimDuration::from_millis(u32::MAX as u64 * 10);
+
 /// How a group turns a flow hash into a next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Selection {
@@ -162,7 +185,7 @@ pub enum Selection {
     /// the buckets that must move, move.
     Resilient {
         /// Number of buckets (Linux default 128).
-        #[serde(default = "default_buckets")]
+        #[serde(default = "default_buckets", deserialize_with = "bucket_count")]
         buckets: u16,
         /// A bucket unused for this long may move to an underweight next hop (default 120 s).
         #[serde(default = "default_idle_timer")]
@@ -174,7 +197,7 @@ pub enum Selection {
     /// Google Maglev consistent hashing (NSDI 2016, section 3.4).
     Maglev {
         /// Lookup table size; must be prime (default 65537).
-        #[serde(default = "default_table_size")]
+        #[serde(default = "default_table_size", deserialize_with = "table_size")]
         table_size: u32,
     },
     /// Highest random weight (rendezvous) hashing over (flow hash, next hop id).
@@ -201,6 +224,70 @@ impl Selection {
         Self::MAGLEV_DEFAULT,
         Self::Rendezvous,
     ];
+
+    /// Whether the parameters are usable at all: a resilient group has at least one bucket and
+    /// timers Linux can hold; a Maglev table size is prime and at most
+    /// [`MAX_MAGLEV_TABLE_SIZE`].
+    ///
+    /// # Errors
+    /// The first parameter that is not.
+    pub fn check(&self) -> Result<(), EcmpError> {
+        match *self {
+            Self::Resilient {
+                buckets,
+                idle_timer,
+                unbalanced_timer,
+            } => {
+                if buckets == 0 {
+                    return Err(EcmpError::ZeroBuckets);
+                }
+                for (name, t) in [
+                    ("idle_timer", idle_timer),
+                    ("unbalanced_timer", unbalanced_timer),
+                ] {
+                    if t > MAX_RESILIENT_TIMER {
+                        return Err(EcmpError::TimerTooLarge { name, timer: t });
+                    }
+                }
+                Ok(())
+            }
+            Self::Maglev { table_size } => {
+                if table_size > MAX_MAGLEV_TABLE_SIZE {
+                    return Err(EcmpError::TableTooLarge {
+                        size: table_size,
+                        max: MAX_MAGLEV_TABLE_SIZE,
+                    });
+                }
+                if !is_prime(table_size) {
+                    return Err(EcmpError::TableSizeNotPrime(table_size));
+                }
+                Ok(())
+            }
+            Self::Modulo | Self::HashThreshold | Self::Rendezvous => Ok(()),
+        }
+    }
+
+    /// [`Selection::check`], and that a group of up to `next_hops` members gives every member a
+    /// share: a resilient group with fewer buckets than members, or a Maglev table with fewer
+    /// slots, leaves some members without any and so without traffic.
+    ///
+    /// # Errors
+    /// The first parameter that does not fit.
+    pub fn check_for(&self, next_hops: usize) -> Result<(), EcmpError> {
+        self.check()?;
+        match *self {
+            Self::Resilient { buckets, .. } if usize::from(buckets) < next_hops => {
+                Err(EcmpError::TooFewBuckets { buckets, next_hops })
+            }
+            Self::Maglev { table_size } if (table_size as usize) < next_hops => {
+                Err(EcmpError::TableSmallerThanGroup {
+                    size: table_size,
+                    next_hops,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// The command-line name of the algorithm (parameters are not shown).
     pub fn cli_name(&self) -> &'static str {
@@ -246,5 +333,77 @@ impl Default for Selection {
     /// Hash-threshold: what Linux does for a plain multipath route.
     fn default() -> Self {
         Self::HashThreshold
+    }
+}
+
+/// Trial division; table sizes are at most 2^24, so at most 2^12 divisions.
+pub(crate) fn is_prime(n: u32) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let n = u64::from(n);
+    let mut d = 2u64;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primes() {
+        let primes: Vec<u32> = (0..30).filter(|&n| is_prime(n)).collect();
+        assert_eq!(primes, vec![2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+        assert!(is_prime(65_537));
+        assert!(!is_prime(65_536));
+    }
+
+    #[test]
+    fn a_group_smaller_than_its_table_is_refused_with_the_valid_range() {
+        let res = |buckets| Selection::Resilient {
+            buckets,
+            idle_timer: DEFAULT_IDLE_TIMER,
+            unbalanced_timer: DEFAULT_UNBALANCED_TIMER,
+        };
+        assert_eq!(res(0).check(), Err(EcmpError::ZeroBuckets));
+        let e = res(3).check_for(6).unwrap_err();
+        assert_eq!(
+            e,
+            EcmpError::TooFewBuckets {
+                buckets: 3,
+                next_hops: 6
+            }
+        );
+        assert!(e.to_string().contains("at least 6 buckets"), "{e}");
+        assert_eq!(res(6).check_for(6), Ok(()));
+        let maglev = |table_size| Selection::Maglev { table_size };
+        assert_eq!(maglev(4).check(), Err(EcmpError::TableSizeNotPrime(4)));
+        assert!(matches!(
+            maglev(5).check_for(6),
+            Err(EcmpError::TableSmallerThanGroup { size: 5, .. })
+        ));
+        assert_eq!(maglev(7).check_for(6), Ok(()));
+    }
+
+    #[test]
+    fn resilient_timers_are_bounded_by_what_linux_holds() {
+        let sel = Selection::Resilient {
+            buckets: 128,
+            idle_timer: MAX_RESILIENT_TIMER + SimDuration::from_millis(10),
+            unbalanced_timer: SimDuration::ZERO,
+        };
+        assert!(matches!(
+            sel.check(),
+            Err(EcmpError::TimerTooLarge {
+                name: "idle_timer",
+                ..
+            })
+        ));
     }
 }
