@@ -257,16 +257,19 @@ fn session_config(
         };
     }
     if let Some(phase) = at_start {
-        cfg.coalesce_time = SimDuration::ZERO;
+        cfg.converged = true;
         cfg.keepalive_phase = (spec.keepalive_phase == KeepalivePhase::Random).then_some(phase);
     }
     cfg
 }
 
-/// A node's keepalive phase for the sessions the run opens with: uniform in 1..=1,000,000.
+/// A node's keepalive phase for the sessions the run opens with: uniform in 1..=1,000,000,
+/// from the run's named stream for that node.
 fn keepalive_phase(seed: u64, node: u16) -> u32 {
-    let mut s = seed ^ fnv1a(b"keepalive-phase") ^ u64::from(node);
-    (splitmix64(&mut s) % 1_000_000) as u32 + 1
+    use rand::Rng;
+    sim_core::Streams::new(seed)
+        .stream(&format!("node-{}/keepalive-phase", node + 1))
+        .random_range(1..=1_000_000)
 }
 
 impl Stack {

@@ -81,6 +81,9 @@ pub struct SessionConfig {
     /// session that has been up since an unrelated moment, whose keepalive cycle has its own
     /// phase. `None`: the cycle starts when the session comes up, as in every real speaker.
     pub keepalive_phase: Option<u32>,
+    /// The first time the session is Established its UPDATEs go out at once, without the
+    /// coalesce time: a session of a cluster that had converged before the run began.
+    pub converged: bool,
 }
 
 /// FRR's update-group coalesce time for a speaker with `peers` configured peers:
@@ -152,6 +155,7 @@ impl SessionConfig {
             // metallb `connect`: the UPDATEs follow the KEEPALIVE at once.
             coalesce_time: SimDuration::ZERO,
             keepalive_phase: None,
+            converged: false,
         }
     }
 
@@ -178,6 +182,7 @@ impl SessionConfig {
             local_pref: 100,
             coalesce_time: frr_coalesce_time(1),
             keepalive_phase: None,
+            converged: false,
         }
     }
 

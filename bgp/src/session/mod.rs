@@ -166,6 +166,8 @@ pub struct Session {
     down: Option<(DownReason, Option<SimDuration>)>,
     /// [`SessionConfig::keepalive_phase`], until the first keepalive cycle is armed.
     phase_pending: Option<u32>,
+    /// [`SessionConfig::converged`], until the session is first Established.
+    converged_pending: bool,
 }
 
 impl Session {
@@ -185,6 +187,7 @@ impl Session {
             auto_restart: false,
             down: None,
             phase_pending: config.keepalive_phase,
+            converged_pending: config.converged,
             config,
         }
     }
@@ -690,7 +693,8 @@ impl Session {
                         graceful_restart: n.peer_restart,
                     });
                     // FRR: the new update subgroup announces after its coalesce time.
-                    if self.config.coalesce_time > SimDuration::ZERO {
+                    let at_once = std::mem::take(&mut self.converged_pending);
+                    if self.config.coalesce_time > SimDuration::ZERO && !at_once {
                         self.timers
                             .set(Timer::Coalesce, now + self.config.coalesce_time);
                     } else {
