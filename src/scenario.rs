@@ -2164,6 +2164,93 @@ mod tests {
     }
 
     #[test]
+    fn daemon_faults_are_validated_on_their_line() {
+        let bgp = "bgp: (speaker: FrrDatacenter),";
+        let ok = with(&format!(
+            "{bgp} events: [(at: \"0.1s\", kill_speaker: \"node-1\", restart_after: \"0.2s\"), (at: \"0.5s\", hang_speaker: \"node-2\", daemons: Bgpd), (at: \"0.7s\", resume_speaker: \"node-2\"), (at: \"0.8s\", blackout: \"0.1s\")],"
+        ));
+        let s = parse(&ok).unwrap();
+        let actions: Vec<_> = s.events.iter().map(|e| e.action().unwrap()).collect();
+        assert_eq!(
+            actions,
+            vec![
+                (Action::KillSpeaker, "node-1"),
+                (Action::HangSpeaker, "node-2"),
+                (Action::ResumeSpeaker, "node-2"),
+                (Action::Blackout, "router"),
+            ]
+        );
+        for (events, field, says) in [
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-9\")]",
+                "events[0].hang_speaker",
+                "node-1, node-2, node-3",
+            ),
+            (
+                "[(at: \"0.5s\", resume_speaker: \"node-1\", daemons: All)]",
+                "events[0].daemons",
+                "only to hang_speaker",
+            ),
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-1\", restart_after: \"1s\")]",
+                "events[0].restart_after",
+                "restart_speaker and kill_speaker",
+            ),
+            (
+                "[(at: \"0.5s\", blackout: \"0s\")]",
+                "events[0].blackout",
+                "longer than zero",
+            ),
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-1\", daemons: Zebra)]",
+                "events[0].daemons",
+                "Bgpd",
+            ),
+        ] {
+            let e = refusal(&with(&format!("{bgp} events: {events},")));
+            assert_eq!(e.field, field, "{e}");
+            assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+            assert!(e.message.contains(says), "{e}");
+        }
+        let e = refusal(&with("events: [(at: \"0.5s\", kill_speaker: \"node-1\")],"));
+        assert_eq!(e.field, "events[0].kill_speaker");
+        assert!(e.message.contains("needs a speaker"), "{e}");
+    }
+
+    #[test]
+    fn an_l4_hash_source_needs_policy_one_and_native_has_no_coalesce_time() {
+        let e = refusal(&with(
+            "ecmp: (fields: L3, hash_source: SocketTxhash(txrehash: true)),",
+        ));
+        assert_eq!(e.field, "ecmp.hash_source");
+        assert!(e.message.contains("fib_multipath_hash_policy 1"), "{e}");
+        let s = parse(&with(
+            "ecmp: (hash_source: NicRss(key: \"6d:5a:56:da:25:5b:0e:c2:41:67:25:3d:43:a3:8f:b0:d0:ca:2b:cb:ae:7b:30:b4:77:cb:2d:a3:80:30:f2:0c:6a:42:b7:3b:be:ac:01:fa\")),",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.ecmp.hash_source,
+            HashSource::NicRss {
+                key: bgp::ecmp::RssKey::default()
+            }
+        );
+        let e = refusal(&with("ecmp: (hash_source: NicRss(key: \"6d:5a\")),"));
+        assert!(e.message.contains("40 bytes"), "{e}");
+        let e = refusal(&with("bgp: (speaker: Native, coalesce_time: \"1s\"),"));
+        assert_eq!(e.field, "bgp.coalesce_time");
+        let s = parse(&with("bgp: (speaker: FrrDatacenter),")).unwrap();
+        let b = s.bgp.unwrap();
+        assert_eq!(
+            (b.fib_delay, b.peer_down_delay, b.keepalive_phase),
+            (
+                SimDuration::from_millis(60),
+                SimDuration::from_millis(10),
+                KeepalivePhase::Random
+            )
+        );
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for text in [
             "",
