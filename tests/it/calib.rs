@@ -429,9 +429,9 @@ fn restore_after_a_reboot_a_restart_and_a_resumed_bgpd_match_the_lab() {
     }
 }
 
-/// 2,000 keep-alive connections, one request a second each, as `reallab/connclient.py`.
-const POOL: &str =
-    r#"(name: "conns", load: Fortio(qps: 2000, connections: 2000), timeout: "30s", start: "1s")"#;
+/// 2,000 keep-alive connections, one request a second each on its own phase, as
+/// `reallab/connclient.py` (Poisson arrivals on the least recently used idle connection).
+const POOL: &str = r#"(name: "conns", load: OpenLoop(rate: 2000), connections: KeepAlive(pool: 2000), timeout: "30s", start: "1s")"#;
 const CONNS: f64 = 2000.0;
 
 /// Within 3 binomial standard errors of the real fraction (issue 10: resets by a change).
