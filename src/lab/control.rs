@@ -473,23 +473,48 @@ impl Lab {
     /// An orderly stop of the node's speaker: BGP says goodbye as its flavour does, BFD sends
     /// AdminDown (RFC 5880 §6.8.16); the kernel finishes the TCP close.
     pub(super) fn control_shutdown(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        self.stop_speaker(node, true, sched);
+    }
+
+    /// Stop the node's speaker, orderly (`graceful`) or killed; BFD says AdminDown either way.
+    fn stop_speaker(&mut self, node: u16, graceful: bool, sched: &mut Scheduler<Ev>) {
         if self.control.is_none() {
             return;
         }
-        let now = sched.now();
-        self.log.push(
-            now,
-            "speaker_shutdown",
-            self.nodes[usize::from(node)].name.clone(),
-            "graceful=true",
-        );
+        let (kind, detail) = if graceful {
+            ("speaker_shutdown", "graceful=true")
+        } else {
+            ("speaker_kill", "daemon=bgpd host=up")
+        };
+        self.speaker_log(node, kind, detail.to_string(), sched);
+        if !graceful {
+            let stack = self.cp().stack(Side::Speaker, node);
+            stack.bgp_hung = false;
+            stack.bfd_hung = false;
+            stack.held.clear();
+        }
         self.pump(Side::Speaker, node, Work::Bfd(BfdInput::AdminDown), sched);
         self.pump(
             Side::Speaker,
             node,
-            Work::Bgp(BgpIn::ManualStop { graceful: true }),
+            Work::Bgp(BgpIn::ManualStop { graceful }),
             sched,
         );
+        if !graceful {
+            // bfdd deletes the session its client registered.
+            self.cp().stack(Side::Speaker, node).bfd = None;
+        }
+    }
+
+    fn speaker_log(
+        &mut self,
+        node: u16,
+        kind: &'static str,
+        detail: String,
+        sched: &Scheduler<Ev>,
+    ) {
+        let name = self.nodes[usize::from(node)].name.clone();
+        self.log.push(sched.now(), kind, name, detail);
     }
 
     /// Restart the node's speaker after `after`.
@@ -516,28 +541,7 @@ impl Lab {
     /// so the router's BFD goes Down as the neighbour said, which does not take BGP down
     /// (RFC 5882 §3.2): the closed TCP connection does, at once.
     pub(super) fn control_kill(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
-        if self.control.is_none() {
-            return;
-        }
-        let now = sched.now();
-        self.log.push(
-            now,
-            "speaker_kill",
-            self.nodes[usize::from(node)].name.clone(),
-            "daemon=bgpd host=up",
-        );
-        let stack = self.cp().stack(Side::Speaker, node);
-        stack.bgp_hung = false;
-        stack.bfd_hung = false;
-        stack.held.clear();
-        self.pump(Side::Speaker, node, Work::Bfd(BfdInput::AdminDown), sched);
-        self.pump(
-            Side::Speaker,
-            node,
-            Work::Bgp(BgpIn::ManualStop { graceful: false }),
-            sched,
-        );
-        self.cp().stack(Side::Speaker, node).bfd = None;
+        self.stop_speaker(node, false, sched);
     }
 
     /// The node's daemons stop (SIGSTOP): bgpd, and with `all` zebra and bfdd too.
@@ -545,14 +549,8 @@ impl Lab {
         if self.control.is_none() {
             return;
         }
-        let now = sched.now();
         let which = if all { "zebra bfdd bgpd" } else { "bgpd" };
-        self.log.push(
-            now,
-            "speaker_hang",
-            self.nodes[usize::from(node)].name.clone(),
-            format!("daemons={which}"),
-        );
+        self.speaker_log(node, "speaker_hang", format!("daemons={which}"), sched);
         let stack = self.cp().stack(Side::Speaker, node);
         stack.bgp_hung = true;
         stack.bfd_hung |= all;
@@ -575,13 +573,8 @@ impl Lab {
         stack.bfd_hung = false;
         stack.armed = [None; 3];
         let held = std::mem::take(&mut stack.held);
-        let now = sched.now();
-        self.log.push(
-            now,
-            "speaker_resume",
-            self.nodes[usize::from(node)].name.clone(),
-            format!("queued={}", held.len()),
-        );
+        let queued = format!("queued={}", held.len());
+        self.speaker_log(node, "speaker_resume", queued, sched);
         if bfd {
             self.pump(Side::Speaker, node, Work::Bfd(BfdInput::Timer), sched);
         }

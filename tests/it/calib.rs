@@ -171,6 +171,18 @@ fn last_keepalive_before(r: &RunResult, t: f64) -> f64 {
     last.expect("a KEEPALIVE from node-3 before the fault")
 }
 
+/// Every seed's run of `text` with its capture, the failover of each (fault to the route
+/// change) and, from the capture, the time from node-3's last KEEPALIVE to the route change.
+fn sweep_captured(text: &str) -> (Vec<RunResult>, Vec<f64>, Vec<f64>) {
+    let runs: Vec<RunResult> = SEEDS.map(|seed| run_captured(text, seed)).collect();
+    let sim = runs.iter().map(|r| fib_change(r, '-', FAULT_AT)).collect();
+    let after_last = runs
+        .iter()
+        .map(|r| FAULT_AT + fib_change(r, '-', FAULT_AT) - last_keepalive_before(r, FAULT_AT))
+        .collect();
+    (runs, sim, after_last)
+}
+
 /// Run `text` with `seed`, capturing the control plane.
 fn run_captured(text: &str, seed: u64) -> RunResult {
     let s = scenario(text);
@@ -289,14 +301,9 @@ fn hold_timer_failover_spreads_with_the_keepalive_phase_as_in_the_lab() {
             r#"[(at: "20s", crash: "node-3")]"#,
             "32s",
         );
-        let runs: Vec<RunResult> = SEEDS.map(|seed| run_captured(&text, seed)).collect();
-        let sim: Vec<f64> = runs.iter().map(|r| fib_change(r, '-', FAULT_AT)).collect();
+        let (_, sim, after_last) = sweep_captured(&text);
         // The spread is the phase, not noise added to the result: from the node's last
         // KEEPALIVE to the route change is the same in every run, as in the lab's pcap.
-        let after_last: Vec<f64> = runs
-            .iter()
-            .map(|r| FAULT_AT + fib_change(r, '-', FAULT_AT) - last_keepalive_before(r, FAULT_AT))
-            .collect();
         let (lo, hi) = min_max(&after_last);
         assert!(hi - lo < 0.001, "{}: {after_last:?}", p.name);
         check_distribution(
@@ -336,7 +343,7 @@ fn bgpd_hung_alone_is_noticed_by_the_hold_timer_only() {
             r#"[(at: "20s", hang_speaker: "node-3", daemons: Bgpd)]"#,
             "32s",
         );
-        let runs: Vec<RunResult> = SEEDS.map(|seed| run_captured(&text, seed)).collect();
+        let (runs, sim, after_last) = sweep_captured(&text);
         for r in &runs {
             assert!(
                 r.log.entries().iter().any(|e| e.kind == "session_down"
@@ -345,13 +352,8 @@ fn bgpd_hung_alone_is_noticed_by_the_hold_timer_only() {
                 "BFD stays up while bfdd answers: only the hold timer notices"
             );
         }
-        let sim: Vec<f64> = runs.iter().map(|r| fib_change(r, '-', FAULT_AT)).collect();
         // One real trial, at its own phase: inside the model's range (the constant part minus
         // one keepalive cycle), and the constant part itself within 10 %.
-        let after_last: Vec<f64> = runs
-            .iter()
-            .map(|r| FAULT_AT + fib_change(r, '-', FAULT_AT) - last_keepalive_before(r, FAULT_AT))
-            .collect();
         let real = p.one("failover_fib_s", "hang_bgpd");
         let c = median(&after_last);
         assert!(
