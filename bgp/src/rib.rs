@@ -31,7 +31,7 @@
 //! }
 //! assert_eq!(rib.next_hops(vip), vec![1, 2]);
 //! let due = fib.next_timeout().unwrap();
-//! assert_eq!(due, t0 + SimDuration::from_millis(10));
+//! assert_eq!(due, t0 + SimDuration::from_millis(60));
 //! assert_eq!(fib.on_timeout(due), vec![(vip, vec![1, 2])]);
 //! ```
 
