@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bgp::ecmp::{HashFields, HashFunction, Selection};
+use bgp::ecmp::{HashFields, HashFunction, HashSource, RssKey, Selection};
 use clap::{Parser, Subcommand};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
 use lbsim::outdir::{self, OutDir};
@@ -95,6 +95,16 @@ enum Command {
         /// Hash seed (for linux: net.ipv4.fib_multipath_hash_seed).
         #[arg(long, default_value_t = 0x5eed)]
         seed: u32,
+        /// What a forwarding Linux router hashes with policy 1 (5-tuple, linux): flow-keys
+        /// (what `ip route get` computes), nic-rss (the NIC's Toeplitz hash of the TCP
+        /// 4-tuple, key from --rss-key) or socket-txhash (the sender's random per-connection
+        /// hash, kept across a veth; drawn per flow from --flow-seed).
+        #[arg(long, default_value = "flow-keys")]
+        hash_source: HashSource,
+        /// The NIC's RSS key with --hash-source nic-rss, as `ethtool -x <if>` prints it (40
+        /// colon-separated hex bytes); default: the Microsoft key many drivers ship.
+        #[arg(long)]
+        rss_key: Option<RssKey>,
         /// Selection: modulo, hash-threshold, resilient, maglev, rendezvous.
         #[arg(long, default_value = "hash-threshold")]
         selection: Selection,
@@ -258,6 +268,8 @@ fn main() -> ExitCode {
             fields,
             function,
             seed,
+            hash_source,
+            rss_key,
             selection,
             buckets,
             idle_timer,
@@ -271,8 +283,9 @@ fn main() -> ExitCode {
             per_flow,
             json,
         } => hashcalc::selection_with(selection, buckets, idle_timer, table_size)
+            .and_then(|selection| Ok((selection, hashcalc::source_with(hash_source, rss_key)?)))
             .map_err(|e| e.to_string())
-            .and_then(|selection| {
+            .and_then(|(selection, source)| {
                 let change = match add {
                     Some(p) => Change::Add(p),
                     None => Change::Remove(remove.unwrap_or(Position::First)),
@@ -281,6 +294,7 @@ fn main() -> ExitCode {
                     fields,
                     function,
                     seed,
+                    source,
                     selection,
                     next_hops: nexthops,
                     change,

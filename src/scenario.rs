@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use bgp::ecmp::{HashFields, HashFunction, Selection};
+use bgp::ecmp::{HashFields, HashFunction, HashSource, Selection};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::{setting, SimDuration};
 
@@ -287,6 +287,14 @@ pub struct Ecmp {
     /// The order in which the routing daemon installs next hops.
     #[serde(default = "default_order")]
     pub nexthop_order: NexthopOrder,
+    /// What the router hashes for a TCP packet it forwards with `fields: FiveTuple, hash:
+    /// Linux` (`fib_multipath_hash_policy` 1, which takes a packet's L4 hash when it has one):
+    /// `FlowKeys` (no L4 hash: what `ip route get` computes), `NicRss(key: "6d:5a:...")` (the
+    /// NIC's Toeplitz hash of the 4-tuple, key from `ethtool -x`; a real router) or
+    /// `SocketTxhash(txrehash: true)` (the client socket's random hash, kept across a veth:
+    /// reallab/profiles/*: route_get_agreement at chance level, sysctl.txt).
+    #[serde(default)]
+    pub hash_source: HashSource,
 }
 
 fn default_fields() -> HashFields {
@@ -313,6 +321,7 @@ impl Default for Ecmp {
             seed: default_hash_seed(),
             selection: default_selection(),
             nexthop_order: default_order(),
+            hash_source: HashSource::FlowKeys,
         }
     }
 }
@@ -343,9 +352,29 @@ pub struct BgpSpec {
     /// The router's hold time (it negotiates min(its own, the speaker's)).
     #[serde(default = "default_router_hold")]
     pub router_hold_time: SimDuration,
-    /// Delay from a best-path change to the kernel FIB (zebra -> netlink -> ECMP group).
+    /// Delay from a best-path change to the kernel FIB (bgpd -> zebra -> netlink -> ECMP group):
+    /// FRR's work-queue holds, bgpd's route processing 50 ms plus zebra's RIB queue 10 ms
+    /// (`bgp::rib::Fib::DEFAULT_PROGRAMMING_DELAY`); measured 61 ms from a received UPDATE to
+    /// the route change (reallab/profiles/calib, check: frr_router.log + router_monitor.log).
     #[serde(default = "default_fib_delay")]
     pub fib_delay: SimDuration,
+    /// What a session going down adds before `fib_delay` starts: bgpd clears the peer's
+    /// routes through a work queue held 10 ms (`bgp::rib::Fib::DEFAULT_PEER_DOWN_DELAY`);
+    /// with `fib_delay` 70 ms, measured 68-85 ms from `%ADJCHANGE ... Down` to the route
+    /// change for every fault kind (reallab/profiles/calib, check: frr_router.log +
+    /// router_monitor.log).
+    #[serde(default = "default_peer_down_delay")]
+    pub peer_down_delay: SimDuration,
+    /// How long an FRR speaker's first UPDATEs wait after its session is Established (FRR's
+    /// update-group coalesce time, `bgp coalesce-time`): by default FRR's heuristic for a
+    /// speaker with one peer, 1000 ms + 50 ms (bgpd/bgp_updgrp.h), 1.05 s from Up to the first
+    /// UPDATE in reallab/profiles/calib, check (frr_router.log). The router's own is 1000 ms +
+    /// 50 ms per node. Not for MetalLB's native speaker, which sends at once.
+    #[serde(default)]
+    pub coalesce_time: Option<SimDuration>,
+    /// Where in its keepalive cycle each session is when the run starts.
+    #[serde(default)]
+    pub keepalive_phase: KeepalivePhase,
     /// The nodes' AS.
     #[serde(default = "default_node_as", deserialize_with = "as_number")]
     pub node_as: u32,
@@ -362,7 +391,28 @@ fn default_router_hold() -> SimDuration {
     SimDuration::from_secs(180)
 }
 fn default_fib_delay() -> SimDuration {
-    SimDuration::from_millis(10)
+    bgp::rib::Fib::DEFAULT_PROGRAMMING_DELAY
+}
+fn default_peer_down_delay() -> SimDuration {
+    bgp::rib::Fib::DEFAULT_PEER_DOWN_DELAY
+}
+
+/// The keepalive cycle of the sessions a run starts with.
+///
+/// Time zero stands for a cluster that has been up: its sessions came up at unrelated moments
+/// (node boots, speaker restarts), so a failure finds each one at its own point of its
+/// keepalive cycle, and a hold-timer detection takes anything from hold - keepalive to hold
+/// (reallab/profiles/calib, check: the last KEEPALIVE 0.08-2.94 s before the crash, the route
+/// change a constant 9.07-9.09 s after it, control.pcap). Sessions that come up later in the
+/// run (recover, restart, resume) start their cycle then, as real ones do.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum KeepalivePhase {
+    /// Each node's session is at a seeded uniform point of its cycle: every seed gives other
+    /// phases.
+    #[default]
+    Random,
+    /// Every cycle starts when the session comes up at time zero: one phase for every seed.
+    Aligned,
 }
 fn default_node_as() -> u32 {
     64513
@@ -717,10 +767,42 @@ pub struct ScriptedEvent {
     /// Reconnect a partitioned node.
     #[serde(default)]
     pub heal: Option<String>,
-    /// How long a `restart_speaker` keeps the speaker down (5 s when not given); see
-    /// [`ScriptedEvent::restart_after`].
+    /// The node's routing daemon is killed (SIGKILL of bgpd; the host, zebra and bfdd stay
+    /// up): the kernel closes its socket with FIN (RST if received data were unread), bfdd
+    /// drops the BFD session bgpd had registered, nothing else is said. With `restart_after`
+    /// it is started again then.
+    #[serde(default)]
+    pub kill_speaker: Option<String>,
+    /// The node's routing daemons stop (SIGSTOP) as `daemons` says: their sockets stay open
+    /// and the kernel still acknowledges and accepts, but nothing is read, sent or timed
+    /// until `resume_speaker`.
+    #[serde(default)]
+    pub hang_speaker: Option<String>,
+    /// The node's hung daemons continue (SIGCONT): overdue timers fire first, then what the
+    /// kernel queued is read.
+    #[serde(default)]
+    pub resume_speaker: Option<String>,
+    /// Which daemons a `hang_speaker` stops (`All` when not given).
+    #[serde(default)]
+    pub daemons: Option<Daemons>,
+    /// The router drops everything the clients send it for this long (the lab's `iptables -I
+    /// FORWARD -i <client interface> -j DROP`), without any route change.
+    #[serde(default)]
+    pub blackout: Option<SimDuration>,
+    /// How long a `restart_speaker` keeps the speaker down (5 s when not given), or when a
+    /// `kill_speaker` starts it again; see [`ScriptedEvent::restart_after`].
     #[serde(default)]
     pub restart_after: Option<SimDuration>,
+}
+
+/// Which of a node's FRR daemons a `hang_speaker` stops.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Daemons {
+    /// bgpd alone: bfdd still answers, so BFD stays up and only the router's hold timer can
+    /// notice (reallab: 6.1-6.4 s with hold 9 s).
+    Bgpd,
+    /// zebra, bfdd and bgpd: BFD notices (reallab: 0.80-0.88 s with 300 ms x 3).
+    All,
 }
 
 /// How long a `restart_speaker` keeps the speaker down when the event does not say.
@@ -747,6 +829,14 @@ pub enum Action {
     Partition,
     /// See [`ScriptedEvent::heal`].
     Heal,
+    /// See [`ScriptedEvent::kill_speaker`].
+    KillSpeaker,
+    /// See [`ScriptedEvent::hang_speaker`].
+    HangSpeaker,
+    /// See [`ScriptedEvent::resume_speaker`].
+    ResumeSpeaker,
+    /// See [`ScriptedEvent::blackout`]; its subject is the router.
+    Blackout,
 }
 
 impl Action {
@@ -762,6 +852,10 @@ impl Action {
             Action::Drain => "drain",
             Action::Partition => "partition",
             Action::Heal => "heal",
+            Action::KillSpeaker => "kill_speaker",
+            Action::HangSpeaker => "hang_speaker",
+            Action::ResumeSpeaker => "resume_speaker",
+            Action::Blackout => "blackout",
         }
     }
 }
@@ -772,22 +866,25 @@ impl ScriptedEvent {
         self.restart_after.unwrap_or(DEFAULT_RESTART_AFTER)
     }
 
-    /// The single action and the node it names (validated at load).
+    /// The single action and the node it names (validated at load); a `blackout` names the
+    /// router.
     pub fn action(&self) -> Option<(Action, &str)> {
         let all = [
-            (Action::Withdraw, &self.withdraw),
-            (Action::Announce, &self.announce),
-            (Action::Crash, &self.crash),
-            (Action::Recover, &self.recover),
-            (Action::Shutdown, &self.shutdown),
-            (Action::RestartSpeaker, &self.restart_speaker),
-            (Action::Drain, &self.drain),
-            (Action::Partition, &self.partition),
-            (Action::Heal, &self.heal),
+            (Action::Withdraw, self.withdraw.as_deref()),
+            (Action::Announce, self.announce.as_deref()),
+            (Action::Crash, self.crash.as_deref()),
+            (Action::Recover, self.recover.as_deref()),
+            (Action::Shutdown, self.shutdown.as_deref()),
+            (Action::RestartSpeaker, self.restart_speaker.as_deref()),
+            (Action::Drain, self.drain.as_deref()),
+            (Action::Partition, self.partition.as_deref()),
+            (Action::Heal, self.heal.as_deref()),
+            (Action::KillSpeaker, self.kill_speaker.as_deref()),
+            (Action::HangSpeaker, self.hang_speaker.as_deref()),
+            (Action::ResumeSpeaker, self.resume_speaker.as_deref()),
+            (Action::Blackout, self.blackout.map(|_| "router")),
         ];
-        let mut set = all
-            .into_iter()
-            .filter_map(|(a, n)| n.as_deref().map(|n| (a, n)));
+        let mut set = all.into_iter().filter_map(|(a, n)| n.map(|n| (a, n)));
         let first = set.next()?;
         set.next().is_none().then_some(first)
     }
@@ -834,6 +931,8 @@ pub struct EcmpPatch {
     pub selection: Option<Selection>,
     /// See [`Ecmp::nexthop_order`].
     pub nexthop_order: Option<NexthopOrder>,
+    /// See [`Ecmp::hash_source`].
+    pub hash_source: Option<HashSource>,
 }
 
 /// Replacement service settings.
@@ -1310,6 +1409,25 @@ impl Scenario {
     /// router's group: every node may announce, so the group has up to `nodes.count` members.
     fn check_ecmp(&self) -> Result<(), Refusal> {
         let n = usize::from(self.nodes.count);
+        let base = std::iter::once(("ecmp.hash_source".to_string(), self.ecmp));
+        let patched = self
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("variants[{i}].ecmp.hash_source"), self.ecmp_of(v)));
+        for (field, e) in base.chain(patched) {
+            if e.hash_source != HashSource::FlowKeys && !HashSource::applies_to(e.fields, e.hash) {
+                return refuse(
+                    field,
+                    format!(
+                        "{} is an L4 hash, which only Linux's fib_multipath_hash_policy 1 takes (net/ipv4/route.c fib_multipath_hash: `if (skb->l4_hash) return skb_get_hash_raw(skb) >> 1`): give fields: FiveTuple and hash: Linux, or hash_source: FlowKeys (here fields: {:?}, hash: {:?})",
+                        e.hash_source.cli_name(),
+                        e.fields,
+                        e.hash
+                    ),
+                );
+            }
+        }
         let base = std::iter::once(("ecmp.selection".to_string(), Some(self.ecmp.selection)));
         let patched = self.variants.iter().enumerate().map(|(i, v)| {
             (
@@ -1378,12 +1496,15 @@ impl Scenario {
             let Some((action, node)) = e.action() else {
                 return refuse(
                     field,
-                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, drain, partition, heal, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
                 );
             };
             let keyword = action.keyword();
             let needs = match action {
-                Action::RestartSpeaker => Some(Mode::Bgp),
+                Action::RestartSpeaker
+                | Action::KillSpeaker
+                | Action::HangSpeaker
+                | Action::ResumeSpeaker => Some(Mode::Bgp),
                 Action::Shutdown => modes.iter().find(|m| **m == Mode::Scripted).copied(),
                 _ => None,
             };
@@ -1396,11 +1517,20 @@ impl Scenario {
                 return refuse(
                     format!("{field}.{keyword}"),
                     format!(
-                        "{keyword} needs a speaker in every variant that runs it: restart_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one"
+                        "{keyword} needs a speaker in every variant that runs it: restart_speaker, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one"
                     ),
                 );
             }
-            self.known_node(&format!("{field}.{keyword}"), node)?;
+            if action == Action::Blackout {
+                if e.blackout == Some(SimDuration::ZERO) {
+                    return refuse(
+                        format!("{field}.blackout"),
+                        "must be longer than zero, e.g. \"1.5s\"".into(),
+                    );
+                }
+            } else {
+                self.known_node(&format!("{field}.{keyword}"), node)?;
+            }
             if e.at >= self.duration {
                 return refuse(
                     format!("{field}.at"),
@@ -1410,8 +1540,14 @@ impl Scenario {
                     ),
                 );
             }
+            if e.daemons.is_some() && action != Action::HangSpeaker {
+                return refuse(
+                    format!("{field}.daemons"),
+                    format!("daemons applies only to hang_speaker, not to {keyword}"),
+                );
+            }
             match (action, e.restart_after) {
-                (Action::RestartSpeaker, _) => {
+                (Action::RestartSpeaker, _) | (Action::KillSpeaker, Some(_)) => {
                     let back = e.at + e.restart_after();
                     if back >= self.duration {
                         notes.warn(
@@ -1426,7 +1562,7 @@ impl Scenario {
                 (_, Some(_)) => {
                     return refuse(
                         format!("{field}.restart_after"),
-                        format!("restart_after applies only to restart_speaker, not to {keyword}"),
+                        format!("restart_after applies only to restart_speaker and kill_speaker, not to {keyword}"),
                     );
                 }
                 (_, None) => {}
@@ -1543,6 +1679,10 @@ fn check_bgp(path: &str, b: &BgpSpec, notes: &mut Notes) -> Result<(), Refusal> 
         if b.graceful_restart.is_some() {
             return refuse(f("graceful_restart"), "MetalLB's native speaker has no graceful restart (BGPPeer enableGracefulRestart is FRR mode only); use speaker: FrrDatacenter, FrrTraditional or Frr(...)".into());
         }
+        // metallb internal/bgp/native `connect`: the UPDATEs follow the OPEN exchange at once.
+        if b.coalesce_time.is_some() {
+            return refuse(f("coalesce_time"), "MetalLB's native speaker sends its UPDATEs right after the OPEN exchange; coalesce_time is FRR's (use speaker: FrrDatacenter, FrrTraditional or Frr(...))".into());
+        }
     }
     if let Some(bfd) = &b.bfd {
         // metallb api/v1beta1/bfdprofile_types.go: receiveInterval and transmitInterval are
@@ -1607,6 +1747,16 @@ fn check_bgp(path: &str, b: &BgpSpec, notes: &mut Notes) -> Result<(), Refusal> 
         )?;
     }
     check_hold(&f("router_hold_time"), b.router_hold_time)?;
+    if let Some(c) = b.coalesce_time {
+        // FRR `bgp coalesce-time (0-4294967295)`, milliseconds.
+        duration_in(
+            &f("coalesce_time"),
+            c,
+            MILLIS,
+            (0, 4_294_967_295),
+            "FRR bgp coalesce-time",
+        )?;
+    }
     if let Some(restart) = b.graceful_restart {
         // RFC 4724 §3: Restart Time is 12 bits of seconds; FRR `bgp graceful-restart
         // restart-time (0-4095)`.
@@ -1677,6 +1827,20 @@ impl Mode {
 }
 
 impl Scenario {
+    /// The ECMP settings a variant runs with: the base with the variant's patch applied.
+    pub fn ecmp_of(&self, v: &Variant) -> Ecmp {
+        let mut ecmp = self.ecmp;
+        if let Some(p) = &v.ecmp {
+            ecmp.fields = p.fields.unwrap_or(ecmp.fields);
+            ecmp.hash = p.hash.unwrap_or(ecmp.hash);
+            ecmp.seed = p.seed.unwrap_or(ecmp.seed);
+            ecmp.selection = p.selection.unwrap_or(ecmp.selection);
+            ecmp.nexthop_order = p.nexthop_order.unwrap_or(ecmp.nexthop_order);
+            ecmp.hash_source = p.hash_source.unwrap_or(ecmp.hash_source);
+        }
+        ecmp
+    }
+
     /// The BGP section a variant runs with (its own replaces the base; an `l2` clears it).
     pub fn bgp_of(&self, v: &Variant) -> Option<BgpSpec> {
         match (v.bgp, v.l2) {
@@ -2020,6 +2184,93 @@ mod tests {
             "events: [(at: \"0.5s\", crash: \"node-1\", restart_after: \"1s\")],",
         ));
         assert_eq!(e.field, "events[0].restart_after");
+    }
+
+    #[test]
+    fn daemon_faults_are_validated_on_their_line() {
+        let bgp = "bgp: (speaker: FrrDatacenter),";
+        let ok = with(&format!(
+            "{bgp} events: [(at: \"0.1s\", kill_speaker: \"node-1\", restart_after: \"0.2s\"), (at: \"0.5s\", hang_speaker: \"node-2\", daemons: Bgpd), (at: \"0.7s\", resume_speaker: \"node-2\"), (at: \"0.8s\", blackout: \"0.1s\")],"
+        ));
+        let s = parse(&ok).unwrap();
+        let actions: Vec<_> = s.events.iter().map(|e| e.action().unwrap()).collect();
+        assert_eq!(
+            actions,
+            vec![
+                (Action::KillSpeaker, "node-1"),
+                (Action::HangSpeaker, "node-2"),
+                (Action::ResumeSpeaker, "node-2"),
+                (Action::Blackout, "router"),
+            ]
+        );
+        for (events, field, says) in [
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-9\")]",
+                "events[0].hang_speaker",
+                "node-1, node-2, node-3",
+            ),
+            (
+                "[(at: \"0.5s\", resume_speaker: \"node-1\", daemons: All)]",
+                "events[0].daemons",
+                "only to hang_speaker",
+            ),
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-1\", restart_after: \"1s\")]",
+                "events[0].restart_after",
+                "restart_speaker and kill_speaker",
+            ),
+            (
+                "[(at: \"0.5s\", blackout: \"0s\")]",
+                "events[0].blackout",
+                "longer than zero",
+            ),
+            (
+                "[(at: \"0.5s\", hang_speaker: \"node-1\", daemons: Zebra)]",
+                "events[0].daemons",
+                "Bgpd",
+            ),
+        ] {
+            let e = refusal(&with(&format!("{bgp} events: {events},")));
+            assert_eq!(e.field, field, "{e}");
+            assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+            assert!(e.message.contains(says), "{e}");
+        }
+        let e = refusal(&with("events: [(at: \"0.5s\", kill_speaker: \"node-1\")],"));
+        assert_eq!(e.field, "events[0].kill_speaker");
+        assert!(e.message.contains("needs a speaker"), "{e}");
+    }
+
+    #[test]
+    fn an_l4_hash_source_needs_policy_one_and_native_has_no_coalesce_time() {
+        let e = refusal(&with(
+            "ecmp: (fields: L3, hash_source: SocketTxhash(txrehash: true)),",
+        ));
+        assert_eq!(e.field, "ecmp.hash_source");
+        assert!(e.message.contains("fib_multipath_hash_policy 1"), "{e}");
+        let s = parse(&with(
+            "ecmp: (hash_source: NicRss(key: \"6d:5a:56:da:25:5b:0e:c2:41:67:25:3d:43:a3:8f:b0:d0:ca:2b:cb:ae:7b:30:b4:77:cb:2d:a3:80:30:f2:0c:6a:42:b7:3b:be:ac:01:fa\")),",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.ecmp.hash_source,
+            HashSource::NicRss {
+                key: bgp::ecmp::RssKey::default()
+            }
+        );
+        let e = refusal(&with("ecmp: (hash_source: NicRss(key: \"6d:5a\")),"));
+        assert!(e.message.contains("40 bytes"), "{e}");
+        let e = refusal(&with("bgp: (speaker: Native, coalesce_time: \"1s\"),"));
+        assert_eq!(e.field, "bgp.coalesce_time");
+        let s = parse(&with("bgp: (speaker: FrrDatacenter),")).unwrap();
+        let b = s.bgp.unwrap();
+        assert_eq!(
+            (b.fib_delay, b.peer_down_delay, b.keepalive_phase),
+            (
+                SimDuration::from_millis(60),
+                SimDuration::from_millis(10),
+                KeepalivePhase::Random
+            )
+        );
     }
 
     #[test]

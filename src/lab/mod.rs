@@ -168,6 +168,10 @@ pub enum Ev {
     BulkStart(u32),
     /// An iperf3 client's test time is over.
     BulkStop(u32),
+    /// A lost request's retransmission timer expired (`ecmp.hash_source: SocketTxhash`).
+    Retransmit(Key),
+    /// A scripted `kill_speaker`'s restart, or a hung speaker's `resume_speaker` (node).
+    SpeakerResume(u16),
 }
 
 /// A worker node.
@@ -246,6 +250,10 @@ struct Req {
     user: u32,
     /// The client's request sequence number (from 0).
     seq: u64,
+    /// When the client last put it on the wire (its retransmission timer runs from there).
+    sent: SimTime,
+    /// Retransmissions so far (the RTO doubles with each).
+    retransmits: u32,
 }
 
 /// One route change (or resilient migration) and what it did to live connections.
@@ -491,6 +499,12 @@ fn instance_name(name: &str, k: usize) -> String {
 
 /// Limits that stop a run with a message instead of exhausting the machine.
 const MAX_LIVE_REQUESTS: usize = 5_000_000;
+/// `TCP_RTO_MIN` (include/net/tcp.h, HZ/5): the floor of Linux's retransmission timeout, and
+/// its value on a LAN, where the smoothed RTT is far below it (the lab's client:
+/// `tcp_rto_min_us = 200000`, reallab/profiles/*/sysctl.txt).
+const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
+/// `TCP_RTO_MAX` (include/net/tcp.h, 120 s): the cap of the exponential backoff.
+const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
 
 /// The simulated world of one variant.
 pub struct Lab {
@@ -538,6 +552,10 @@ pub struct Lab {
     bulk: Option<Bulk>,
     /// One-way delay of a node's link (the segment's hop in L2 mode).
     node_link_delay: SimDuration,
+    /// The router drops what clients send until then (a scripted `blackout`).
+    blackout_until: SimTime,
+    /// The stream of the clients' sockets' random `sk_txhash` values.
+    txhash_rng: u64,
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
@@ -593,14 +611,7 @@ impl Lab {
     ) -> Result<Simulation<Lab>, LabError> {
         let vname = variant.name.clone();
         let streams = Streams::new(seed);
-        let mut ecmp = scenario.ecmp;
-        if let Some(p) = &variant.ecmp {
-            ecmp.fields = p.fields.unwrap_or(ecmp.fields);
-            ecmp.hash = p.hash.unwrap_or(ecmp.hash);
-            ecmp.seed = p.seed.unwrap_or(ecmp.seed);
-            ecmp.selection = p.selection.unwrap_or(ecmp.selection);
-            ecmp.nexthop_order = p.nexthop_order.unwrap_or(ecmp.nexthop_order);
-        }
+        let ecmp = scenario.ecmp_of(variant);
         let svc = &scenario.service;
         let mut policy = svc.traffic_policy;
         let mut kube_mode = svc.kube_proxy;
@@ -773,6 +784,8 @@ impl Lab {
             layer2,
             bulk: None,
             node_link_delay: net.node_link.delay,
+            blackout_until: SimTime::ZERO,
+            txhash_rng: seed ^ sim_core::rng::fnv1a(b"sk_txhash"),
         };
         let mut sim = Simulation::new(lab);
         sim.model.start(&mut sim.sched);
@@ -906,6 +919,8 @@ impl Lab {
             pod_epoch: 0,
             user,
             seq,
+            sent: now,
+            retransmits: 0,
         });
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
@@ -941,7 +956,8 @@ impl Lab {
                 dport: self.port,
             }
         };
-        let hash = self.route.hasher.hash(&flow);
+        let txhash = self.route.uses_txhash().then(|| self.draw_txhash());
+        let hash = self.route.forwarded_hash(&flow, txhash);
         if flow.proto == 6 {
             self.counts.connections += 1;
         }
@@ -1315,6 +1331,11 @@ impl Lab {
             let _ = sched.schedule_at(now, Ev::AtNode(key));
             return;
         }
+        if now < self.blackout_until {
+            // The router drops what the clients send (iptables FORWARD DROP).
+            self.lost(key, sched);
+            return;
+        }
         if self.layer2.is_some() {
             let client = req.client;
             self.l2_route(key, client, sched);
@@ -1340,9 +1361,70 @@ impl Lab {
         if let Some(req) = self.reqs.get_mut(key) {
             req.ingress = node;
         }
-        if let Some(at) = self.topo.link_mut(downlink).transmit(now, bytes) {
-            let _ = sched.schedule_at(at, Ev::AtNode(key));
+        match self.topo.link_mut(downlink).transmit(now, bytes) {
+            Some(at) => {
+                let _ = sched.schedule_at(at, Ev::AtNode(key));
+            }
+            None => self.lost(key, sched),
         }
+    }
+
+    /// A request's packet was dropped on the way in. Under `hash_source: SocketTxhash` the
+    /// client's TCP retransmits it when its retransmission timer expires: TCP_RTO_MIN 200 ms
+    /// (include/net/tcp.h; a LAN's smoothed RTT is far below it) doubling with every
+    /// expiry up to TCP_RTO_MAX 120 s (net/ipv4/tcp_timer.c `tcp_retransmit_timer`). Other
+    /// sources keep the simpler model: the request is lost and the client's timeout counts it.
+    fn lost(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        if !self.route.uses_txhash() {
+            return;
+        }
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
+        let tcp = self.conns.get(req.conn).is_some_and(|c| c.flow.proto == 6);
+        if !tcp {
+            return;
+        }
+        let rto = TCP_RTO_MIN
+            .as_nanos()
+            .saturating_mul(1 << req.retransmits.min(20));
+        let rto = SimDuration(rto.min(TCP_RTO_MAX.as_nanos()));
+        let _ = sched.schedule_at((req.sent + rto).max(sched.now()), Ev::Retransmit(key));
+    }
+
+    /// The retransmission timer of a lost request expired: with `net.core.txrehash` 1 the
+    /// socket first draws a new `sk_txhash` (`sk_rethink_txhash`, called from
+    /// `tcp_write_timeout`), so the router may send the retransmission to another node.
+    fn retransmit(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get_mut(key) else {
+            return; // answered or timed out meanwhile
+        };
+        req.retransmits += 1;
+        req.sent = now;
+        let (c, conn_key, n) = (req.client as usize, req.conn, req.retransmits);
+        let redraw = self.route.txrehash();
+        if redraw {
+            let txhash = self.draw_txhash();
+            if let Some(conn) = self.conns.get_mut(conn_key) {
+                conn.hash = self.route.forwarded_hash(&conn.flow, Some(txhash));
+            }
+        }
+        let name = self.clients[c].name.clone();
+        let detail = format!(
+            "retransmission={n} txhash={}",
+            if redraw { "redrawn" } else { "kept" }
+        );
+        self.log.push(now, "tcp_rto", name, detail);
+        let (uplink, bytes) = (self.clients[c].uplink, self.clients[c].request_bytes);
+        if let Some(at) = self.topo.link_mut(uplink).transmit(now, bytes) {
+            let _ = sched.schedule_at(at, Ev::AtRouter(key));
+        }
+    }
+
+    /// The next socket's random `sk_txhash` (`net_tx_rndhash`), from the run's own stream.
+    fn draw_txhash(&mut self) -> u32 {
+        bgp::ecmp::hash::txhash_from(sim_core::rng::splitmix64(&mut self.txhash_rng))
     }
 
     fn at_node(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
@@ -1353,7 +1435,8 @@ impl Lab {
         let (ingress, conn_key, c) = (req.ingress, req.conn, req.client as usize);
         let node = &mut self.nodes[usize::from(ingress)];
         if !node.up {
-            return; // lost with the node
+            self.lost(key, sched); // lost with the node
+            return;
         }
         let t = node.cpu(now, now, self.packet_cost);
         let epoch = node.epoch;
@@ -1549,6 +1632,12 @@ impl Lab {
         let Some((action, name)) = ev.action() else {
             return;
         };
+        if let Some(length) = ev.blackout {
+            self.blackout_until = self.blackout_until.max(now + length);
+            self.log
+                .push(now, "blackout", "router", format!("for={length}"));
+            return;
+        }
         let Some(idx) = self.nodes.iter().position(|n| n.name == name) else {
             return;
         };
@@ -1585,6 +1674,19 @@ impl Lab {
                 );
             }
             Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
+            Action::KillSpeaker => {
+                self.control_kill(node, sched);
+                if let Some(after) = ev.restart_after {
+                    sched.schedule_in(after, Ev::SpeakerStart(node));
+                }
+            }
+            Action::HangSpeaker => {
+                let all = ev.daemons.unwrap_or(crate::scenario::Daemons::All)
+                    == crate::scenario::Daemons::All;
+                self.control_hang(node, all, sched);
+            }
+            Action::ResumeSpeaker => self.control_resume(node, sched),
+            Action::Blackout => {}
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
                 format!("withdraw {name}"),
@@ -1973,6 +2075,8 @@ impl Model for Lab {
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
             Ev::BulkStart(c) => self.bulk_begin(c, sched),
             Ev::BulkStop(c) => self.bulk_end(c, sched),
+            Ev::Retransmit(k) => self.retransmit(k, sched),
+            Ev::SpeakerResume(node) => self.control_resume(node, sched),
         }
     }
 }

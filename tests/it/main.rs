@@ -1,6 +1,7 @@
 //! lbsim's integration tests, one binary with a module per concern.
 
 mod bad_scenarios;
+mod calib;
 mod cli;
 mod control;
 mod dataplane;

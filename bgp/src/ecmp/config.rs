@@ -407,3 +407,149 @@ mod tests {
         ));
     }
 }
+
+/// A NIC's 40-byte RSS (Toeplitz) key, written as `ethtool -x <if>` prints it: 40 hex bytes
+/// separated by colons (`6d:5a:56:da:...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RssKey(pub [u8; 40]);
+
+impl Default for RssKey {
+    /// The Microsoft default key ([`crate::ecmp::hash::MICROSOFT_RSS_KEY`]), which many drivers
+    /// ship; Linux drivers that call `netdev_rss_key_fill()` use a random key per boot instead.
+    fn default() -> Self {
+        RssKey(super::hash::MICROSOFT_RSS_KEY)
+    }
+}
+
+impl FromStr for RssKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bytes: Vec<&str> = s.trim().split(':').collect();
+        let parsed: Result<Vec<u8>, _> = bytes
+            .iter()
+            .map(|b| {
+                if b.len() == 2 {
+                    u8::from_str_radix(b, 16).map_err(|_| ())
+                } else {
+                    Err(())
+                }
+            })
+            .collect();
+        match parsed {
+            Ok(v) if v.len() == 40 => {
+                let mut key = [0u8; 40];
+                key.copy_from_slice(&v);
+                Ok(RssKey(key))
+            }
+            Ok(v) => Err(format!(
+                "an RSS key has 40 bytes (ethtool -x prints them as 6d:5a:...), not {}",
+                v.len()
+            )),
+            Err(()) => Err(format!(
+                "invalid RSS key {s:?}: write 40 two-digit hex bytes separated by colons, as `ethtool -x <if>` prints them (e.g. 6d:5a:56:da:...)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for RssKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for RssKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RssKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a forwarding Linux router's multipath hash of a packet comes from.
+///
+/// `fib_multipath_hash()` (net/ipv4/route.c), policy 1, forwarding: "short-circuit if we
+/// already have L4 hash present": `if (skb->l4_hash) return skb_get_hash_raw(skb) >> 1;`;
+/// only a packet without one is dissected into flow keys, which is also all `ip route get`
+/// ever hashes. Policies 0 and 3 always hash the flow keys. Which packets carry an L4 hash
+/// depends on how they reached the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum HashSource {
+    /// No L4 hash on arrival: the kernel hashes the flow keys (what `ip route get` computes;
+    /// a NIC without RSS, or policy 0).
+    #[default]
+    FlowKeys,
+    /// The receiving NIC's RSS: a Toeplitz hash of the TCP 4-tuple under the NIC's key, which
+    /// the driver stores as an L4 hash (`skb_set_hash(skb, hash, PKT_HASH_TYPE_L4)`,
+    /// include/linux/skbuff.h). Per flow, but not the kernel's flow-key hash; packets without
+    /// an L4 RSS type (ICMP; UDP on NICs that hash it by addresses only) fall back to the
+    /// flow keys.
+    NicRss {
+        /// The NIC's key (`ethtool -x`); the Microsoft default when not given.
+        #[serde(default)]
+        key: RssKey,
+    },
+    /// The sending socket's random `sk_txhash`, carried as the packet's L4 hash
+    /// (`skb_set_hash_from_sk`, include/net/sock.h) when nothing re-hashes it on the way, as
+    /// across a veth: random per TCP connection (`net_tx_rndhash()`), redrawn by
+    /// `sk_rethink_txhash()` on every retransmission timeout (net/ipv4/tcp_timer.c
+    /// `tcp_write_timeout`) when the client's `net.core.txrehash` is 1. Not a function of the
+    /// 5-tuple at all.
+    SocketTxhash {
+        /// The client's `net.core.txrehash` (Linux default 1).
+        #[serde(default = "yes")]
+        txrehash: bool,
+    },
+}
+
+impl HashSource {
+    /// The command-line name.
+    pub fn cli_name(&self) -> &'static str {
+        match self {
+            HashSource::FlowKeys => "flow-keys",
+            HashSource::NicRss { .. } => "nic-rss",
+            HashSource::SocketTxhash { .. } => "socket-txhash",
+        }
+    }
+
+    /// Whether the router would take this short cut: only `fib_multipath_hash_policy` 1
+    /// (five-tuple fields with the kernel's own hash) looks at `skb->l4_hash`.
+    pub fn applies_to(fields: HashFields, function: HashFunction) -> bool {
+        fields == HashFields::FiveTuple && function == HashFunction::Linux
+    }
+}
+
+impl FromStr for HashSource {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "flow-keys" => Ok(HashSource::FlowKeys),
+            "nic-rss" => Ok(HashSource::NicRss {
+                key: RssKey::default(),
+            }),
+            "socket-txhash" => Ok(HashSource::SocketTxhash { txrehash: true }),
+            _ => Err(ParseNameError {
+                kind: "hash source",
+                name: s.to_string(),
+                valid: "flow-keys, nic-rss, socket-txhash".into(),
+            }),
+        }
+    }
+}

@@ -44,7 +44,7 @@ mod resilient;
 pub mod whatif;
 
 pub use config::{
-    HashFields, HashFunction, ParseNameError, Selection, DEFAULT_IDLE_TIMER,
+    HashFields, HashFunction, HashSource, ParseNameError, RssKey, Selection, DEFAULT_IDLE_TIMER,
     DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_RESILIENT_BUCKETS, DEFAULT_UNBALANCED_TIMER,
     MAX_RESILIENT_TIMER,
 };
