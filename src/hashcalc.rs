@@ -1,14 +1,26 @@
 //! `sim hash`: the ECMP what-if calculator. N next hops, one leaves or joins, F flows: how many
 //! move, how many of those had a surviving next hop (collateral), and how even the spread is.
+//!
+//! The timeline: the group is built at 0 s; at [`CHANGE_AT`] every flow sends a packet and the
+//! member list changes; the flows' next hops are read right after the change. The flows are
+//! live, so a resilient group's buckets are busy when it changes and its idle timer decides
+//! which may move (net/ipv4/nexthop.c `nh_res_bucket_should_migrate`): with the default 120 s
+//! a joining next hop gets no busy bucket while its flows stay active.
 
 use std::fmt::Write as _;
 use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use bgp::ecmp::whatif::{random_flows, remap, Balance, RemapReport};
-use bgp::ecmp::{EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, NextHop, Selection};
+use bgp::ecmp::whatif::{random_flows, remap_hashes, Balance, RemapReport};
+use bgp::ecmp::{
+    EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, HashSource, NextHop, Selection,
+};
 use serde::Serialize;
+use sim_core::{SimDuration, SimTime};
+
+/// When the flows send and the group changes (the group is built at time zero).
+pub const CHANGE_AT: SimTime = SimTime(1_000_000_000);
 
 /// Which member leaves or where one joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +76,9 @@ pub struct HashQuestion {
     pub function: HashFunction,
     /// Hash seed.
     pub seed: u32,
+    /// What the router hashes: the flow keys, the NIC's RSS hash, or the sender's random
+    /// socket hash (policy 1's L4-hash short cut).
+    pub source: HashSource,
     /// Selection algorithm.
     pub selection: Selection,
     /// Next hops before the change.
@@ -108,6 +123,8 @@ pub struct HashAnswer {
     pub function: String,
     /// Seed.
     pub seed: u32,
+    /// Hash source: flow-keys, nic-rss (with its key) or socket-txhash.
+    pub hash_source: String,
     /// Selection.
     pub selection: String,
     /// Next hops before.
@@ -144,6 +161,85 @@ pub struct HashAnswer {
     pub per_next_hop_before: Vec<(String, u64)>,
     /// Flows per next hop after.
     pub per_next_hop_after: Vec<(String, u64)>,
+    /// A resilient group left unbalanced by busy buckets: when the kernel's next upkeep would
+    /// look again, in seconds after the change (buckets move then only if idle by then).
+    pub resilient_upkeep_after_s: Option<f64>,
+}
+
+/// The selection the flags describe: `--buckets` and `--idle-timer` set a resilient group's
+/// parameters and `--table-size` a Maglev table's; given with another selection they would
+/// change nothing, so they are refused.
+///
+/// # Errors
+/// [`HashCalcError::Invalid`] naming the flag and the selection it needs.
+pub fn selection_with(
+    mut selection: Selection,
+    buckets: Option<u16>,
+    idle_timer: Option<SimDuration>,
+    table_size: Option<u32>,
+) -> Result<Selection, HashCalcError> {
+    let chosen = selection.cli_name();
+    let misplaced = |flag: &str, needs: &str, what: &str| {
+        HashCalcError::Invalid(format!(
+            "{flag} applies to --selection {needs} only ({what}); with --selection {chosen} it would be ignored"
+        ))
+    };
+    match &mut selection {
+        Selection::Resilient {
+            buckets: b,
+            idle_timer: t,
+            ..
+        } => {
+            *b = buckets.unwrap_or(*b);
+            *t = idle_timer.unwrap_or(*t);
+        }
+        _ if buckets.is_some() => {
+            return Err(misplaced(
+                "--buckets",
+                "resilient",
+                "the bucket count of a Linux resilient group",
+            ))
+        }
+        _ if idle_timer.is_some() => {
+            return Err(misplaced(
+                "--idle-timer",
+                "resilient",
+                "how long a resilient bucket must go unused before it may move",
+            ))
+        }
+        _ => {}
+    }
+    match &mut selection {
+        Selection::Maglev { table_size: s } => *s = table_size.unwrap_or(*s),
+        _ if table_size.is_some() => {
+            return Err(misplaced(
+                "--table-size",
+                "maglev",
+                "the size of the Maglev lookup table",
+            ))
+        }
+        _ => {}
+    }
+    Ok(selection)
+}
+
+/// The hash source the flags describe: `--rss-key` sets a NIC's key and means nothing with
+/// another source, so it is refused there.
+///
+/// # Errors
+/// [`HashCalcError::Invalid`] for `--rss-key` without `--hash-source nic-rss`.
+pub fn source_with(
+    source: HashSource,
+    key: Option<bgp::ecmp::RssKey>,
+) -> Result<HashSource, HashCalcError> {
+    match (source, key) {
+        (HashSource::NicRss { .. }, Some(key)) => Ok(HashSource::NicRss { key }),
+        (_, Some(_)) => Err(HashCalcError::Invalid(format!(
+            "--rss-key applies to --hash-source nic-rss only (the NIC's Toeplitz key); with --hash-source {} it would be ignored",
+            source.cli_name()
+        ))),
+        (source, None) => Ok(source),
+    }
 }
 
 fn index_of(pos: Position, len: usize) -> Result<usize, HashCalcError> {
@@ -291,12 +387,13 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
             after_list.insert(i, q.next_hops as NextHop);
         }
     }
-    let bad = |e: bgp::ecmp::EcmpError| HashCalcError::Invalid(e.to_string());
-    let before = EcmpGroup::new(q.selection, &before_list).map_err(bad)?;
-    // The after group evolves from the before group, so history-dependent tables (resilient)
-    // change as a router's would.
-    let mut after = before.clone();
-    after.set_next_hops(sim_core::SimTime::ZERO, &after_list);
+    let largest = before_list.len().max(after_list.len());
+    q.selection.check_for(largest).map_err(|e| {
+        HashCalcError::Invalid(format!(
+            "--selection {} with {largest} next hops: {e}",
+            q.selection
+        ))
+    })?;
     let flows = match &q.flows_file {
         Some(p) => read_flows(p)?,
         None => {
@@ -309,8 +406,37 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
             random_flows(q.flow_seed, q.flows, Ipv4Addr::new(192, 0, 2, 10), 80)
         }
     };
+    if q.source != HashSource::FlowKeys && !HashSource::applies_to(q.fields, q.function) {
+        return Err(HashCalcError::Invalid(format!(
+            "--hash-source {} is an L4 hash, which only Linux's fib_multipath_hash_policy 1 takes (net/ipv4/route.c fib_multipath_hash): give --fields 5-tuple --hash linux",
+            q.source.cli_name()
+        )));
+    }
     let hasher = FlowHasher::new(q.fields, q.function, q.seed);
-    let (report, pairs): (RemapReport, _) = remap(&hasher, &before, &after, &flows);
+    // A socket's sk_txhash is random per connection: one draw per flow from --flow-seed.
+    let mut txhash_rng = q.flow_seed ^ sim_core::rng::fnv1a(b"sk_txhash");
+    let hashes: Vec<u32> = flows
+        .iter()
+        .map(|f| {
+            let tx = bgp::ecmp::hash::txhash_from(sim_core::rng::splitmix64(&mut txhash_rng));
+            hasher.forwarded(&q.source, f, Some(tx))
+        })
+        .collect();
+    let mut before = EcmpGroup::new(q.selection, &before_list)
+        .map_err(|e| HashCalcError::Invalid(e.to_string()))?;
+    // Every flow is live: it has just sent a packet when the group changes (marking its
+    // resilient bucket used; other selections keep no state).
+    for &h in &hashes {
+        before.select(CHANGE_AT, h);
+    }
+    // The after group evolves from the before group, so history-dependent tables (resilient)
+    // change as a router's would.
+    let mut after = before.clone();
+    after.set_next_hops(CHANGE_AT, &after_list);
+    let resilient_upkeep_after_s = after
+        .next_timeout()
+        .map(|t| t.saturating_since(CHANGE_AT).as_secs_f64());
+    let (report, pairs): (RemapReport, _) = remap_hashes(&hashes, &before, &after);
     let (expected_collateral_share, expected_moved_share) =
         closed_form(q.selection, q.change, q.next_hops);
     let names = |b: &Balance| {
@@ -323,6 +449,10 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
         fields: q.fields.to_string(),
         function: q.function.to_string(),
         seed: q.seed,
+        hash_source: match q.source {
+            HashSource::NicRss { key } => format!("nic-rss (key {key})"),
+            other => other.cli_name().to_string(),
+        },
         selection: q.selection.to_string(),
         next_hops_before: before_list.len(),
         next_hops_after: after_list.len(),
@@ -341,6 +471,7 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
         balance_after_jain: report.after.jain,
         per_next_hop_before: names(&report.before),
         per_next_hop_after: names(&report.after),
+        resilient_upkeep_after_s,
     };
     let per_flow = flows
         .into_iter()
@@ -363,6 +494,9 @@ pub fn render(a: &HashAnswer) -> String {
         "{} hash over {} (seed {}), {} selection: {} -> {} next hops, {}",
         a.function, a.fields, a.seed, a.selection, a.next_hops_before, a.next_hops_after, change
     );
+    if a.hash_source != HashSource::FlowKeys.cli_name() {
+        let _ = writeln!(s, "hash source       {}", a.hash_source);
+    }
     let _ = writeln!(s, "flows             {}", a.flows);
     let _ = write!(s, "moved             {} ({})", a.moved, pct(a.moved_share));
     if let Some(e) = a.expected_moved_share {
@@ -398,6 +532,12 @@ pub fn render(a: &HashAnswer) -> String {
     };
     let _ = writeln!(s, "flows before      {}", list(&a.per_next_hop_before));
     let _ = writeln!(s, "flows after       {}", list(&a.per_next_hop_after));
+    if let Some(after) = a.resilient_upkeep_after_s {
+        let _ = writeln!(
+            s,
+            "timeline          every flow sends just before the change, so its bucket is busy; the group stays unbalanced and the kernel looks again {after:.1} s after the change, moving only buckets idle by then"
+        );
+    }
     s
 }
 
@@ -439,4 +579,134 @@ pub fn write_per_flow(path: &Path, rows: &[FlowFate]) -> io::Result<()> {
         .map_err(io::Error::other)?;
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question(selection: Selection, n: usize, change: Change) -> HashQuestion {
+        HashQuestion {
+            fields: HashFields::FiveTuple,
+            function: HashFunction::Linux,
+            seed: 1,
+            source: HashSource::FlowKeys,
+            selection,
+            next_hops: n,
+            change,
+            flows: 20_000,
+            flow_seed: 7,
+            flows_file: None,
+        }
+    }
+
+    fn resilient(buckets: u16, idle_s: u64) -> Selection {
+        Selection::Resilient {
+            buckets,
+            idle_timer: SimDuration::from_secs(idle_s),
+            unbalanced_timer: SimDuration::ZERO,
+        }
+    }
+
+    #[test]
+    fn flags_of_another_selection_are_refused_by_name() {
+        let refused = |sel: &str, b, t, m| {
+            selection_with(sel.parse().unwrap(), b, t, m)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refused("modulo", Some(3), None, None);
+        assert!(
+            e.contains("--buckets applies to --selection resilient only")
+                && e.contains("--selection modulo"),
+            "{e}"
+        );
+        let e = refused("maglev", None, Some(SimDuration::ZERO), None);
+        assert!(e.contains("--idle-timer"), "{e}");
+        let e = refused("resilient", None, None, Some(251));
+        assert!(
+            e.contains("--table-size applies to --selection maglev only"),
+            "{e}"
+        );
+        assert_eq!(
+            selection_with("resilient".parse().unwrap(), Some(64), None, None).unwrap(),
+            resilient(64, 120)
+        );
+        assert_eq!(
+            selection_with("maglev".parse().unwrap(), None, None, Some(251)).unwrap(),
+            Selection::Maglev { table_size: 251 }
+        );
+    }
+
+    #[test]
+    fn a_random_socket_hash_moves_the_hash_threshold_share_but_not_the_flows_ip_route_get_names() {
+        // 3 next hops, the last leaves: hash-threshold moves 1/3 + 1/6 of uniform hashes
+        // (reallab/profiles/calib: 49.3 % of 2,000 connections reset).
+        let mut q = question(Selection::HashThreshold, 3, Change::Remove(Position::Last));
+        q.source = HashSource::SocketTxhash { txrehash: true };
+        let (a, rows) = answer(&q).unwrap();
+        assert!((a.moved_share - 0.5).abs() < 0.015, "{}", a.moved_share);
+        assert_eq!(a.hash_source, "socket-txhash");
+        // Not the flow-key mapping: about 1 in 3 flows take the next hop `ip route get` names.
+        let (_, keyed) = answer(&question(
+            Selection::HashThreshold,
+            3,
+            Change::Remove(Position::Last),
+        ))
+        .unwrap();
+        let same = rows.iter().zip(&keyed).filter(|(a, b)| a.1 == b.1).count();
+        let share = same as f64 / rows.len() as f64;
+        assert!((share - 1.0 / 3.0).abs() < 0.02, "{share}");
+        // RSS is per flow: the same flows, the same answer.
+        q.source = HashSource::NicRss {
+            key: bgp::ecmp::RssKey::default(),
+        };
+        let (r1, _) = answer(&q).unwrap();
+        let (r2, _) = answer(&q).unwrap();
+        assert_eq!(r1.moved, r2.moved);
+        assert!(r1.hash_source.starts_with("nic-rss (key 6d:5a:56:da"));
+        // Policy 0 has no short cut.
+        q.fields = HashFields::L3;
+        assert!(answer(&q).unwrap_err().to_string().contains("policy 1"));
+        assert!(
+            source_with(HashSource::FlowKeys, Some(bgp::ecmp::RssKey::default()))
+                .unwrap_err()
+                .to_string()
+                .contains("--rss-key applies to --hash-source nic-rss only")
+        );
+    }
+
+    #[test]
+    fn fewer_buckets_than_next_hops_is_refused_with_the_range() {
+        let q = question(resilient(3, 120), 6, Change::Remove(Position::First));
+        let e = answer(&q).unwrap_err().to_string();
+        assert!(e.contains("at least 6 buckets"), "{e}");
+        // Joining makes the group larger: 6 buckets do not hold 7 next hops.
+        let q = question(resilient(6, 120), 6, Change::Add(Position::Last));
+        assert!(answer(&q).unwrap_err().to_string().contains("at least 7"));
+    }
+
+    #[test]
+    fn the_idle_timer_keeps_live_flows_on_their_next_hop() {
+        let add = Change::Add(Position::Last);
+        // 20000 live flows touch every one of 128 buckets: none is idle under 120 s, so the
+        // joining next hop gets nothing until the flows go quiet.
+        let (busy, _) = answer(&question(resilient(128, 120), 6, add)).unwrap();
+        assert_eq!(busy.moved, 0);
+        assert_eq!(busy.resilient_upkeep_after_s, Some(120.0));
+        assert!(render(&busy).contains("timeline"));
+        // With an idle timer of 0 every bucket may move at once: the newcomer takes its share.
+        let (idle, _) = answer(&question(resilient(128, 0), 6, add)).unwrap();
+        let share = idle.moved_share;
+        assert!((share - 1.0 / 7.0).abs() < 0.02, "moved {share}");
+        assert_eq!(idle.resilient_upkeep_after_s, None);
+        // Removal is forced either way: only the leaving next hop's flows move.
+        let (gone, _) = answer(&question(
+            resilient(128, 120),
+            6,
+            Change::Remove(Position::First),
+        ))
+        .unwrap();
+        assert_eq!(gone.collateral, 0);
+    }
 }

@@ -9,11 +9,15 @@
 
 pub mod cost;
 pub mod hashcalc;
+pub mod input;
 pub mod lab;
-pub mod locate;
+pub mod manifest;
+pub mod outdir;
 pub mod output;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod sweep;
 pub mod tools;
+pub mod validate;

@@ -3,11 +3,12 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::lab::RunResult;
+use crate::outdir::{OutDir, OutDirError};
 use crate::report::{ingress_balance, rps};
 
 fn node_name(r: &RunResult, n: Option<u16>) -> String {
@@ -15,63 +16,117 @@ fn node_name(r: &RunResult, n: Option<u16>) -> String {
         .unwrap_or_default()
 }
 
-/// Write `bytes` to `path` atomically (temporary name in the same directory, then rename).
-///
-/// # Errors
-/// Any I/O error.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The temporary name `path` is written under before it is renamed into place:
+/// `.<name>.tmp` in the same directory.
+pub fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Write `bytes` to `path` atomically (its [`tmp_path`], then rename).
+///
+/// # Errors
+/// Any I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = tmp_path(path);
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
 }
 
-/// Write each variant's control-plane capture: to `path` itself when there is one variant,
-/// else to `<stem>-<variant>.<ext>` beside it. Returns the files written.
-///
-/// # Errors
-/// Any I/O error.
-pub fn write_pcaps(path: &Path, results: &[RunResult]) -> io::Result<Vec<std::path::PathBuf>> {
-    let with_pcap: Vec<&RunResult> = results.iter().filter(|r| r.pcap.is_some()).collect();
-    let mut written = Vec::new();
-    for r in &with_pcap {
-        let file = if with_pcap.len() == 1 {
-            path.to_path_buf()
-        } else {
-            let stem = path
-                .file_stem()
-                .map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
-            let ext = path
-                .extension()
-                .map_or_else(|| "pcap".into(), |s| s.to_string_lossy().into_owned());
-            path.with_file_name(format!("{stem}-{}.{ext}", r.variant))
-        };
-        if let Some(bytes) = &r.pcap {
-            write_atomic(&file, bytes)?;
-            written.push(file);
-        }
-    }
-    Ok(written)
+/// Where `--pcap` captures go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PcapTarget {
+    /// A directory: `<dir>/<variant>.pcap` for every variant with a capture.
+    Dir(PathBuf),
+    /// A file: the capture itself with one variant, else `<stem>-<variant>.<ext>` beside it.
+    File(PathBuf),
 }
 
-/// Write `rows` as CSV to `dir/name` atomically.
-fn write_csv<T: Serialize>(
-    dir: &Path,
-    name: &str,
-    rows: impl IntoIterator<Item = T>,
-) -> io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut w = csv::Writer::from_path(&tmp).map_err(io::Error::other)?;
-        for row in rows {
-            w.serialize(row).map_err(io::Error::other)?;
+impl PcapTarget {
+    /// Decide and check before the run: an existing directory, or a path ending in `/`
+    /// (created), is a directory; anything else a file in an existing directory. Either must
+    /// be writable; inside the `--out` directory (`in_out`) that directory's checks suffice.
+    ///
+    /// # Errors
+    /// What is wrong with the path.
+    pub fn check(path: &Path, in_out: bool) -> Result<PcapTarget, String> {
+        let as_dir = path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/');
+        let target = if as_dir {
+            PcapTarget::Dir(path.to_path_buf())
+        } else {
+            PcapTarget::File(path.to_path_buf())
+        };
+        if !in_out {
+            match &target {
+                PcapTarget::Dir(d) => crate::outdir::check_dir_target(d),
+                PcapTarget::File(f) => crate::outdir::check_file_target(f),
+            }
+            .map_err(|e| format!("--pcap: {e}"))?;
         }
-        w.flush()?;
+        Ok(target)
     }
-    fs::rename(&tmp, dir.join(name))
+
+    /// The directory or file named.
+    pub fn path(&self) -> &Path {
+        match self {
+            PcapTarget::Dir(p) | PcapTarget::File(p) => p,
+        }
+    }
+
+    /// Each variant's capture and the file it goes to.
+    pub fn files<'a>(&self, results: &'a [RunResult]) -> Vec<(PathBuf, &'a [u8])> {
+        let with_pcap: Vec<(&RunResult, &[u8])> = results
+            .iter()
+            .filter_map(|r| r.pcap.as_deref().map(|p| (r, p)))
+            .collect();
+        let one = with_pcap.len() == 1;
+        with_pcap
+            .into_iter()
+            .map(|(r, bytes)| {
+                let file = match self {
+                    PcapTarget::Dir(d) => d.join(format!("{}.pcap", r.variant)),
+                    PcapTarget::File(f) if one => f.clone(),
+                    PcapTarget::File(f) => {
+                        let stem = f
+                            .file_stem()
+                            .map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
+                        let ext = f
+                            .extension()
+                            .map_or_else(|| "pcap".into(), |s| s.to_string_lossy().into_owned());
+                        f.with_file_name(format!("{stem}-{}.{ext}", r.variant))
+                    }
+                };
+                (file, bytes)
+            })
+            .collect()
+    }
+}
+
+/// Write `rows` as CSV to `rel` in `out`, atomically.
+fn write_csv<T: Serialize>(
+    out: &OutDir,
+    rel: &str,
+    rows: impl IntoIterator<Item = T>,
+) -> Result<(), OutDirError> {
+    let path = out.file(rel)?;
+    let tmp = tmp_path(&path);
+    let io = |source| OutDirError::Io {
+        path: path.clone(),
+        source,
+    };
+    {
+        let mut w = csv::Writer::from_path(&tmp)
+            .map_err(io::Error::other)
+            .map_err(io)?;
+        for row in rows {
+            w.serialize(row).map_err(io::Error::other).map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    fs::rename(&tmp, &path).map_err(io)
 }
 
 #[derive(Serialize)]
@@ -101,7 +156,10 @@ struct SummaryRow<'a> {
     failover_s: String,
     failover_start_t_s: String,
     failover_open_at_end: String,
+    probes_sent: String,
+    probes_answered: String,
     probes_lost: String,
+    probes_in_flight_end: String,
 }
 
 #[derive(Serialize)]
@@ -169,6 +227,11 @@ struct NodeRow<'a> {
     cpu_busy_s: f64,
 }
 
+/// A probe count, empty when the run has no ping clients.
+fn probe_count(r: &RunResult, n: u64) -> String {
+    r.lost_probes().map_or_else(String::new, |_| n.to_string())
+}
+
 fn f3(x: f64) -> String {
     format!("{x:.3}")
 }
@@ -180,20 +243,20 @@ fn t9(t: sim_core::SimTime) -> String {
 }
 
 /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv, nodes.csv, and
-/// the client groups' files in their load tools' formats.
+/// the client groups' files in their load tools' formats, each at `prefix` + name in `out`
+/// (`prefix` is empty, or a directory ending in `/`).
 ///
 /// # Errors
-/// Any I/O error creating the directory or writing a file.
-pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+/// The file that could not be written.
+pub fn write_all(out: &OutDir, prefix: &str, results: &[RunResult]) -> Result<(), OutDirError> {
     for r in results {
         for (name, bytes) in &r.tool_files {
-            write_atomic(&dir.join(name), bytes)?;
+            out.write(&format!("{prefix}{name}"), bytes)?;
         }
     }
     write_csv(
-        dir,
-        "summary.csv",
+        out,
+        &format!("{prefix}summary.csv"),
         results.iter().map(|r| {
             let b = ingress_balance(r);
             let l = &r.latency;
@@ -217,12 +280,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
                 latency_mean_ms: ms(l.mean()),
                 latency_max_ms: ms(l.max()),
                 route_changes: r.changes.len(),
-                connections_moved: r.changes.iter().map(|c| c.moved).sum(),
-                connections_broken: r
-                    .changes
-                    .iter()
-                    .map(|c| c.broken_reset + c.broken_timeout)
-                    .sum(),
+                connections_moved: r.connections_moved(),
+                connections_broken: r.connections_broken(),
                 balance_max_over_mean: f6(b.max_over_mean),
                 balance_jain: f6(b.jain),
                 failover_s: r
@@ -232,13 +291,16 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
                 failover_open_at_end: r
                     .failover()
                     .map_or_else(String::new, |_| r.failover_open_at_end().to_string()),
-                probes_lost: r.lost_probes().map_or_else(String::new, |n| n.to_string()),
+                probes_sent: probe_count(r, r.probe_counts.sent),
+                probes_answered: probe_count(r, r.probe_counts.answered),
+                probes_lost: probe_count(r, r.probe_counts.lost),
+                probes_in_flight_end: probe_count(r, r.probe_counts.in_flight),
             }
         }),
     )?;
     write_csv(
-        dir,
-        "timeseries.csv",
+        out,
+        &format!("{prefix}timeseries.csv"),
         results.iter().flat_map(|r| {
             let s = &r.series;
             let bucket = s.ok.bucket();
@@ -265,8 +327,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
         }),
     )?;
     write_csv(
-        dir,
-        "connections.csv",
+        out,
+        &format!("{prefix}connections.csv"),
         results.iter().flat_map(|r| {
             r.conn_rows.iter().map(move |c| ConnectionRow {
                 variant: &r.variant,
@@ -293,8 +355,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
         }),
     )?;
     write_csv(
-        dir,
-        "changes.csv",
+        out,
+        &format!("{prefix}changes.csv"),
         results.iter().flat_map(|r| {
             r.changes.iter().map(move |c| ChangeRow {
                 variant: &r.variant,
@@ -311,8 +373,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
         }),
     )?;
     write_csv(
-        dir,
-        "events.csv",
+        out,
+        &format!("{prefix}events.csv"),
         results.iter().flat_map(|r| {
             r.log.entries().iter().map(move |e| EventRow {
                 variant: &r.variant,
@@ -324,8 +386,8 @@ pub fn write_all(dir: &Path, results: &[RunResult]) -> io::Result<()> {
         }),
     )?;
     write_csv(
-        dir,
-        "nodes.csv",
+        out,
+        &format!("{prefix}nodes.csv"),
         results.iter().flat_map(|r| {
             r.node_names.iter().enumerate().map(move |(i, n)| NodeRow {
                 variant: &r.variant,

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use sim_core::Balance;
 
-use crate::lab::RunResult;
+use crate::lab::{ArpMove, RunResult};
 use crate::scenario::Scenario;
 
 fn ms(d: sim_core::SimDuration) -> String {
@@ -36,7 +36,7 @@ pub fn ingress_balance(r: &RunResult) -> Balance {
     Balance::of(&r.node_ingress)
 }
 
-/// The per-variant summary table and the per-change table.
+/// The per-variant tables: requests, probes and failover, route changes.
 pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -48,12 +48,25 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         results.first().map_or(scenario.seed, |r| r.seed)
     );
     let w = column_width(results.iter().map(|r| r.variant.as_str()), 7);
+    requests_table(&mut out, results, w);
+    probes_table(&mut out, results, w);
+    changes_table(&mut out, results, w);
+    out
+}
+
+/// Requests (never probes): how many were sent and what became of them, latency, moves.
+fn requests_table(out: &mut String, results: &[RunResult], w: usize) {
     let _ = writeln!(
         out,
-        "{:<w$} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>6}",
+        "requests: sent = answered + reset + timeout + refused + in flight; latency of the answered"
+    );
+    let _ = writeln!(
+        out,
+        "{:<w$} {:>9} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>9} {:>6} {:>6} {:>8} {:>6}",
         "variant",
-        "requests",
-        "rps",
+        "sent",
+        "answered",
+        "answered/s",
         "p50 ms",
         "p90 ms",
         "p99 ms",
@@ -61,6 +74,7 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         "reset",
         "timeout",
         "refused",
+        "in flight",
         "moved",
         "broken",
         "max/mean",
@@ -68,61 +82,150 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     );
     for r in results {
         let b = ingress_balance(r);
-        let moved: u64 = r.changes.iter().map(|c| c.moved).sum();
-        let broken: u64 = r
-            .changes
-            .iter()
-            .map(|c| c.broken_reset + c.broken_timeout)
-            .sum();
+        let moved = r.connections_moved();
+        let broken = r.connections_broken();
+        let c = &r.counts;
         let _ = writeln!(
             out,
-            "{:<w$} {:>9} {:>9.1} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8.3} {:>6.4}",
+            "{:<w$} {:>9} {:>9} {:>10.1} {:>8} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7} {:>9} {:>6} {:>6} {:>8.3} {:>6.4}",
             r.variant,
-            r.counts.started,
+            c.started,
+            c.ok,
             rps(r),
             ms(r.latency.quantile(0.50)),
             ms(r.latency.quantile(0.90)),
             ms(r.latency.quantile(0.99)),
             ms(r.latency.quantile(0.999)),
-            r.counts.reset,
-            r.counts.timeout,
-            r.counts.refused,
+            c.reset,
+            c.timeout,
+            c.refused,
+            c.in_flight,
             moved,
             broken,
             b.max_over_mean,
             b.jain
         );
     }
-    if results.iter().any(|r| r.failover().is_some()) {
-        let _ = writeln!(
-            out,
-            "\nfailover as ping -i sees it: the longest gap between two answered probes (+: still down at the end)"
-        );
-        let _ = writeln!(
-            out,
-            "{:<w$} {:>12} {:>10} {:>12}",
-            "variant", "failover s", "from t s", "lost probes"
-        );
-        for r in results {
-            if let Some((gap, at)) = r.failover() {
-                let open = if r.failover_open_at_end() { "+" } else { " " };
-                let _ = writeln!(
-                    out,
-                    "{:<w$} {:>11.3}{open} {:>10.3} {:>12}",
-                    r.variant,
-                    gap.as_secs_f64(),
-                    at.as_secs_f64(),
-                    r.lost_probes().unwrap_or(0)
-                );
-            }
-        }
+}
+
+/// Ping probes and the failover they show; `none` where no probe went unanswered between two
+/// answers (the longest gap is then just the interval).
+fn probes_table(out: &mut String, results: &[RunResult], w: usize) {
+    if !results.iter().any(|r| r.failover().is_some()) {
+        return;
     }
-    if results.iter().any(|r| !r.changes.is_empty()) {
+    let _ = writeln!(
+        out,
+        "\nprobes (ping): sent = answered + lost + in flight; failover as ping -i sees it: the longest gap between two answered probes, none when no gap exceeds 1.5 intervals (+: still down at the end)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<w$} {:>9} {:>9} {:>9} {:>9} {:>12} {:>10}",
+        "variant", "sent", "answered", "lost", "in flight", "failover s", "from t s"
+    );
+    for r in results {
+        let Some((gap, at)) = r.failover() else {
+            continue;
+        };
+        let p = &r.probe_counts;
+        let failover = if r.had_outage() {
+            let open = if r.failover_open_at_end() { "+" } else { " " };
+            format!(
+                "{:>11.3}{open} {:>10.3}",
+                gap.as_secs_f64(),
+                at.as_secs_f64()
+            )
+        } else {
+            format!("{:>11}  {:>10}", "none", "")
+        };
+        let line = format!(
+            "{:<w$} {:>9} {:>9} {:>9} {:>9} {failover}",
+            r.variant, p.sent, p.answered, p.lost, p.in_flight
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// One row of the route-change table: the changes of one variant at one time with one effect
+/// (e.g. every resolver's ARP entry moving from node-1 to node-4), summed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// When.
+    pub time: sim_core::SimTime,
+    /// `withdraw node-2`, `arp resolver-0: node-1 -> node-4`, `arp 16 resolvers: node-1 -> node-4`.
+    pub change: String,
+    /// Next hops before and after.
+    pub group: (usize, usize),
+    /// Established connections at that moment.
+    pub live: u64,
+    /// Connections moved.
+    pub moved: u64,
+    /// Of those, reset later.
+    pub reset: u64,
+    /// ... or timed out.
+    pub timeout: u64,
+}
+
+/// The route-change rows of one run, as the terminal shows them: changes at the same time
+/// with the same effect collapsed into one row; first ARP resolutions that move nothing left
+/// out (they are in changes.csv). Also returns how many were left out.
+pub fn change_rows(r: &RunResult) -> (Vec<ChangeRow>, usize) {
+    // Each row with the ARP move it stands for and how many resolvers made it.
+    let mut rows: Vec<(ChangeRow, Option<(&ArpMove, u32)>)> = Vec::new();
+    let mut left_out = 0;
+    for c in &r.changes {
+        if c.arp.as_ref().is_some_and(|a| a.from.is_none()) && c.moved == 0 {
+            left_out += 1;
+            continue;
+        }
+        let group = (c.group_before, c.group_after);
+        let same = rows
+            .iter_mut()
+            .rev()
+            .take_while(|(row, _)| row.time == c.time)
+            .find(|(row, arp)| {
+                row.group == group
+                    && matches!((arp, &c.arp), (Some((a, _)), Some(b)) if a.from == b.from && a.to == b.to)
+            });
+        if let Some((row, Some((a, n)))) = same {
+            *n += 1;
+            let from = a.from.as_deref().unwrap_or("?");
+            row.change = format!("arp {n} resolvers: {from} -> {}", a.to);
+            row.live += c.live;
+            row.moved += c.moved;
+            row.reset += c.broken_reset;
+            row.timeout += c.broken_timeout;
+            continue;
+        }
+        let row = ChangeRow {
+            time: c.time,
+            change: c.cause.clone(),
+            group,
+            live: c.live,
+            moved: c.moved,
+            reset: c.broken_reset,
+            timeout: c.broken_timeout,
+        };
+        rows.push((row, c.arp.as_ref().map(|a| (a, 1))));
+    }
+    (rows.into_iter().map(|(row, _)| row).collect(), left_out)
+}
+
+/// Route changes and the connections each moved and broke.
+fn changes_table(out: &mut String, results: &[RunResult], w: usize) {
+    let per_run: Vec<(&RunResult, Vec<ChangeRow>, usize)> = results
+        .iter()
+        .map(|r| {
+            let (rows, left_out) = change_rows(r);
+            (r, rows, left_out)
+        })
+        .collect();
+    if per_run.iter().any(|(_, rows, _)| !rows.is_empty()) {
         let _ = writeln!(out, "\nroute changes: connections moved and broken by each");
         let cw = column_width(
-            results
+            per_run
                 .iter()
-                .flat_map(|r| r.changes.iter().map(|c| c.cause.as_str())),
+                .flat_map(|(_, rows, _)| rows.iter().map(|c| c.change.as_str())),
             6,
         );
         let _ = writeln!(
@@ -130,8 +233,8 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
             "{:<w$} {:>8} {:<cw$} {:>9} {:>6} {:>6} {:>8} {:>6} {:>7}",
             "variant", "t s", "change", "group", "live", "moved", "moved %", "reset", "timeout"
         );
-        for r in results {
-            for c in &r.changes {
+        for (r, rows, _) in &per_run {
+            for c in rows {
                 let pct = if c.live > 0 {
                     100.0 * c.moved as f64 / c.live as f64
                 } else {
@@ -142,18 +245,26 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
                     "{:<w$} {:>8.3} {:<cw$} {:>9} {:>6} {:>6} {:>8.1} {:>6} {:>7}",
                     r.variant,
                     c.time.as_secs_f64(),
-                    c.cause,
-                    format!("{} -> {}", c.group_before, c.group_after),
+                    c.change,
+                    format!("{} -> {}", c.group.0, c.group.1),
                     c.live,
                     c.moved,
                     pct,
-                    c.broken_reset,
-                    c.broken_timeout
+                    c.reset,
+                    c.timeout
                 );
             }
         }
     }
-    out
+    let left_out: usize = per_run.iter().map(|(_, _, n)| n).sum();
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "\n{left_out} first ARP resolution{} (? -> node), which move no connection, {} in changes.csv only",
+            if left_out == 1 { "" } else { "s" },
+            if left_out == 1 { "is" } else { "are" }
+        );
+    }
 }
 
 /// The line every run ends with: simulated time, events, requests, wall time, rates and the
@@ -164,15 +275,55 @@ pub fn closing_line(
     wall_secs: f64,
     peak_rss_mib: Option<f64>,
 ) -> String {
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let requests: u64 = results.iter().map(|r| r.counts.started).sum();
-    let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
+    let mut totals = RunTotals::default();
+    for r in results {
+        totals.add(r);
+    }
+    closing_line_of(totals, noun, wall_secs, peak_rss_mib)
+}
+
+/// What a closing line adds up, kept as runs finish (a sweep does not keep its runs).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    /// Runs.
+    pub runs: usize,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Requests started.
+    pub requests: u64,
+}
+
+impl RunTotals {
+    /// Count one more run.
+    pub fn add(&mut self, r: &RunResult) {
+        self.runs += 1;
+        self.sim_s += r.sim_time.as_secs_f64();
+        self.events += r.events;
+        self.requests += r.counts.started;
+    }
+}
+
+/// [`closing_line`] from totals.
+pub fn closing_line_of(
+    t: RunTotals,
+    noun: &str,
+    wall_secs: f64,
+    peak_rss_mib: Option<f64>,
+) -> String {
+    let RunTotals {
+        runs,
+        sim_s,
+        events,
+        requests,
+    } = t;
     let rss = peak_rss_mib.map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
     format!(
         "simulated {:.3} s ({} {noun}{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
         sim_s,
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
+        runs,
+        if runs == 1 { "" } else { "s" },
         events,
         requests,
         wall_secs,

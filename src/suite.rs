@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::input::{self, locate, write_place};
 use crate::lab::{run_variant, LabError, RunResult};
+use crate::outdir::OutDir;
+use crate::outdir::OutDirError;
 use crate::output;
 use crate::scenario::{Load, Scenario, ScenarioError};
 
@@ -46,7 +49,10 @@ pub struct SuiteFile {
     pub description: String,
     /// Runs of every test; iteration k uses seed `first_seed + k - 1` (`--iterations`
     /// overrides it).
-    #[serde(default = "default_iterations")]
+    #[serde(
+        default = "default_iterations",
+        deserialize_with = "sim_core::setting::int_in::<_, _, 1, 1000>"
+    )]
     pub iterations: u32,
     /// The scenarios, in the order their outputs are listed.
     pub tests: Vec<TestSpec>,
@@ -92,6 +98,11 @@ pub struct TestSpec {
     /// to `OUT/` itself, under their own names, where the blog's scripts look for them.
     #[serde(default = "yes")]
     pub top_level: bool,
+    /// One test per value of a scenario field, as `sim sweep --vary` takes it: test
+    /// `<name>-<value>` runs the scenario with the field set to the value, e.g.
+    /// `vary: (path: "clients[0].count", values: [10, 50])` makes `<name>-10` and `<name>-50`.
+    #[serde(default)]
+    pub vary: Option<crate::sweep::Axis>,
 }
 
 /// A latency row group: p50, p99, p99.9 of one test's L2 and BGP variants.
@@ -116,7 +127,10 @@ pub struct LatencyRow {
 #[serde(deny_unknown_fields)]
 pub struct ThroughputRow {
     /// Client instances (the table's first column).
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "sim_core::setting::opt_int_in::<_, _, 1, 100000>"
+    )]
     pub clients: Option<u32>,
     /// The first column's text instead of a client count.
     #[serde(default)]
@@ -214,6 +228,8 @@ pub enum SuiteError {
         /// The cause.
         source: io::Error,
     },
+    /// The output directory refused a file, or could not be written.
+    Out(OutDirError),
 }
 
 impl fmt::Display for SuiteError {
@@ -225,13 +241,7 @@ impl fmt::Display for SuiteError {
                 field,
                 message,
             } => {
-                write!(f, "{}", file.display())?;
-                if let Some((line, col)) = position {
-                    write!(f, ":{line}:{col}")?;
-                }
-                if !field.is_empty() {
-                    write!(f, ": field `{field}`")?;
-                }
+                write_place(f, file, *position, "", field)?;
                 write!(f, ": {message}")
             }
             SuiteError::Scenario { test, source } => write!(f, "test `{test}`: {source}"),
@@ -239,6 +249,7 @@ impl fmt::Display for SuiteError {
                 write!(f, "test `{test}`, seed {seed}: {source}")
             }
             SuiteError::Io { path, source } => write!(f, "writing {}: {source}", path.display()),
+            SuiteError::Out(e) => write!(f, "{e}"),
         }
     }
 }
@@ -268,29 +279,37 @@ impl Suite {
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| SuiteError::File {
+        let bytes = std::fs::read(&path).map_err(|e| SuiteError::File {
             file: path.clone(),
             position: None,
             field: String::new(),
             message: format!("cannot read the suite file: {e}"),
         })?;
-        let file = SuiteFile::parse(&path, &text)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut scenarios = Vec::with_capacity(file.tests.len());
-        for t in &file.tests {
-            let s =
-                Scenario::load(&base.join(&t.scenario)).map_err(|source| SuiteError::Scenario {
-                    test: t.name.clone(),
-                    source,
-                })?;
-            scenarios.push(s);
-        }
-        let suite = Suite {
+        let text = input::decode(&bytes).map_err(|e| SuiteError::File {
+            file: path.clone(),
+            position: e.position,
+            field: e.field,
+            message: e.message,
+        })?;
+        let file = SuiteFile::parse(&path, text)?;
+        let mut suite = Suite {
             path,
             file,
-            scenarios,
+            scenarios: Vec::new(),
         };
-        suite.check_variants(&text)?;
+        for (t, p) in suite.file.tests.iter().zip(scenario_paths(&suite)) {
+            let error = |source| SuiteError::Scenario {
+                test: t.name.clone(),
+                source,
+            };
+            let mut s = Scenario::load(&p).map_err(error)?;
+            if let Some(axis) = &t.vary {
+                let assigns: Vec<_> = axis.values.iter().map(|v| (&axis.path, &v.0)).collect();
+                s = crate::sweep::path::with_values(&s, &assigns, &p).map_err(error)?;
+            }
+            suite.scenarios.push(s);
+        }
+        suite.check_variants(text)?;
         Ok(suite)
     }
 
@@ -308,10 +327,11 @@ impl Suite {
         }
         for (i, r) in self.file.throughput.iter().enumerate() {
             if r.clients.is_none() && r.label.is_none() {
+                let field = format!("throughput[{i}]");
                 return Err(SuiteError::File {
                     file: self.path.clone(),
-                    position: locate(text, &format!("\"{}\"", r.test)),
-                    field: format!("throughput[{i}]"),
+                    position: locate(text, &field),
+                    field,
                     message: "a throughput row needs `clients: N` or `label: \"...\"` for its first column".into(),
                 });
             }
@@ -339,7 +359,7 @@ impl Suite {
             if !names.iter().any(|n| n == variant) {
                 return Err(SuiteError::File {
                     file: self.path.clone(),
-                    position: locate(text, &format!("\"{variant}\"")),
+                    position: locate(text, &field),
                     field,
                     message: format!(
                         "test `{test}` has no variant {variant:?}; its variants: {}",
@@ -355,10 +375,11 @@ impl Suite {
             }
             for name in tool_file_names(&self.scenarios[t]) {
                 if let Some(other) = owner.insert(name.clone(), &spec.name) {
+                    let field = format!("tests[{t}].top_level");
                     return Err(SuiteError::File {
                         file: self.path.clone(),
-                        position: locate(text, &format!("\"{}\"", spec.name)),
-                        field: format!("tests[{t}].top_level"),
+                        position: locate(text, &field),
+                        field,
                         message: format!(
                             "tests `{other}` and `{}` both write {name:?} to the top level; set `top_level: false` on one",
                             spec.name
@@ -396,32 +417,25 @@ impl SuiteFile {
             field,
             message,
         };
-        let file: SuiteFile = crate::scenario::parse_ron(text, 32)
-            .map_err(|e| error(e.position, e.field, e.message))?;
+        let mut file: SuiteFile =
+            input::parse_ron(text, 32).map_err(|e| error(e.position, e.field, e.message))?;
+        file.tests = expand_varied(std::mem::take(&mut file.tests))
+            .map_err(|(field, message)| error(locate(text, &field), field, message))?;
         file.validate()
-            .map_err(|(field, needle, message)| error(locate(text, &needle), field, message))?;
+            .map_err(|(field, message)| error(locate(text, &field), field, message))?;
         Ok(file)
     }
 
-    /// Cross-field checks. Errors are (field path, text to locate, message).
-    fn validate(&self) -> Result<(), (String, String, String)> {
-        if !(1..=1000).contains(&self.iterations) {
-            return Err((
-                "iterations".into(),
-                "iterations".into(),
-                format!("{}: must be 1 to 1000", self.iterations),
-            ));
-        }
+    /// Cross-field checks. Errors are (field path, message).
+    fn validate(&self) -> Result<(), (String, String)> {
         if self.tests.is_empty() {
             return Err((
-                "tests".into(),
                 "tests".into(),
                 "at least one test is needed, e.g. (name: \"fortio\", scenario: \"test3_fortio.ron\")".into(),
             ));
         }
         let mut names = BTreeSet::new();
         for (i, t) in self.tests.iter().enumerate() {
-            let quoted = format!("\"{}\"", t.name);
             let plain = !t.name.is_empty()
                 && !t.name.starts_with('.')
                 && t.name
@@ -430,7 +444,6 @@ impl SuiteFile {
             if !plain {
                 return Err((
                     format!("tests[{i}].name"),
-                    quoted,
                     format!(
                         "{:?}: a test name is a directory name: letters, digits, '-', '_' and '.'",
                         t.name
@@ -440,7 +453,6 @@ impl SuiteFile {
             if !names.insert(t.name.as_str()) {
                 return Err((
                     format!("tests[{i}].name"),
-                    quoted,
                     format!("test name {:?} is used twice", t.name),
                 ));
             }
@@ -473,24 +485,40 @@ impl SuiteFile {
         );
         for (field, test) in refs {
             if !names.contains(test) {
-                return Err((
-                    field,
-                    format!("\"{test}\""),
-                    format!("no test {test:?}; the tests: {valid}"),
-                ));
+                return Err((field, format!("no test {test:?}; the tests: {valid}")));
             }
         }
         Ok(())
     }
 }
 
-/// The 1-based line and column of the first occurrence of `needle` in `text`.
-fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
-    let at = text.find(needle)?;
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
+/// A test with `vary` becomes one test per value, `<name>-<value>`, each with that one value.
+/// Errors are (field path, message).
+fn expand_varied(tests: Vec<TestSpec>) -> Result<Vec<TestSpec>, (String, String)> {
+    let mut out = Vec::with_capacity(tests.len());
+    for (i, t) in tests.into_iter().enumerate() {
+        match &t.vary {
+            Some(axis) if axis.values.is_empty() => {
+                return Err((
+                    format!("tests[{i}].vary.values"),
+                    "give at least one value".into(),
+                ))
+            }
+            Some(axis) => {
+                for v in &axis.values {
+                    let mut one = t.clone();
+                    one.name = format!("{}-{}", t.name, crate::sweep::path::label(&v.0));
+                    one.vary = Some(crate::sweep::Axis {
+                        path: axis.path.clone(),
+                        values: vec![v.clone()],
+                    });
+                    out.push(one);
+                }
+            }
+            None => out.push(t),
+        }
+    }
+    Ok(out)
 }
 
 /// Mean and 95 % confidence interval of a sample.
@@ -601,26 +629,29 @@ pub fn job_count(suite: &Suite, opts: &SuiteOptions) -> usize {
         .sum()
 }
 
-/// A rough cost of one run: requests it will issue (closed loops counted as busy), so the
-/// longest jobs start first and the last one to finish is short.
-fn cost_estimate(s: &Scenario) -> f64 {
-    let end = s.duration.as_secs_f64();
-    s.clients
+/// The seed of every iteration: `first_seed + k - 1` for iteration k.
+pub fn seeds(suite: &Suite, opts: &SuiteOptions) -> Vec<u64> {
+    let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
+    (0..iterations)
+        .map(|k| opts.first_seed.wrapping_add(k))
+        .collect()
+}
+
+/// The scenario file of each test, as [`Suite::load`] found it (relative to the suite file).
+pub fn scenario_paths(suite: &Suite) -> Vec<PathBuf> {
+    let base = suite.path.parent().unwrap_or(Path::new("."));
+    suite
+        .file
+        .tests
         .iter()
-        .map(|c| {
-            let stop = c.stop.map_or(end, |t| t.as_secs_f64().min(end));
-            let window = (stop - c.start.as_secs_f64()).max(0.0);
-            let rate = match c.load {
-                Load::OpenLoop { rate, .. } | Load::Vegeta { rate, .. } => rate,
-                Load::Fortio { qps, .. } => qps,
-                Load::Ping { interval } => 1.0 / interval.as_secs_f64().max(1e-9),
-                Load::ClosedLoop { users, .. } => 1000.0 * f64::from(users),
-                Load::Wrk { connections, .. } => 1000.0 * f64::from(connections),
-                Load::Iperf3 { .. } => 1.0,
-            };
-            rate * window * f64::from(c.count)
-        })
-        .sum()
+        .map(|t| base.join(&t.scenario))
+        .collect()
+}
+
+/// The events a test's runs will handle ([`crate::cost`]), so the longest jobs start first and
+/// the last one to finish is short.
+fn cost_estimate(s: &Scenario) -> f64 {
+    crate::cost::estimate(s).events()
 }
 
 /// Run every (test, seed, variant) of the suite as independent jobs on rayon's pool; `tick`
@@ -633,10 +664,7 @@ pub fn run(
     opts: &SuiteOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<SuiteRun, SuiteError> {
-    let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
-    let seeds: Vec<u64> = (0..iterations)
-        .map(|k| opts.first_seed.wrapping_add(k))
-        .collect();
+    let seeds = seeds(suite, opts);
     let variants: Vec<_> = suite.scenarios.iter().map(Scenario::variant_list).collect();
     // (test, seed index, variant index), in declared order.
     let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
@@ -695,7 +723,7 @@ pub fn run(
 }
 
 /// One run's numbers, by metric name (units in the names, as in summary.csv).
-fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
+pub fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
     let mut m = Vec::new();
     let window = load_window_s(s);
     m.push(("requests_ok", r.counts.ok as f64));
@@ -731,8 +759,11 @@ fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
             if r.failover_open_at_end() { 1.0 } else { 0.0 },
         ));
     }
-    if let Some(lost) = r.lost_probes() {
-        m.push(("probes_lost", lost as f64));
+    if r.lost_probes().is_some() {
+        let p = &r.probe_counts;
+        m.push(("probes_sent", p.sent as f64));
+        m.push(("probes_answered", p.answered as f64));
+        m.push(("probes_lost", p.lost as f64));
     }
     if !r.bulk.is_empty() {
         m.push(("bulk_sent_bps", r.bulk.iter().map(|b| b.sent_bps).sum()));
@@ -848,7 +879,7 @@ impl Aggregate {
 }
 
 /// `12.345 ± 0.678` with `decimals`, or the value alone for one iteration; `-` if absent.
-fn pm(s: Option<Stats>, scale: f64, decimals: usize) -> String {
+pub(crate) fn pm(s: Option<Stats>, scale: f64, decimals: usize) -> String {
     match s {
         None => "-".into(),
         Some(s) if s.n > 1 => format!(
@@ -962,7 +993,7 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     if !f.failover.is_empty() {
         let _ = writeln!(
             out,
-            "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); + : still down when the probes stopped (a lower bound)"
+            "\n(c) failover, s: the longest gap between answered pings (ping -i 0.1); none: no gap exceeded 1.5 intervals in any iteration; + : still down when the probes stopped (a lower bound)"
         );
         let cw = crate::report::column_width(f.failover.iter().map(|r| r.case.as_str()), 8);
         let _ = writeln!(
@@ -971,6 +1002,9 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
             "scenario", "L2", "BGP (no BFD)", "BGP (BFD)"
         );
         let cell = |test: &str, variant: &str| {
+            if never_an_outage(suite, run, test, variant) {
+                return "none ".to_string();
+            }
             let s = agg.get(test, variant, "failover_s");
             let open = agg
                 .get(test, variant, "failover_open_at_end")
@@ -1013,6 +1047,26 @@ pub fn tables(suite: &Suite, run: &SuiteRun, agg: &Aggregate) -> String {
     out
 }
 
+/// Whether every iteration of `variant` in `test` had ping probes and none of them saw an
+/// outage (no gap between answers longer than 1.5 probe intervals).
+fn never_an_outage(suite: &Suite, run: &SuiteRun, test: &str, variant: &str) -> bool {
+    let Some(t) = suite.test_index(test) else {
+        return false;
+    };
+    let Some(v) = suite.scenarios[t]
+        .variant_list()
+        .iter()
+        .position(|x| x.name == variant)
+    else {
+        return false;
+    };
+    run.tests[t].results.iter().all(|iteration| {
+        iteration
+            .get(v)
+            .is_some_and(|r| r.failover().is_some() && !r.had_outage())
+    })
+}
+
 /// One L2-vs-BGP line per `(name, metric, scale)` of one source `(label, test, l2, bgp)`; the
 /// label only on the first line. `widths`: the label and metric-name columns.
 fn compare_rows(
@@ -1039,38 +1093,31 @@ fn compare_rows(
 }
 
 /// Write `OUT/<test>/seed-<S>/` (each run's CSVs and tool files), the first iteration's tool
-/// files of `top_level` tests in `OUT/`, and `OUT/suite.csv`.
+/// files of `top_level` tests in `OUT/`, and `OUT/suite.csv`, into `out`.
 ///
 /// # Errors
-/// A [`SuiteError::Io`] naming the path.
+/// A [`SuiteError::Out`] naming the path.
 pub fn write_out(
-    dir: &Path,
+    out: &OutDir,
     suite: &Suite,
     run: &SuiteRun,
     agg: &Aggregate,
 ) -> Result<(), SuiteError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SuiteError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     for (spec, test) in suite.file.tests.iter().zip(&run.tests) {
         for (k, results) in test.results.iter().enumerate() {
-            let sub = dir.join(&test.name).join(format!("seed-{}", test.seeds[k]));
-            output::write_all(&sub, results).map_err(io(&sub))?;
+            let sub = format!("{}/seed-{}/", test.name, test.seeds[k]);
+            output::write_all(out, &sub, results).map_err(SuiteError::Out)?;
             if spec.top_level && k == 0 {
                 for r in results {
                     for (name, bytes) in &r.tool_files {
-                        let p = dir.join(name);
-                        output::write_atomic(&p, bytes).map_err(io(&p))?;
+                        out.write(name, bytes).map_err(SuiteError::Out)?;
                     }
                 }
             }
         }
     }
-    let p = dir.join("suite.csv");
-    output::write_atomic(&p, agg.to_csv().as_bytes()).map_err(io(&p))?;
-    Ok(())
+    out.write("suite.csv", agg.to_csv().as_bytes())
+        .map_err(SuiteError::Out)
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@
 //! are removed by drop guards, also when the test fails; then BIRD's log is printed.
 //!
 //! Needs root, iproute2 (`ip`) and BIRD 2 (`bird`, `birdc`); otherwise it prints
-//! `SKIPPED: <reason>` and passes.
+//! `SKIPPED: <test>: <what is missing>; <how to get it>` and passes.
 
 mod interop;
 
@@ -42,7 +42,6 @@ use bgp::wire::{
 use interop::bird::{Bird, Installation, CLIENT_AS, DAEMON_AS, HOLD_TIME_S};
 use interop::lab::{Lab, CLIENT_ADDR, DAEMON_ADDR};
 use interop::peer::{hex, Peer};
-use interop::Skip;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -61,10 +60,7 @@ fn bird_learns_and_forgets_a_route_announced_by_lbsims_codec() {
     let environment = Installation::find().and_then(|bird| Ok((bird, Lab::build()?)));
     let (installation, lab) = match environment {
         Ok(ready) => ready,
-        Err(Skip(reason)) => {
-            eprintln!("SKIPPED: {reason}");
-            return;
-        }
+        Err(missing) => return missing.skip(),
     };
     // Declared after `lab`, so dropped before it: BIRD dies before its namespace goes.
     let bird = installation

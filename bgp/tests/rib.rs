@@ -181,16 +181,17 @@ fn a_second_restart_restarts_the_clock_and_one_peer_expiry_spares_the_others() {
 #[test]
 fn fib_programs_after_the_delay() {
     let mut fib = Fib::new(Fib::DEFAULT_PROGRAMMING_DELAY);
-    assert_eq!(fib.delay(), SimDuration::from_millis(10));
+    // FRR's bgpd route queue (50 ms) and zebra's RIB queue (10 ms).
+    assert_eq!(fib.delay(), SimDuration::from_millis(60));
     fib.best_changed(at_ms(0), vip(1), vec![1, 2]);
     fib.best_changed(at_ms(3), vip(2), vec![3]);
-    assert_eq!(fib.next_timeout(), Some(at_ms(10)));
-    assert_eq!(fib.on_timeout(at_ms(9)), vec![]);
+    assert_eq!(fib.next_timeout(), Some(at_ms(60)));
+    assert_eq!(fib.on_timeout(at_ms(59)), vec![]);
     assert_eq!(fib.next_hops(vip(1)), &[] as &[PeerId]);
-    assert_eq!(fib.on_timeout(at_ms(10)), vec![(vip(1), vec![1, 2])]);
+    assert_eq!(fib.on_timeout(at_ms(60)), vec![(vip(1), vec![1, 2])]);
     assert_eq!(fib.next_hops(vip(1)), &[1, 2]);
-    assert_eq!(fib.next_timeout(), Some(at_ms(13)));
-    assert_eq!(fib.on_timeout(at_ms(13)), vec![(vip(2), vec![3])]);
+    assert_eq!(fib.next_timeout(), Some(at_ms(63)));
+    assert_eq!(fib.on_timeout(at_ms(63)), vec![(vip(2), vec![3])]);
     assert_eq!(fib.next_timeout(), None);
 }
 
@@ -225,12 +226,13 @@ fn rib_to_fib_after_a_node_failure() {
         let changed = rib.update(at_ms(0), n, &[(p, node(n))], &[]);
         fib.rib_changed(at_ms(0), &rib, &changed);
     }
-    assert_eq!(fib.on_timeout(at_ms(10)), vec![(p, vec![1, 2, 3])]);
-    // BFD brings node 2's session down at 900 ms; no graceful restart.
+    assert_eq!(fib.on_timeout(at_ms(60)), vec![(p, vec![1, 2, 3])]);
+    // BFD brings node 2's session down at 900 ms; no graceful restart. bgpd clears the peer's
+    // routes through its clear-node queue first (10 ms).
     let changed = rib.peer_down(at_ms(900), 2, None);
-    fib.rib_changed(at_ms(900), &rib, &changed);
-    assert_eq!(fib.next_timeout(), Some(at_ms(910)));
-    assert_eq!(fib.on_timeout(at_ms(910)), vec![(p, vec![1, 3])]);
+    fib.rib_changed_after(at_ms(900), Fib::DEFAULT_PEER_DOWN_DELAY, &rib, &changed);
+    assert_eq!(fib.next_timeout(), Some(at_ms(970)));
+    assert_eq!(fib.on_timeout(at_ms(970)), vec![(p, vec![1, 3])]);
 }
 
 #[test]

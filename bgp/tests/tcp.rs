@@ -713,17 +713,12 @@ fn exchange_capture() -> Vec<u8> {
 
 #[test]
 fn tshark_reassembles_bgp_over_the_endpoint_segments() {
-    let available = std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        eprintln!("SKIPPED: tshark not installed");
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
         return;
-    }
+    };
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bgp-tcp-exchange.pcap");
     std::fs::write(&path, exchange_capture()).unwrap();
-    let out = std::process::Command::new("tshark")
+    let out = std::process::Command::new(tshark)
         .args([
             "-o",
             "tcp.check_checksum:TRUE",

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod pcap;
 pub mod queue;
 pub mod rng;
+pub mod setting;
 pub mod time;
 pub mod topology;
 

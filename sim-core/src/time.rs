@@ -120,6 +120,9 @@ impl FromStr for SimDuration {
             reason,
         };
         let s = text.trim();
+        if s.starts_with('-') {
+            return Err(err("durations cannot be negative"));
+        }
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| err("missing unit"))?;
@@ -203,8 +206,10 @@ impl serde::Serialize for SimDuration {
 
 impl<'de> serde::Deserialize<'de> for SimDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        crate::setting::from_text(
+            d,
+            "a duration in quotes, a number and a unit, e.g. \"300ms\" or \"1.5s\"",
+        )
     }
 }
 
@@ -236,6 +241,12 @@ mod tests {
         ] {
             assert!(bad.parse::<SimDuration>().is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn a_negative_duration_says_so() {
+        let e = "-5s".parse::<SimDuration>().unwrap_err();
+        assert_eq!(e.reason, "durations cannot be negative");
     }
 
     #[test]

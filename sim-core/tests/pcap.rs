@@ -367,22 +367,14 @@ fn bgp_and_bfd_capture() -> Vec<u8> {
     w.into_inner()
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn tshark_decodes_bgp_keepalive_and_bfd_without_errors() {
-    if !tshark_available() {
-        eprintln!("SKIPPED: tshark not installed");
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
         return;
-    }
+    };
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-core-bgp-bfd.pcap");
     std::fs::write(&path, bgp_and_bfd_capture()).unwrap();
-    let out = Command::new("tshark")
+    let out = Command::new(tshark)
         .args([
             "-o",
             "tcp.check_checksum:TRUE",

@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::scenario::{Scenario, ScenarioError};
-use crate::suite::{Suite, SuiteOptions};
+use crate::suite::{Suite, SuiteError, SuiteOptions};
 
 pub use run::{count, BASE_BYTES};
 pub use traffic::mean_service_s;
@@ -291,6 +291,17 @@ pub fn estimate_with(s: &Scenario, a: &Assumptions) -> Estimate {
     }
 }
 
+/// The cost of one run of variant `v` of `s` (found among the scenario's variants by name,
+/// for the field paths of its own sections).
+pub fn run_cost(s: &Scenario, v: &crate::scenario::Variant, a: &Assumptions) -> RunCost {
+    let i = s
+        .variant_list()
+        .iter()
+        .position(|x| x.name == v.name)
+        .unwrap_or(0);
+    run::variant(s, i, v, a)
+}
+
 /// The cost of `sim suite`: every test x iteration x variant, all results kept to the end.
 pub fn estimate_suite(suite: &Suite, opts: &SuiteOptions, a: &Assumptions) -> Estimate {
     let iterations = u64::from(opts.iterations.unwrap_or(suite.file.iterations).max(1));
@@ -400,32 +411,34 @@ fn over(runs: u64) -> String {
     }
 }
 
-/// Read, parse and validate a scenario file, then refuse it if running it would exceed
-/// `limits`: what `sim validate` does for a scenario, and `sim run` before it starts.
-///
-/// # Errors
-/// A [`ScenarioError`] located at the field responsible.
-pub fn load(
-    path: &Path,
-    limits: &Limits,
-    a: &Assumptions,
-) -> Result<(Scenario, Estimate), ScenarioError> {
-    let s = Scenario::load(path)?;
-    let e = estimate_with(&s, a);
-    check(&e, limits).map_err(|r| located(path, r))?;
-    Ok((s, e))
-}
-
 /// A refusal as an error of scenario file `path`, at the line and column of its field.
 pub fn located(path: &Path, r: Refusal) -> ScenarioError {
-    let position = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| crate::locate::field(&text, &r.field));
+    let position = std::fs::read(path).ok().and_then(|bytes| {
+        let text = crate::input::decode(&bytes).ok()?;
+        crate::input::locate(text, &r.field)
+    });
     ScenarioError {
         file: path.to_path_buf(),
         position,
         field: r.field,
         message: r.message,
+    }
+}
+
+/// A refusal of a suite's estimate as the error of the test's scenario file it is about.
+pub fn located_in_suite(suite: &Suite, r: Refusal) -> SuiteError {
+    let test = suite
+        .file
+        .tests
+        .get(r.source)
+        .map_or_else(String::new, |t| t.name.clone());
+    let path = crate::suite::scenario_paths(suite)
+        .get(r.source)
+        .cloned()
+        .unwrap_or_else(|| suite.path.clone());
+    SuiteError::Scenario {
+        test,
+        source: located(&path, r),
     }
 }
 
@@ -464,34 +477,6 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
-/// Parse a `--max-memory` value: `8GiB`, `512MiB`, `16G`, `2.5GB`, `1000000` (bytes).
-///
-/// # Errors
-/// A message saying what would be valid.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let scale = match unit.trim() {
-        "" | "B" => 1.0,
-        "K" | "KiB" => 1024.0,
-        "KB" | "kB" => 1e3,
-        "M" | "MiB" => 1024.0 * 1024.0,
-        "MB" => 1e6,
-        "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "GB" => 1e9,
-        "T" | "TiB" => 1024f64.powi(4),
-        "TB" => 1e12,
-        _ => return Err(format!("{text:?}: give a size such as 8GiB, 512MiB or 2GB")),
-    };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= 1.0 && v * scale < 1.8e19 => Ok((v * scale) as u64),
-        _ => Err(format!("{text:?}: give a size such as 8GiB, 512MiB or 2GB")),
-    }
-}
-
 /// Parse a `--max-events` value: `20000000000`, `2e10`.
 ///
 /// # Errors
@@ -508,13 +493,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_counts_parse() {
-        assert_eq!(parse_bytes("8GiB"), Ok(8 << 30));
-        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
-        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
-        assert_eq!(parse_bytes("1.5G"), Ok(3 << 29));
-        assert!(parse_bytes("8 parsecs").is_err());
-        assert!(parse_bytes("-1G").is_err());
+    fn counts_parse_and_print() {
         assert_eq!(parse_count("2e10"), Ok(20_000_000_000));
         assert!(parse_count("lots").is_err());
         assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.0 MiB");

@@ -209,6 +209,11 @@ impl Client {
         }
     }
 
+    /// Whether it sends ping probes (ICMP echo), which are counted apart from requests.
+    pub fn is_probe(&self) -> bool {
+        matches!(self.load, Load::Ping { .. })
+    }
+
     /// Whether arrivals drive it (open loop, vegeta, ping).
     pub fn open_loop(&self) -> bool {
         matches!(

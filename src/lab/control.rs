@@ -19,7 +19,8 @@ use bgp::bfd::{BfdControl, Diagnostic, SessionState, BFD_CONTROL_PORT};
 use bgp::ecmp::NextHop;
 use bgp::rib::{Fib, Rib};
 use bgp::session::{
-    Direction, FrrTimers, Input as BgpIn, Output as BgpOut, Session, SessionConfig,
+    frr_coalesce_time, Direction, FrrTimers, Input as BgpIn, Output as BgpOut, Session,
+    SessionConfig,
 };
 use bgp::tcp::{
     CloseReason, Input as TcpIn, Output as TcpOut, Segment, TcpConfig, TcpEndpoint, TcpState,
@@ -32,10 +33,10 @@ use sim_core::{Scheduler, SimDuration, SimTime};
 
 use super::slab::{Key, Slab};
 use super::{node_ip, node_mac, Ev, Lab};
-use crate::scenario::{BgpSpec, SpeakerKind};
+use crate::scenario::{BgpSpec, KeepalivePhase, SpeakerKind};
 
 /// The router's address on the node segment.
-const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(crate) const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const BGP_PORT: u16 = 179;
 /// RFC 5881 §4: single-hop BFD control packets go to UDP 3784 from a port in 49152..65535.
 const BFD_PORT: u16 = BFD_CONTROL_PORT;
@@ -86,6 +87,13 @@ struct Stack {
     generation: u32,
     /// The session was told the TCP connection closed (tell it once).
     tcp_close_reported: bool,
+    /// bgpd is stopped (SIGSTOP): its sockets stay open and the kernel keeps acknowledging and
+    /// queueing, but the session reads nothing and its timers do not run.
+    bgp_hung: bool,
+    /// bfdd is stopped too: it neither sends nor reads.
+    bfd_hung: bool,
+    /// What the kernel queued for the stopped bgpd, in order.
+    held: VecDeque<BgpIn>,
     /// Wake-ups scheduled per machine.
     armed: [Option<SimTime>; 3],
     seed: u64,
@@ -145,7 +153,7 @@ impl ControlPlane {
             (0..nodes)
                 .map(|i| {
                     let s = stack_seed(seed, side, i, 0);
-                    Stack::new(session_config(&spec, side, i), s)
+                    Stack::new(session_config(&spec, side, i, nodes, None), s)
                 })
                 .collect::<Vec<_>>()
         };
@@ -185,7 +193,16 @@ fn stack_seed(seed: u64, side: Side, node: u16, generation: u32) -> u64 {
     splitmix64(&mut s)
 }
 
-fn session_config(spec: &BgpSpec, side: Side, node: u16) -> SessionConfig {
+/// The session of one end; `at_start` for the sessions the run opens with, which stand for a
+/// converged cluster: their routes go out at once and each node's keepalive cycle has its
+/// own phase (`keepalive_phase`, a fraction in millionths drawn per node).
+fn session_config(
+    spec: &BgpSpec,
+    side: Side,
+    node: u16,
+    nodes: u16,
+    at_start: Option<u32>,
+) -> SessionConfig {
     let (local_as, peer_as, id) = match side {
         Side::Speaker => (spec.node_as, spec.router_as, node_ip(node)),
         Side::Router => (spec.router_as, spec.node_as, ROUTER_IP),
@@ -228,10 +245,31 @@ fn session_config(spec: &BgpSpec, side: Side, node: u16) -> SessionConfig {
             c
         }
     };
-    match spec.graceful_restart {
+    let mut cfg = match spec.graceful_restart {
         Some(t) => cfg.with_graceful_restart(t),
         None => cfg,
+    };
+    if cfg.flavour == bgp::session::Flavour::Frr {
+        cfg.coalesce_time = match side {
+            Side::Speaker => spec.coalesce_time.unwrap_or(cfg.coalesce_time),
+            // The router's bgpd has one peer per node.
+            Side::Router => frr_coalesce_time(u32::from(nodes)),
+        };
     }
+    if let Some(phase) = at_start {
+        cfg.converged = true;
+        cfg.keepalive_phase = (spec.keepalive_phase == KeepalivePhase::Random).then_some(phase);
+    }
+    cfg
+}
+
+/// A node's keepalive phase for the sessions the run opens with: uniform in 1..=1,000,000,
+/// from the run's named stream for that node.
+fn keepalive_phase(seed: u64, node: u16) -> u32 {
+    use rand::Rng;
+    sim_core::Streams::new(seed)
+        .stream(&format!("node-{}/keepalive-phase", node + 1))
+        .random_range(1..=1_000_000)
 }
 
 impl Stack {
@@ -245,6 +283,9 @@ impl Stack {
             running: false,
             generation: 0,
             tcp_close_reported: false,
+            bgp_hung: false,
+            bfd_hung: false,
+            held: VecDeque::new(),
             armed: [None; 3],
             seed: splitmix64(&mut s),
             next_port: 32768 + (splitmix64(&mut s) % 28232) as u16,
@@ -256,7 +297,20 @@ impl Stack {
         splitmix64(&mut self.seed)
     }
 
+    /// The machine's process is stopped.
+    fn hung(&self, m: Machine) -> bool {
+        match m {
+            Machine::Bgp => self.bgp_hung,
+            Machine::Bfd => self.bfd_hung,
+            // The kernel's TCP runs on.
+            Machine::Tcp => false,
+        }
+    }
+
     fn next_timeout(&self, m: Machine) -> Option<SimTime> {
+        if self.hung(m) {
+            return None;
+        }
         match m {
             Machine::Bgp => self.bgp.next_timeout(),
             Machine::Tcp => self
@@ -300,21 +354,23 @@ impl Lab {
         let Some(cp) = &self.control else { return };
         let n = cp.speakers.len() as u16;
         for i in 0..n {
-            self.start_stack(Side::Router, i, sched);
-            self.start_stack(Side::Speaker, i, sched);
+            self.start_stack(Side::Router, i, true, sched);
+            self.start_stack(Side::Speaker, i, true, sched);
         }
     }
 
     /// (Re)start one end: a fresh session (ManualStart), BFD, and for the router a listening
     /// socket; a speaker is told what to advertise.
-    fn start_stack(&mut self, side: Side, node: u16, sched: &mut Scheduler<Ev>) {
+    fn start_stack(&mut self, side: Side, node: u16, at_start: bool, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
         let spec = self.cp().spec;
         let seed = self.cp().seed;
+        let nodes = self.cp().speakers.len() as u16;
         let stack = self.cp().stack(side, node);
         let generation = stack.generation.wrapping_add(1);
+        let phase = at_start.then(|| keepalive_phase(seed, node));
         let mut fresh = Stack::new(
-            session_config(&spec, side, node),
+            session_config(&spec, side, node, nodes, phase),
             stack_seed(seed, side, node, generation),
         );
         fresh.generation = generation;
@@ -410,30 +466,55 @@ impl Lab {
     /// The node is back: its speaker starts again.
     pub(super) fn control_recover(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
         if self.control.is_some() {
-            self.start_stack(Side::Speaker, node, sched);
+            self.start_stack(Side::Speaker, node, false, sched);
         }
     }
 
     /// An orderly stop of the node's speaker: BGP says goodbye as its flavour does, BFD sends
     /// AdminDown (RFC 5880 §6.8.16); the kernel finishes the TCP close.
     pub(super) fn control_shutdown(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        self.stop_speaker(node, true, sched);
+    }
+
+    /// Stop the node's speaker, orderly (`graceful`) or killed; BFD says AdminDown either way.
+    fn stop_speaker(&mut self, node: u16, graceful: bool, sched: &mut Scheduler<Ev>) {
         if self.control.is_none() {
             return;
         }
-        let now = sched.now();
-        self.log.push(
-            now,
-            "speaker_shutdown",
-            self.nodes[usize::from(node)].name.clone(),
-            "graceful=true",
-        );
+        let (kind, detail) = if graceful {
+            ("speaker_shutdown", "graceful=true")
+        } else {
+            ("speaker_kill", "daemon=bgpd host=up")
+        };
+        self.speaker_log(node, kind, detail.to_string(), sched);
+        if !graceful {
+            let stack = self.cp().stack(Side::Speaker, node);
+            stack.bgp_hung = false;
+            stack.bfd_hung = false;
+            stack.held.clear();
+        }
         self.pump(Side::Speaker, node, Work::Bfd(BfdInput::AdminDown), sched);
         self.pump(
             Side::Speaker,
             node,
-            Work::Bgp(BgpIn::ManualStop { graceful: true }),
+            Work::Bgp(BgpIn::ManualStop { graceful }),
             sched,
         );
+        if !graceful {
+            // bfdd deletes the session its client registered.
+            self.cp().stack(Side::Speaker, node).bfd = None;
+        }
+    }
+
+    fn speaker_log(
+        &mut self,
+        node: u16,
+        kind: &'static str,
+        detail: String,
+        sched: &Scheduler<Ev>,
+    ) {
+        let name = self.nodes[usize::from(node)].name.clone();
+        self.log.push(sched.now(), kind, name, detail);
     }
 
     /// Restart the node's speaker after `after`.
@@ -449,8 +530,59 @@ impl Lab {
 
     pub(super) fn speaker_start(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
         if self.nodes[usize::from(node)].up {
-            self.start_stack(Side::Speaker, node, sched);
+            self.start_stack(Side::Speaker, node, false, sched);
         }
+    }
+
+    /// bgpd is killed on a live host (SIGKILL): nothing is said; the kernel closes its socket,
+    /// with FIN since nothing received is left unread (RFC 9293 §3.10.4; reallab/profiles/
+    /// check control.pcap: FIN from the node, the router's FIN back, no RST). bfdd drops the
+    /// BFD session bgpd had registered (the lab's pcap: one last Down packet, then silence),
+    /// so the router's BFD goes Down as the neighbour said, which does not take BGP down
+    /// (RFC 5882 §3.2): the closed TCP connection does, at once.
+    pub(super) fn control_kill(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        self.stop_speaker(node, false, sched);
+    }
+
+    /// The node's daemons stop (SIGSTOP): bgpd, and with `all` zebra and bfdd too.
+    pub(super) fn control_hang(&mut self, node: u16, all: bool, sched: &mut Scheduler<Ev>) {
+        if self.control.is_none() {
+            return;
+        }
+        let which = if all { "zebra bfdd bgpd" } else { "bgpd" };
+        self.speaker_log(node, "speaker_hang", format!("daemons={which}"), sched);
+        let stack = self.cp().stack(Side::Speaker, node);
+        stack.bgp_hung = true;
+        stack.bfd_hung |= all;
+    }
+
+    /// The hung daemons continue (SIGCONT). Overdue timers fire first, then bgpd reads what
+    /// the kernel queued (reallab/profiles/check control.pcap: the node's first message after
+    /// SIGCONT is its own Hold Timer Expired, or Cease/BFD Down, before anything queued is
+    /// answered).
+    pub(super) fn control_resume(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        if self.control.is_none() {
+            return;
+        }
+        let stack = self.cp().stack(Side::Speaker, node);
+        if !(stack.bgp_hung || stack.bfd_hung) {
+            return;
+        }
+        let bfd = stack.bfd_hung;
+        stack.bgp_hung = false;
+        stack.bfd_hung = false;
+        stack.armed = [None; 3];
+        let held = std::mem::take(&mut stack.held);
+        let queued = format!("queued={}", held.len());
+        self.speaker_log(node, "speaker_resume", queued, sched);
+        if bfd {
+            self.pump(Side::Speaker, node, Work::Bfd(BfdInput::Timer), sched);
+        }
+        self.pump(Side::Speaker, node, Work::Bgp(BgpIn::Timer), sched);
+        for input in held {
+            self.pump(Side::Speaker, node, Work::Bgp(input), sched);
+        }
+        self.arm(Side::Speaker, node, sched);
     }
 
     /// Feed one input to a stack and everything it causes, in order.
@@ -463,6 +595,10 @@ impl Lab {
                 return;
             }
             match work {
+                Work::Bgp(input) if stack.bgp_hung => stack.held.push_back(input),
+                // A stopped bfdd reads nothing; by the time it runs again its detection timer
+                // has decided.
+                Work::Bfd(_) if stack.bfd_hung => {}
                 Work::Bgp(input) => {
                     for out in stack.bgp.handle(now, input) {
                         self.on_bgp(side, node, out, &mut queue, sched);
@@ -539,6 +675,9 @@ impl Lab {
         let i = machine_index(m);
         if stack.armed[i] == Some(now) {
             stack.armed[i] = None;
+        }
+        if stack.hung(m) {
+            return; // a stopped process's timers wait for SIGCONT
         }
         let work = match m {
             Machine::Bgp => Work::Bgp(BgpIn::Timer),
@@ -660,7 +799,9 @@ impl Lab {
                         self.log
                             .push(now, "route_withdrawn", name, "by=session_down".to_string());
                     }
-                    self.rib_changed(&changed, sched);
+                    // bgpd clears a downed peer's routes through its clear-node work queue.
+                    let clear = self.cp().spec.peer_down_delay;
+                    self.rib_changed_after(clear, &changed, sched);
                     self.arm_rib(sched);
                 }
             }
@@ -904,12 +1045,22 @@ impl Lab {
     }
 
     fn rib_changed(&mut self, changed: &[Ipv4Prefix], sched: &mut Scheduler<Ev>) {
+        self.rib_changed_after(SimDuration::ZERO, changed, sched);
+    }
+
+    /// The RIB changed; the change reaches the FIB's queue `extra` later.
+    fn rib_changed_after(
+        &mut self,
+        extra: SimDuration,
+        changed: &[Ipv4Prefix],
+        sched: &mut Scheduler<Ev>,
+    ) {
         if changed.is_empty() {
             return;
         }
         let now = sched.now();
         let cp = self.cp();
-        cp.fib.rib_changed(now, &cp.rib, changed);
+        cp.fib.rib_changed_after(now, extra, &cp.rib, changed);
         let hops = cp.rib.next_hops(cp.prefix);
         let names: Vec<&str> = hops
             .iter()

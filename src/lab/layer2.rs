@@ -394,12 +394,12 @@ impl Lab {
                             format!("ip={ip} from={before} to={after}"),
                         );
                         let node = self.layer2.as_ref().and_then(|l| l.node_of(*to));
-                        self.record_path_change(
-                            format!("arp resolver-{c}: {before} -> {after}"),
-                            Some(c),
-                            node,
-                            sched,
-                        );
+                        let arp = super::ArpMove {
+                            resolver: c,
+                            from: from.map(|_| before),
+                            to: after,
+                        };
+                        self.record_path_change(arp, node, sched);
                     }
                 }
             }
@@ -473,9 +473,8 @@ impl Lab {
         if let Some(conn) = self.conns.get_mut(conn) {
             conn.path_node = Some(node);
         }
-        let n = &mut self.nodes[usize::from(node)];
-        n.ingress_requests += 1;
-        let downlink = n.downlink;
+        self.count_ingress(node, client);
+        let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[client].request_bytes;
         // A dead node's link is down: the frame is lost, as is a frame to a MAC nobody owns.
         if let Some(at) = self.topo.link_mut(downlink).transmit(now, bytes) {

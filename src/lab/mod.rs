@@ -56,11 +56,13 @@ pub enum LabError {
         source: sim_core::topology::TopologyError,
     },
     /// The conservation identity failed: a bug, reported instead of hidden.
-    #[error("variant {variant}: conservation violated: started {started} != ok {ok} + failed {failed} + in flight {in_flight}")]
+    #[error("variant {variant}: conservation of {what} violated: sent {started} != answered {ok} + failed {failed} + in flight {in_flight}")]
     Conservation {
         /// Variant name.
         variant: String,
-        /// Requests started.
+        /// `requests` or `probes`.
+        what: &'static str,
+        /// Sent.
         started: u64,
         /// Succeeded.
         ok: u64,
@@ -88,6 +90,14 @@ pub enum LabError {
         what: &'static str,
         /// How much.
         bytes: u64,
+    },
+    /// The output directory refused a stream file.
+    #[error("variant {variant}: {source}")]
+    Out {
+        /// Variant name.
+        variant: String,
+        /// The cause.
+        source: crate::outdir::OutDirError,
     },
     /// The run would exceed a resource limit.
     #[error("variant {variant}: {what} exceeded the limit of {limit}; shorten the run or lower the load")]
@@ -168,6 +178,10 @@ pub enum Ev {
     BulkStart(u32),
     /// An iperf3 client's test time is over.
     BulkStop(u32),
+    /// A lost request's retransmission timer expired (`ecmp.hash_source: SocketTxhash`).
+    Retransmit(Key),
+    /// A scripted `kill_speaker`'s restart, or a hung speaker's `resume_speaker` (node).
+    SpeakerResume(u16),
 }
 
 /// A worker node.
@@ -246,6 +260,10 @@ struct Req {
     user: u32,
     /// The client's request sequence number (from 0).
     seq: u64,
+    /// When the client last put it on the wire (its retransmission timer runs from there).
+    sent: SimTime,
+    /// Retransmissions so far (the RTO doubles with each).
+    retransmits: u32,
 }
 
 /// One route change (or resilient migration) and what it did to live connections.
@@ -255,8 +273,10 @@ pub struct ChangeRecord {
     pub id: u32,
     /// When.
     pub time: SimTime,
-    /// What caused it, e.g. `withdraw node-2`.
+    /// What caused it, e.g. `withdraw node-2` (changes.csv's `cause`).
     pub cause: String,
+    /// Layer 2 mode: the resolving host whose ARP entry for the VIP moved, and where.
+    pub arp: Option<ArpMove>,
     /// Next hops before.
     pub group_before: usize,
     /// Next hops after.
@@ -269,6 +289,25 @@ pub struct ChangeRecord {
     pub broken_reset: u64,
     /// ... or silently lost packets and timed out.
     pub broken_timeout: u64,
+}
+
+/// One resolving host's ARP entry for the VIP changing owner (Layer 2 mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArpMove {
+    /// The resolving host (`resolver-N`).
+    pub resolver: u32,
+    /// The node whose MAC the entry held before; `None`: the first resolution.
+    pub from: Option<String>,
+    /// The node whose MAC it holds now (`?`: a MAC no node owns).
+    pub to: String,
+}
+
+impl ArpMove {
+    /// The change's cause as changes.csv shows it: `arp resolver-3: node-1 -> node-4`.
+    pub fn cause(&self) -> String {
+        let from = self.from.as_deref().unwrap_or("?");
+        format!("arp resolver-{}: {from} -> {}", self.resolver, self.to)
+    }
 }
 
 /// One live connection at one change (connections.csv).
@@ -314,7 +353,7 @@ pub struct Series {
     pub latency_max_ns: Vec<u64>,
 }
 
-/// Totals of a run.
+/// Totals of a run's requests (ping probes are not requests: see [`ProbeCounts`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Requests started.
@@ -329,8 +368,21 @@ pub struct Counts {
     pub refused: u64,
     /// Outstanding at the end.
     pub in_flight: u64,
-    /// Connections opened.
+    /// TCP connections opened.
     pub connections: u64,
+}
+
+/// Totals of a run's ping probes (ICMP echo), kept apart from requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeCounts {
+    /// Echo requests sent.
+    pub sent: u64,
+    /// Answered.
+    pub answered: u64,
+    /// Never answered (timed out, or refused by ICMP unreachable).
+    pub lost: u64,
+    /// Outstanding when the run ended.
+    pub in_flight: u64,
 }
 
 impl Counts {
@@ -351,9 +403,11 @@ pub struct RunResult {
     pub sim_time: SimTime,
     /// Events handled.
     pub events: u64,
-    /// Totals.
+    /// Totals of requests.
     pub counts: Counts,
-    /// Latency of successful requests.
+    /// Totals of ping probes.
+    pub probe_counts: ProbeCounts,
+    /// Latency of answered requests (probes not included).
     pub latency: LatencyHistogram,
     /// Time series.
     pub series: Series,
@@ -375,8 +429,8 @@ pub struct RunResult {
     pub node_cpu: Vec<(u16, SimDuration)>,
     /// Client instance names.
     pub client_names: Vec<String>,
-    /// Per client instance: whether it is a ping probe, and its answer gaps.
-    pub probes: Vec<(bool, client::ProbeStats)>,
+    /// Per client instance: its probe interval when it is a ping client, and its answer gaps.
+    pub probes: Vec<(Option<SimDuration>, client::ProbeStats)>,
     /// Files in the load tools' own formats (client groups with an `output`): name, bytes.
     pub tool_files: Vec<(String, Vec<u8>)>,
     /// What each iperf3 client measured.
@@ -387,25 +441,49 @@ impl RunResult {
     /// The failover time as the probes saw it: the longest gap between two answered pings of
     /// any ping instance, with the time it started; `None` without ping clients.
     pub fn failover(&self) -> Option<(SimDuration, SimTime)> {
-        self.probes
-            .iter()
-            .filter(|(ping, _)| *ping)
+        self.pings()
             .filter_map(|(_, p)| p.longest_gap)
             .max_by_key(|&(gap, at)| (gap, std::cmp::Reverse(at)))
+    }
+
+    /// Whether any ping client saw an outage: a gap between two answered probes longer than
+    /// 1.5 of its intervals, i.e. at least one probe in between went unanswered. Without one,
+    /// [`failover`](Self::failover) is just the probe interval.
+    pub fn had_outage(&self) -> bool {
+        self.pings().any(|(interval, p)| {
+            p.longest_gap
+                .is_some_and(|(gap, _)| 2 * gap.as_nanos() > 3 * interval.as_nanos())
+        })
+    }
+
+    /// The ping clients: interval and answer gaps.
+    fn pings(&self) -> impl Iterator<Item = (SimDuration, &client::ProbeStats)> {
+        self.probes.iter().filter_map(|(i, p)| i.map(|i| (i, p)))
     }
 
     /// Whether the longest ping gap was still open when the run ended.
     pub fn failover_open_at_end(&self) -> bool {
         let longest = self.failover();
-        self.probes
-            .iter()
-            .filter(|(ping, _)| *ping)
+        self.pings()
             .any(|(_, p)| p.open_at_end && p.longest_gap == longest)
+    }
+
+    /// Established connections whose next hop changed, summed over the route changes.
+    pub fn connections_moved(&self) -> u64 {
+        self.changes.iter().map(|c| c.moved).sum()
+    }
+
+    /// Of the moved connections, those that failed (reset or timeout) at their next packet.
+    pub fn connections_broken(&self) -> u64 {
+        self.changes
+            .iter()
+            .map(|c| c.broken_reset + c.broken_timeout)
+            .sum()
     }
 
     /// Pings that got no answer, over all ping instances; `None` without ping clients.
     pub fn lost_probes(&self) -> Option<u64> {
-        let mut pings = self.probes.iter().filter(|(ping, _)| *ping).peekable();
+        let mut pings = self.pings().peekable();
         pings.peek()?;
         Some(pings.map(|(_, p)| p.lost).sum())
     }
@@ -474,6 +552,12 @@ pub const FOOTPRINT: Footprint = Footprint {
 
 /// Limits that stop a run with a message instead of exhausting the machine.
 const MAX_LIVE_REQUESTS: usize = 5_000_000;
+/// `TCP_RTO_MIN` (include/net/tcp.h, HZ/5): the floor of Linux's retransmission timeout, and
+/// its value on a LAN, where the smoothed RTT is far below it (the lab's client:
+/// `tcp_rto_min_us = 200000`, reallab/profiles/*/sysctl.txt).
+const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
+/// `TCP_RTO_MAX` (include/net/tcp.h, 120 s): the cap of the exponential backoff.
+const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
 
 /// The simulated world of one variant.
 pub struct Lab {
@@ -496,6 +580,7 @@ pub struct Lab {
     port: u16,
     end: SimTime,
     counts: Counts,
+    probe_counts: ProbeCounts,
     latency: LatencyHistogram,
     series: Series,
     changes: Vec<ChangeRecord>,
@@ -520,6 +605,10 @@ pub struct Lab {
     bulk: Option<Bulk>,
     /// One-way delay of a node's link (the segment's hop in L2 mode).
     node_link_delay: SimDuration,
+    /// The router drops what clients send until then (a scripted `blackout`).
+    blackout_until: SimTime,
+    /// The stream of the clients' sockets' random `sk_txhash` values.
+    txhash_rng: u64,
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
@@ -556,6 +645,20 @@ fn client_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i)
 }
 
+/// What `ip` already is in the lab's address plan with `nodes` nodes (the router, a node, the
+/// clients' range), if anything: a service IP must be none of them.
+pub(crate) fn address_owner(ip: Ipv4Addr, nodes: u16) -> Option<String> {
+    if ip == control::ROUTER_IP {
+        return Some("the router's address".into());
+    }
+    if let Some(i) = (0..nodes).find(|&i| node_ip(i) == ip) {
+        return Some(format!("node-{}'s address", i + 1));
+    }
+    // RFC 2544's 198.18.0.0/15, where client_ip counts from.
+    let clients = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    (u32::from(ip) & 0xfffe_0000 == clients).then(|| "in the clients' range".into())
+}
+
 impl Lab {
     /// Assemble the world of `variant` of `scenario` with master seed `seed`, and schedule its
     /// first events.
@@ -570,14 +673,7 @@ impl Lab {
     ) -> Result<Simulation<Lab>, LabError> {
         let vname = variant.name.clone();
         let streams = Streams::new(seed);
-        let mut ecmp = scenario.ecmp;
-        if let Some(p) = &variant.ecmp {
-            ecmp.fields = p.fields.unwrap_or(ecmp.fields);
-            ecmp.hash = p.hash.unwrap_or(ecmp.hash);
-            ecmp.seed = p.seed.unwrap_or(ecmp.seed);
-            ecmp.selection = p.selection.unwrap_or(ecmp.selection);
-            ecmp.nexthop_order = p.nexthop_order.unwrap_or(ecmp.nexthop_order);
-        }
+        let ecmp = scenario.ecmp_of(variant);
         let svc = &scenario.service;
         let mut policy = svc.traffic_policy;
         let mut kube_mode = svc.kube_proxy;
@@ -755,6 +851,7 @@ impl Lab {
             port: svc.port,
             end,
             counts: Counts::default(),
+            probe_counts: ProbeCounts::default(),
             latency: LatencyHistogram::new(),
             series,
             changes: Vec::new(),
@@ -770,6 +867,8 @@ impl Lab {
             layer2,
             bulk: None,
             node_link_delay: net.node_link.delay,
+            blackout_until: SimTime::ZERO,
+            txhash_rng: seed ^ sim_core::rng::fnv1a(b"sk_txhash"),
         };
         let mut sim = Simulation::new(lab);
         sim.model.start(&mut sim.sched);
@@ -876,8 +975,12 @@ impl Lab {
                 }
             }
         };
-        self.counts.started += 1;
-        self.series.started.add(now, 1);
+        if self.clients[c as usize].is_probe() {
+            self.probe_counts.sent += 1;
+        } else {
+            self.counts.started += 1;
+            self.series.started.add(now, 1);
+        }
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
             self.limit_hit = Some(("live requests", MAX_LIVE_REQUESTS as u64));
         }
@@ -899,6 +1002,8 @@ impl Lab {
             pod_epoch: 0,
             user,
             seq,
+            sent: now,
+            retransmits: 0,
         });
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
@@ -931,8 +1036,11 @@ impl Lab {
                 dport: self.port,
             }
         };
-        let hash = self.route.hasher.hash(&flow);
-        self.counts.connections += 1;
+        let txhash = self.route.uses_txhash().then(|| self.draw_txhash());
+        let hash = self.route.forwarded_hash(&flow, txhash);
+        if flow.proto == 6 {
+            self.counts.connections += 1;
+        }
         self.conns.insert(Conn {
             client: c,
             flow,
@@ -977,9 +1085,23 @@ impl Lab {
             }
             Err(_) => probes.lost(),
         }
+        if self.clients[req.client as usize].is_probe() {
+            // Probes have their own books, apart from requests' counts, errors and latency.
+            match outcome {
+                Ok(()) => self.probe_counts.answered += 1,
+                Err(_) => self.probe_counts.lost += 1,
+            }
+        } else {
+            self.count_request(outcome, now - req.start, now);
+        }
+        self.after_request(req, outcome, sched);
+    }
+
+    /// Count a finished request: answered (with its latency) or failed, in the totals and the
+    /// time series.
+    fn count_request(&mut self, outcome: Result<(), ErrorKind>, lat: SimDuration, now: SimTime) {
         match outcome {
             Ok(()) => {
-                let lat = now - req.start;
                 self.counts.ok += 1;
                 self.latency.record(lat);
                 self.series.ok.add(now, 1);
@@ -999,6 +1121,16 @@ impl Lab {
                 series.add(now, 1);
             }
         }
+    }
+
+    /// What a client does once a request ended: reuse or close its connection, send the next.
+    fn after_request(
+        &mut self,
+        req: Req,
+        outcome: Result<(), ErrorKind>,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
         let c = req.client;
         let keep_alive = self.clients[c as usize].pool != Pool::PerRequest;
         match (outcome, keep_alive) {
@@ -1133,21 +1265,23 @@ impl Lab {
     }
 
     /// Open the vegeta results streams of the client groups that write one.
-    fn open_streams(&mut self, dir: &std::path::Path) -> Result<(), LabError> {
+    fn open_streams(&mut self, out: &crate::outdir::OutDir) -> Result<(), LabError> {
         let url = format!("http://{}:{}/", self.vip, self.port);
         let err = |variant: &str, path: &std::path::Path, source| LabError::Io {
             variant: variant.to_string(),
             path: path.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| err(&self.variant, dir, e))?;
         self.streams = Vec::with_capacity(self.groups.len());
         for spec in &self.groups {
             let stream = match (&spec.load, &spec.output) {
                 (Load::Vegeta { .. }, Some(template)) => {
                     let name = stream_name(&template.replace("{variant}", &self.variant));
-                    let path = dir.join(&name);
-                    let tmp = dir.join(format!(".{name}.tmp"));
+                    let path = out.file(&name).map_err(|e| LabError::Out {
+                        variant: self.variant.clone(),
+                        source: e,
+                    })?;
+                    let tmp = crate::output::tmp_path(&path);
                     let file =
                         std::fs::File::create(&tmp).map_err(|e| err(&self.variant, &tmp, e))?;
                     let writer = crate::tools::vegeta::VegetaCsvWriter::new(
@@ -1276,8 +1410,13 @@ impl Lab {
             if let Some(req) = self.reqs.get_mut(key) {
                 req.ingress = node;
             }
-            self.nodes[usize::from(node)].ingress_requests += 1;
+            self.count_ingress(node, c);
             let _ = sched.schedule_at(now, Ev::AtNode(key));
+            return;
+        }
+        if now < self.blackout_until {
+            // The router drops what the clients send (iptables FORWARD DROP).
+            self.lost(key, sched);
             return;
         }
         if self.layer2.is_some() {
@@ -1299,16 +1438,76 @@ impl Lab {
         };
         let node = nh as u16;
         conn.path_node = Some(node);
-        let n = &mut self.nodes[usize::from(node)];
-        n.ingress_requests += 1;
-        let downlink = n.downlink;
+        self.count_ingress(node, c);
+        let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[c].request_bytes;
         if let Some(req) = self.reqs.get_mut(key) {
             req.ingress = node;
         }
-        if let Some(at) = self.topo.link_mut(downlink).transmit(now, bytes) {
-            let _ = sched.schedule_at(at, Ev::AtNode(key));
+        match self.topo.link_mut(downlink).transmit(now, bytes) {
+            Some(at) => {
+                let _ = sched.schedule_at(at, Ev::AtNode(key));
+            }
+            None => self.lost(key, sched),
         }
+    }
+
+    /// A request's packet was dropped on the way in. Under `hash_source: SocketTxhash` the
+    /// client's TCP retransmits it when its retransmission timer expires: TCP_RTO_MIN 200 ms
+    /// (include/net/tcp.h; a LAN's smoothed RTT is far below it) doubling with every
+    /// expiry up to TCP_RTO_MAX 120 s (net/ipv4/tcp_timer.c `tcp_retransmit_timer`). Other
+    /// sources keep the simpler model: the request is lost and the client's timeout counts it.
+    fn lost(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        if !self.route.uses_txhash() {
+            return;
+        }
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
+        let tcp = self.conns.get(req.conn).is_some_and(|c| c.flow.proto == 6);
+        if !tcp {
+            return;
+        }
+        let rto = TCP_RTO_MIN
+            .as_nanos()
+            .saturating_mul(1 << req.retransmits.min(20));
+        let rto = SimDuration(rto.min(TCP_RTO_MAX.as_nanos()));
+        let _ = sched.schedule_at((req.sent + rto).max(sched.now()), Ev::Retransmit(key));
+    }
+
+    /// The retransmission timer of a lost request expired: with `net.core.txrehash` 1 the
+    /// socket first draws a new `sk_txhash` (`sk_rethink_txhash`, called from
+    /// `tcp_write_timeout`), so the router may send the retransmission to another node.
+    fn retransmit(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get_mut(key) else {
+            return; // answered or timed out meanwhile
+        };
+        req.retransmits += 1;
+        req.sent = now;
+        let (c, conn_key, n) = (req.client as usize, req.conn, req.retransmits);
+        let redraw = self.route.txrehash();
+        if redraw {
+            let txhash = self.draw_txhash();
+            if let Some(conn) = self.conns.get_mut(conn_key) {
+                conn.hash = self.route.forwarded_hash(&conn.flow, Some(txhash));
+            }
+        }
+        let name = self.clients[c].name.clone();
+        let detail = format!(
+            "retransmission={n} txhash={}",
+            if redraw { "redrawn" } else { "kept" }
+        );
+        self.log.push(now, "tcp_rto", name, detail);
+        let (uplink, bytes) = (self.clients[c].uplink, self.clients[c].request_bytes);
+        if let Some(at) = self.topo.link_mut(uplink).transmit(now, bytes) {
+            let _ = sched.schedule_at(at, Ev::AtRouter(key));
+        }
+    }
+
+    /// The next socket's random `sk_txhash` (`net_tx_rndhash`), from the run's own stream.
+    fn draw_txhash(&mut self) -> u32 {
+        bgp::ecmp::hash::txhash_from(sim_core::rng::splitmix64(&mut self.txhash_rng))
     }
 
     fn at_node(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
@@ -1319,7 +1518,8 @@ impl Lab {
         let (ingress, conn_key, c) = (req.ingress, req.conn, req.client as usize);
         let node = &mut self.nodes[usize::from(ingress)];
         if !node.up {
-            return; // lost with the node
+            self.lost(key, sched); // lost with the node
+            return;
         }
         let t = node.cpu(now, now, self.packet_cost);
         let epoch = node.epoch;
@@ -1410,6 +1610,13 @@ impl Lab {
                 let _ = sched.schedule_at(at, Ev::AtPod(key));
             }
             None => {}
+        }
+    }
+
+    /// A request of client `c` entered at `node` (the ingress balance); probes do not count.
+    pub(super) fn count_ingress(&mut self, node: u16, c: usize) {
+        if !self.clients[c].is_probe() {
+            self.nodes[usize::from(node)].ingress_requests += 1;
         }
     }
 
@@ -1508,6 +1715,12 @@ impl Lab {
         let Some((action, name)) = ev.action() else {
             return;
         };
+        if let Some(length) = ev.blackout {
+            self.blackout_until = self.blackout_until.max(now + length);
+            self.log
+                .push(now, "blackout", "router", format!("for={length}"));
+            return;
+        }
         let Some(idx) = self.nodes.iter().position(|n| n.name == name) else {
             return;
         };
@@ -1543,7 +1756,20 @@ impl Lab {
                     "links=".to_string() + if cut { "down" } else { "up" },
                 );
             }
-            Action::RestartSpeaker => self.control_restart(node, ev.restart_after, sched),
+            Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
+            Action::KillSpeaker => {
+                self.control_kill(node, sched);
+                if let Some(after) = ev.restart_after {
+                    sched.schedule_in(after, Ev::SpeakerStart(node));
+                }
+            }
+            Action::HangSpeaker => {
+                let all = ev.daemons.unwrap_or(crate::scenario::Daemons::All)
+                    == crate::scenario::Daemons::All;
+                self.control_hang(node, all, sched);
+            }
+            Action::ResumeSpeaker => self.control_resume(node, sched),
+            Action::Blackout => {}
             Action::Withdraw => self.route_change(
                 RouteChange::Withdraw(NextHop::from(node)),
                 format!("withdraw {name}"),
@@ -1689,36 +1915,33 @@ impl Lab {
                     .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
             })
             .collect();
-        self.apply_path_change(cause, (before, after), updates, now);
+        self.apply_path_change((cause, None), (before, after), updates, now);
         self.arm_ecmp_timer(sched);
     }
 
-    /// L2 mode: resolver `resolver`'s (or, with `None`, every) ARP entry for the VIP now points
-    /// at `node`: the connections it carries move there.
-    fn record_path_change(
-        &mut self,
-        cause: String,
-        resolver: Option<u32>,
-        node: Option<u16>,
-        sched: &mut Scheduler<Ev>,
-    ) {
+    /// L2 mode: a resolver's ARP entry for the VIP now points at `node`: the connections it
+    /// carries move there.
+    fn record_path_change(&mut self, arp: ArpMove, node: Option<u16>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
         let updates: Vec<(Key, Option<u16>)> = self
             .conns
             .keys()
             .filter_map(|k| {
                 let c = self.conns.get(k)?;
-                self.l2_path_for(c.client, resolver, node).map(|n| (k, n))
+                self.l2_path_for(c.client, Some(arp.resolver), node)
+                    .map(|n| (k, n))
             })
             .collect();
-        self.apply_path_change(cause, (1, usize::from(node.is_some())), updates, now);
+        let cause = arp.cause();
+        let sizes = (1, usize::from(node.is_some()));
+        self.apply_path_change((cause, Some(arp)), sizes, updates, now);
     }
 
     /// Re-evaluate established connections against their new paths (moved, returned home, or
     /// unaffected) and record the change.
     fn apply_path_change(
         &mut self,
-        cause: String,
+        (cause, arp): (String, Option<ArpMove>),
         (before, after): (usize, usize),
         updates: Vec<(Key, Option<u16>)>,
         now: SimTime,
@@ -1779,6 +2002,7 @@ impl Lab {
             id,
             time: now,
             cause,
+            arp,
             group_before: before,
             group_after: after,
             live,
@@ -1802,7 +2026,8 @@ impl Lab {
     /// Close the books: conservation check and the result.
     ///
     /// # Errors
-    /// [`LabError::Conservation`] if requests do not add up, [`LabError::Limit`] if a limit was hit.
+    /// [`LabError::Conservation`] if requests or probes do not add up, [`LabError::Limit`] if a
+    /// limit was hit.
     pub fn finish_run(mut self, events: u64, now: SimTime) -> Result<RunResult, LabError> {
         if let Some((what, limit)) = self.limit_hit {
             return Err(LabError::Limit {
@@ -1811,16 +2036,32 @@ impl Lab {
                 limit,
             });
         }
-        self.counts.in_flight = self.reqs.len() as u64;
+        let clients = &self.clients;
+        let probes_live = self
+            .reqs
+            .keys()
+            .filter_map(|k| self.reqs.get(k))
+            .filter(|r| clients[r.client as usize].is_probe())
+            .count() as u64;
+        self.counts.in_flight = self.reqs.len() as u64 - probes_live;
+        self.probe_counts.in_flight = probes_live;
         let c = &self.counts;
-        if c.started != c.ok + c.failed() + c.in_flight {
-            return Err(LabError::Conservation {
-                variant: self.variant.clone(),
-                started: c.started,
-                ok: c.ok,
-                failed: c.failed(),
-                in_flight: c.in_flight,
-            });
+        let p = &self.probe_counts;
+        // Both books must balance: requests and probes.
+        for (what, started, ok, failed, in_flight) in [
+            ("requests", c.started, c.ok, c.failed(), c.in_flight),
+            ("probes", p.sent, p.answered, p.lost, p.in_flight),
+        ] {
+            if started != ok + failed + in_flight {
+                return Err(LabError::Conservation {
+                    variant: self.variant.clone(),
+                    what,
+                    started,
+                    ok,
+                    failed,
+                    in_flight,
+                });
+            }
         }
         for c in &mut self.clients {
             c.probes.close(now);
@@ -1839,6 +2080,7 @@ impl Lab {
             sim_time: now,
             events,
             counts: self.counts,
+            probe_counts: self.probe_counts,
             latency: self.latency,
             series: self.series,
             changes: self.changes,
@@ -1863,7 +2105,13 @@ impl Lab {
             probes: self
                 .clients
                 .iter()
-                .map(|c| (matches!(c.load, Load::Ping { .. }), c.probes.clone()))
+                .map(|c| {
+                    let interval = match c.load {
+                        Load::Ping { interval } => Some(interval),
+                        _ => None,
+                    };
+                    (interval, c.probes.clone())
+                })
                 .collect(),
         })
     }
@@ -1910,6 +2158,8 @@ impl Model for Lab {
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
             Ev::BulkStart(c) => self.bulk_begin(c, sched),
             Ev::BulkStop(c) => self.bulk_end(c, sched),
+            Ev::Retransmit(k) => self.retransmit(k, sched),
+            Ev::SpeakerResume(node) => self.control_resume(node, sched),
         }
     }
 }
@@ -1952,9 +2202,9 @@ pub fn run_variant_with(
 pub struct RunOptions {
     /// Capture the control plane to pcap.
     pub capture: bool,
-    /// Stream per-request results (vegeta's CSV encoding) into files in this directory while the
-    /// run goes, so memory stays bounded by what is live, not by requests simulated.
-    pub stream_dir: Option<std::path::PathBuf>,
+    /// Stream per-request results (vegeta's CSV encoding) into files in this output directory
+    /// while the run goes, so memory stays bounded by what is live, not by requests simulated.
+    pub out: Option<std::sync::Arc<crate::outdir::OutDir>>,
     /// Add the events handled here as the run goes (a progress bar reads it; it cannot change
     /// a result).
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
@@ -1978,8 +2228,8 @@ pub fn run_variant_opts(
     opts: &RunOptions,
 ) -> Result<RunResult, LabError> {
     let mut sim = Lab::build(scenario, variant, seed, opts.capture)?;
-    if let Some(dir) = &opts.stream_dir {
-        sim.model.open_streams(dir)?;
+    if let Some(out) = &opts.out {
+        sim.model.open_streams(out)?;
     }
     let end = SimTime(scenario.duration.as_nanos());
     let mut reported = 0;
@@ -2033,20 +2283,66 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_conservation_check_catches_a_lost_request() {
-        let s = scenario();
-        let mut sim = Lab::build(&s, &s.variant_list()[0], 1, false).unwrap();
+    /// Run `s` to 1.5 s, forget the first request in flight that `probe` says is (or is not) a
+    /// probe without accounting for it, and close the books.
+    fn forget_one(s: &Scenario, probe: bool) -> LabError {
+        let mut sim = Lab::build(s, &s.variant_list()[0], 1, false).unwrap();
         sim.run_until(SimTime(1_500_000_000));
-        // Forget one request without accounting for it: the books must not balance.
-        let key = sim
-            .model
+        let m = &sim.model;
+        let key = m
             .reqs
             .keys()
-            .next()
-            .expect("requests in flight at 1.5 s");
+            .find(|&k| {
+                m.reqs
+                    .get(k)
+                    .is_some_and(|r| m.clients[r.client as usize].is_probe() == probe)
+            })
+            .expect("one in flight at 1.5 s");
         sim.model.reqs.remove(key);
-        let err = sim.model.finish_run(0, SimTime(1_500_000_000)).unwrap_err();
-        assert!(matches!(err, LabError::Conservation { .. }), "{err}");
+        sim.model.finish_run(0, SimTime(1_500_000_000)).unwrap_err()
+    }
+
+    #[test]
+    fn the_conservation_check_catches_a_lost_request() {
+        let err = forget_one(&scenario(), false);
+        assert!(
+            matches!(
+                err,
+                LabError::Conservation {
+                    what: "requests",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn probes_have_books_of_their_own_and_they_are_checked_too() {
+        let s = Scenario::parse(
+            Path::new("t.ron"),
+            r#"(name: "t", duration: "2s", nodes: (count: 3),
+                service: (pods: (replicas: 3, service_time: Exponential(mean: "200us"))),
+                clients: [
+                    (name: "c", load: OpenLoop(rate: 1000), connections: KeepAlive(pool: 4), timeout: "100ms"),
+                    (name: "p", load: Ping(interval: "10ms"), timeout: "500ms"),
+                ],
+                events: [(at: "1s", crash: "node-1")])"#,
+        )
+        .unwrap();
+        let r = run_variant(&s, &s.variant_list()[0], 1).unwrap();
+        let (c, p) = (&r.counts, &r.probe_counts);
+        assert_eq!(c.started, c.ok + c.failed() + c.in_flight);
+        assert_eq!(p.sent, p.answered + p.lost + p.in_flight);
+        assert_eq!(p.sent, 200, "one probe every 10 ms for 2 s");
+        assert!(c.started > 1500 && c.started < 2500, "{c:?}");
+        // Probes open no TCP connection: the keep-alive pool's 4 and their replacements.
+        assert!(c.connections < 100, "{c:?}");
+        // A probe the books forget is caught like a request.
+        let err = forget_one(&s, true);
+        assert!(
+            matches!(err, LabError::Conservation { what: "probes", .. }),
+            "{err}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! This is the one interface through which routes change: the scenario script drives it today,
 //! the BGP control plane will drive the same calls.
 
-use bgp::ecmp::{EcmpError, EcmpGroup, FlowHasher, NextHop, Selection};
+use bgp::ecmp::{EcmpError, EcmpGroup, FlowHasher, FlowKey, HashSource, NextHop, Selection};
 use sim_core::SimTime;
 
 use crate::scenario::{Ecmp, NexthopOrder};
@@ -23,6 +23,8 @@ pub enum RouteChange {
 pub struct ServiceRoute {
     /// The hash over the flow's header fields.
     pub hasher: FlowHasher,
+    /// Where the hash of a forwarded packet comes from.
+    source: HashSource,
     group: EcmpGroup,
     order: NexthopOrder,
     /// Announcing next hops in installation order.
@@ -37,10 +39,28 @@ impl ServiceRoute {
     pub fn new(ecmp: &Ecmp) -> Result<Self, EcmpError> {
         Ok(ServiceRoute {
             hasher: FlowHasher::new(ecmp.fields, ecmp.hash, ecmp.seed),
+            source: ecmp.hash_source,
             group: EcmpGroup::new(ecmp.selection, &[])?,
             order: ecmp.nexthop_order,
             members: Vec::new(),
         })
+    }
+
+    /// The router's hash of a packet of `flow` whose sending socket has `txhash`
+    /// ([`FlowHasher::forwarded`]).
+    pub fn forwarded_hash(&self, flow: &FlowKey, txhash: Option<u32>) -> u32 {
+        self.hasher.forwarded(&self.source, flow, txhash)
+    }
+
+    /// The hash is the client socket's `sk_txhash` (so the client's TCP matters).
+    pub fn uses_txhash(&self) -> bool {
+        matches!(self.source, HashSource::SocketTxhash { .. })
+            && HashSource::applies_to(self.hasher.fields(), self.hasher.function())
+    }
+
+    /// The client's TCP redraws its hash on a retransmission timeout (`net.core.txrehash` 1).
+    pub fn txrehash(&self) -> bool {
+        self.uses_txhash() && matches!(self.source, HashSource::SocketTxhash { txrehash: true })
     }
 
     /// Apply a change; returns true if the installed next-hop list changed.

@@ -1,6 +1,6 @@
 //! iperf3 `--json` (esnet/iperf `src/iperf_api.c`, printed with cJSON's formatted layout and a
 //! final newline), TCP client side, checked against the real iperf 3.12 outputs in
-//! `shared/fixtures/real-tools/iperf3_*.json`.
+//! `tests/fixtures/real-tools/iperf3_*.json`.
 //!
 //! Facts from the source and fixtures:
 //! - `bits_per_second` in bits/s; `seconds`/`start`/`end` in seconds; `rtt`, `rttvar`,

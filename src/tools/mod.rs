@@ -55,7 +55,8 @@ pub const DEFAULT_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
 /// Why a request failed below HTTP (DESIGN.md §4: errors by kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TransportError {
-    /// The connection was refused (RST to SYN): wrk's `connect`, Go's `connection refused`.
+    /// The connection was refused (RST to SYN): wrk's `write` (see [`wrk::to_text`]), Go's
+    /// `connection refused`.
     Refused,
     /// An established connection was reset: wrk's `read`, Go's `connection reset by peer`.
     Reset,

@@ -1,6 +1,6 @@
 //! The seed's failover log: `ping -i 0.1 <vip> | while read line; do echo "$(date +%s.%N)
 //! $line"; done` (iputils ping, `ping/ping.c`, `ping/ping_common.c`, `ping/ping_output.c`),
-//! checked against `shared/fixtures/real-tools/ping_failover*.log`.
+//! checked against `tests/fixtures/real-tools/ping_failover*.log`.
 //!
 //! Facts from the source and fixtures:
 //! - A reply: `64 bytes from <ip>: icmp_seq=N ttl=T time=X ms`, X from the trip time in

@@ -1,6 +1,6 @@
 //! wrk 4.1 `--latency` text (wg/wrk `src/wrk.c` `main`, `print_stats_header`, `print_stats`,
 //! `print_units`, `print_stats_latency`; `src/units.c`; `src/stats.c`), checked line by line
-//! against `shared/fixtures/real-tools/wrk_*.txt`.
+//! against `tests/fixtures/real-tools/wrk_*.txt`.
 //!
 //! Facts from the source:
 //! - Latency statistics are kept in **microseconds**; `Req/Sec` is sampled per thread every
@@ -190,9 +190,12 @@ fn correct_coordinated_omission(values: Vec<(u64, u64)>, expected: u64) -> Vec<(
 /// (threads, connections, duration and URL from `report.meta`).
 ///
 /// `Req/Sec` samples come from `report.completed_per_100ms`, each window spread evenly over the
-/// threads (remainders to the first threads). Socket errors: `connect` = refused, `read` =
-/// reset, `write` = 0, `timeout` = timeouts. The latency histogram's values are truncated to
-/// whole microseconds, as wrk measures them.
+/// threads (remainders to the first threads). Socket errors: `connect` = 0, `read` = reset,
+/// `write` = refused, `timeout` = timeouts. wrk counts `connect` only when connect(2) fails at
+/// once; for a plain TCP socket `sock_connect` reports success as soon as the socket is
+/// writable, so a refused connection fails at the request's write (`socket_writeable`,
+/// wg/wrk `src/wrk.c`, `src/net.c`), as `wrk_errors_refused.txt` shows. The latency
+/// histogram's values are truncated to whole microseconds, as wrk measures them.
 pub fn to_text(report: &LoadReport) -> String {
     let m = &report.meta;
     let threads = u64::from(m.threads.max(1));
@@ -263,8 +266,8 @@ pub fn to_text(report: &LoadReport) -> String {
     let e = &report.errors_by_kind;
     if e.total() > 0 {
         out.push_str(&format!(
-            "  Socket errors: connect {}, read {}, write 0, timeout {}\n",
-            e.refused, e.reset, e.timeout
+            "  Socket errors: connect 0, read {}, write {}, timeout {}\n",
+            e.reset, e.refused, e.timeout
         ));
     }
     let non2xx = report.http_errors.count();

@@ -2,16 +2,9 @@
 
 use std::process::Command;
 
+/// `sim` in the tests' own working directory.
 fn sim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::sim_in(std::path::Path::new("."), args)
 }
 
 #[test]
@@ -153,20 +146,6 @@ fn hash_reads_real_flows_and_writes_each_flows_fate() {
     assert!(stderr.contains("flows.csv:2: sport \"99999\""), "{stderr}");
 }
 
-/// tshark, if installed: `None` (with a SKIPPED line) otherwise.
-fn tshark() -> Option<std::path::PathBuf> {
-    let found = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        eprintln!(
-            "SKIPPED: tshark not installed (apt-get install tshark); the capture was not dissected"
-        );
-    }
-    found
-}
-
 #[test]
 fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +171,9 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
     let bytes = std::fs::read(&pcap).unwrap();
     let (_, records) = sim_core::pcap::parse_capture(&bytes).unwrap();
     assert!(records.len() > 100);
-    let Some(tshark) = tshark() else { return };
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
+        return;
+    };
     let out = Command::new(tshark)
         .args([
             "-r",
@@ -235,4 +216,92 @@ fn the_control_plane_capture_decodes_in_tshark_without_errors() {
         records.len(),
         "tshark read a different number of frames"
     );
+}
+
+#[test]
+fn validate_checks_the_blog_suite_file_as_a_suite_beside_its_scenarios() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/blog");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, stdout, stderr) = sim(&args);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("suite.ron: ok (suite of 14 tests"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+}
+
+#[test]
+fn warnings_go_to_stderr_with_their_place_and_the_run_goes_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gr0.ron");
+    std::fs::write(
+        &file,
+        crate::small(r#"bgp: (speaker: FrrDatacenter, graceful_restart: "0s"),"#)
+            .replace(r#"duration: "10s""#, r#"duration: "2s""#),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    for command in ["validate", "run"] {
+        let (ok, _, stderr) = sim(&[command, path]);
+        assert!(ok, "{command}: {stderr}");
+        assert!(
+            stderr.contains("gr0.ron:7:39: warning")
+                && stderr.contains(": warning: field `bgp.graceful_restart`: a restart time of 0s"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn run_refuses_a_suite_file_and_says_how_to_run_it() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/blog/suite.ron");
+    let (ok, _, stderr) = sim(&["run", suite]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("is a suite file: run it with `sim suite"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn hash_refuses_flags_it_would_ignore_and_groups_it_would_misreport() {
+    for (args, says) in [
+        (
+            &[
+                "hash",
+                "--selection",
+                "resilient",
+                "--buckets",
+                "3",
+                "-n",
+                "6",
+            ][..],
+            "at least 6 buckets",
+        ),
+        (
+            &["hash", "--buckets", "3"][..],
+            "--buckets applies to --selection resilient only",
+        ),
+        (
+            &["hash", "--selection", "modulo", "--idle-timer", "0s"][..],
+            "--idle-timer applies to --selection resilient only",
+        ),
+        (
+            &["hash", "--flows-file", "f.csv", "--flow-seed", "3"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let (ok, _, stderr) = sim(args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

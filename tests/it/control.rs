@@ -59,9 +59,10 @@ fn bfd_detects_a_crash_within_detect_mult_times_the_interval() {
     // before the crash; the router declares Down 3 x 300 ms after the last one it received.
     assert!((5.6..=5.901).contains(&down), "BFD session down at {down}");
     let fib = group_lost(r, "node-2");
+    // bgpd's clear-node queue (10 ms), then its route queue (50 ms) and zebra's (10 ms).
     assert!(
-        (fib - down - 0.010).abs() < 1e-6,
-        "FIB programmed at {fib}, session down at {down}, delay 10 ms"
+        (fib - down - 0.070).abs() < 1e-6,
+        "FIB programmed at {fib}, session down at {down}, delay 70 ms"
     );
     let (gap, _) = r.failover().unwrap();
     assert!(gap.as_secs_f64() < 1.1, "ping gap {gap}");
@@ -103,8 +104,8 @@ fn graceful_shutdown_withdraws_within_a_round_trip_plus_the_fib_delay() {
     )[0];
     let lost = group_lost(r, "node-2");
     assert!(
-        lost - 5.0 < 0.0105,
-        "group lost node-2 {:.6} s after the goodbye",
+        (0.070..0.0705).contains(&(lost - 5.0)),
+        "group lost node-2 {:.6} s after the goodbye: a round trip plus 70 ms",
         lost - 5.0
     );
     // FRR without graceful restart says Cease / Peer De-configured (bgpd.c bgp_terminate).

@@ -1,67 +1,21 @@
-//! The cost estimate: blow-ups refused before they start, located at the field responsible;
-//! the limits' flags; the run-time guard; and honesty: for every bundled scenario the
-//! estimate is within 0.5-2x (or 32 MiB) of the measured peak RSS and within 25 % of the
-//! events, measured in a separate `sim` process.
+//! The cost estimate: the limits' flags; the run-time guard; progress changing nothing; and
+//! honesty: for every bundled scenario the estimate is within 0.5-2x (or 32 MiB) of the
+//! measured peak RSS and within 25 % of the events, measured in a separate `sim` process.
+//! (The blow-ups it refuses are cases of the bad-scenario corpus, `blowup_*.ron`, checked
+//! through `validate::check_file` with the rest of the corpus.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use lbsim::cost::{self, Assumptions, Limits};
+use lbsim::cost;
 use lbsim::scenario::Scenario;
+use lbsim::suite::{self, Suite, SuiteOptions};
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 fn sim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The corpus's convention: `<case>.expect` lines `field: <path>`, `line: <n>`,
-/// `contains: <text>`; the error must name the file, the field, the line and every fragment.
-#[test]
-fn resource_blowups_in_the_corpus_are_refused_at_their_field() {
-    let dir = repo("tests/fixtures/bad-scenarios");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "ron")
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("blowup-"))
-        })
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 7, "{cases:?}");
-    for case in cases {
-        let expect = std::fs::read_to_string(case.with_extension("expect")).unwrap();
-        let err = match cost::load(&case, &Limits::default(), &Assumptions::default()) {
-            Ok((_, e)) => panic!("{} was accepted: {}", case.display(), e.table()),
-            Err(e) => e,
-        };
-        let text = err.to_string();
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(text.contains(&name), "{text}");
-        for line in expect.lines() {
-            let Some((key, value)) = line.split_once(": ") else {
-                continue;
-            };
-            match key {
-                "field" => assert!(text.contains(&format!("field `{value}`")), "{text}"),
-                "line" => assert!(text.contains(&format!("{name}:{value}:")), "{text}"),
-                "contains" => assert!(text.contains(value), "{name}: {value:?} not in {text}"),
-                other => panic!("{name}.expect: unknown key {other:?}"),
-            }
-        }
-    }
+    crate::sim_in(&repo(""), args)
 }
 
 #[test]
@@ -93,7 +47,7 @@ fn the_limits_are_flags_on_validate_run_and_suite() {
         "{stderr}"
     );
     // A blow-up that the defaults refuse runs nothing either.
-    let case = repo("tests/fixtures/bad-scenarios/blowup-duration-100000h.ron");
+    let case = repo("tests/fixtures/bad-scenarios/blowup_duration_100000h.ron");
     let (ok, stdout, stderr) = sim(&["run", case.to_str().unwrap()]);
     assert!(!ok && stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("field `duration`"), "{stderr}");
@@ -153,20 +107,15 @@ fn an_impossible_series_is_a_lab_error_not_an_abort() {
     assert!(err.to_string().contains("time series need"), "{err}");
 }
 
-/// One measured run: events and peak RSS from `sim run`'s closing line.
+/// One measured command: events and peak RSS from its closing line.
 struct Measured {
     events: f64,
     rss_mib: Option<f64>,
 }
 
-fn measure(file: &Path, seed: Option<u64>) -> Measured {
-    let mut args = vec!["run".to_string(), file.display().to_string()];
-    if let Some(seed) = seed {
-        args.extend(["--seed".into(), seed.to_string()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, stdout, stderr) = sim(&args);
-    assert!(ok, "{}: {stderr}", file.display());
+fn measure(args: &[&str]) -> Measured {
+    let (ok, stdout, stderr) = sim(args);
+    assert!(ok, "{args:?}: {stderr}");
     let last = stdout.lines().last().unwrap_or_default();
     let number_before = |word: &str| -> Option<f64> {
         let at = last.find(word)?;
@@ -188,10 +137,19 @@ fn measure(file: &Path, seed: Option<u64>) -> Measured {
     }
 }
 
+/// A case of the honesty table: its name, its estimate, and the command that measures it.
+struct Case {
+    name: String,
+    estimate: cost::Estimate,
+    args: Vec<String>,
+    /// Keeps a one-test suite's directory alive while it runs.
+    _dir: Option<tempfile::TempDir>,
+}
+
 /// Every bundled scenario as `sim run` runs it, and each test of the blog suite as the suite
-/// runs its first iteration (seed 1).
-fn bundled() -> Vec<(PathBuf, Option<u64>)> {
-    let mut files = Vec::new();
+/// runs it (its first iteration, seed 1): a suite of that one test, run by `sim suite`.
+fn bundled() -> Vec<Case> {
+    let mut cases = Vec::new();
     for dir in ["scenarios", "scenarios/bench"] {
         let mut here: Vec<PathBuf> = std::fs::read_dir(repo(dir))
             .unwrap()
@@ -199,18 +157,63 @@ fn bundled() -> Vec<(PathBuf, Option<u64>)> {
             .filter(|p| p.extension().is_some_and(|x| x == "ron"))
             .collect();
         here.sort();
-        files.extend(here.into_iter().map(|p| (p, None)));
+        for p in here {
+            let s = Scenario::load(&p).unwrap();
+            cases.push(Case {
+                name: format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()),
+                estimate: cost::estimate(&s),
+                args: vec!["run".into(), p.display().to_string()],
+                _dir: None,
+            });
+        }
     }
-    let suite = lbsim::suite::Suite::load(&repo("scenarios/blog")).unwrap();
-    let base = suite.path.parent().unwrap().to_path_buf();
-    files.extend(
-        suite
-            .file
-            .tests
-            .iter()
-            .map(|t| (base.join(&t.scenario), Some(1))),
-    );
-    files
+    let blog = Suite::load(&repo("scenarios/blog")).unwrap();
+    for (t, path) in blog.file.tests.iter().zip(suite::scenario_paths(&blog)) {
+        let vary = t.vary.as_ref().map_or_else(String::new, |a| {
+            let values: Vec<String> = a
+                .values
+                .iter()
+                .map(|v| match &v.0 {
+                    serde_json::Value::String(s) => format!("{s:?}"),
+                    other => lbsim::sweep::path::label(other),
+                })
+                .collect();
+            format!(
+                ", vary: (path: {:?}, values: [{}])",
+                a.path.to_string(),
+                values.join(", ")
+            )
+        });
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("suite.ron"),
+            format!(
+                "(name: \"one\", iterations: 1, tests: [(name: {:?}, scenario: {:?}{vary})])",
+                t.name,
+                path.display().to_string()
+            ),
+        )
+        .unwrap();
+        let one = Suite::load(dir.path()).unwrap();
+        let opts = SuiteOptions {
+            iterations: Some(1),
+            first_seed: 1,
+        };
+        cases.push(Case {
+            name: format!("blog suite: {}", t.name),
+            estimate: cost::estimate_suite(&one, &opts, &cost::Assumptions::default()),
+            args: vec![
+                "suite".into(),
+                dir.path().display().to_string(),
+                "--iterations".into(),
+                "1".into(),
+                "--seed".into(),
+                "1".into(),
+            ],
+            _dir: Some(dir),
+        });
+    }
+    cases
 }
 
 #[test]
@@ -222,17 +225,13 @@ fn the_estimate_is_honest_for_every_bundled_scenario() {
     );
     let mut failures = Vec::new();
     let mut rss_missing = false;
-    for (file, seed) in bundled() {
-        let s = Scenario::load(&file).unwrap();
-        let e = cost::estimate(&s);
-        let m = measure(&file, seed);
+    for case in bundled() {
+        let e = &case.estimate;
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let m = measure(&args);
         let est_mib = e.peak_memory() / (1024.0 * 1024.0);
         let diff = (e.events() - m.events) / m.events;
-        let name = file
-            .strip_prefix(repo(""))
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+        let name = &case.name;
         let (rss, ratio) = match m.rss_mib {
             Some(r) => (format!("{r:.1}"), format!("{:.2}", est_mib / r)),
             None => ("?".into(), "?".into()),

@@ -202,8 +202,9 @@ fn vegeta_streams_every_result_to_a_file_in_its_csv_encoding() {
         clients: [(name: "vegeta", load: Vegeta(rate: 200), start: "1s", stop: "2s", output: "{variant}_vegeta_200rps.json")])"#,
     );
     let dir = tempfile::tempdir().unwrap();
+    let out = lbsim::outdir::OutDir::claim(dir.path()).unwrap();
     let opts = lbsim::lab::RunOptions {
-        stream_dir: Some(dir.path().to_path_buf()),
+        out: Some(std::sync::Arc::new(out)),
         ..lbsim::lab::RunOptions::default()
     };
     let r = lbsim::lab::run_variant_opts(&s, &s.variant_list()[0], 1, &opts).unwrap();

@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::Path;
 
+use lbsim::manifest::{InputFile, Inputs};
 use lbsim::{output, runner};
 
 use crate::{scenario, small};
@@ -13,7 +14,17 @@ fn outputs(seed: u64, dir: &Path) -> Vec<(String, Vec<u8>)> {
            variants: [(name: "ht", ecmp: (selection: HashThreshold)), (name: "res", ecmp: (selection: Resilient(idle_timer: "1s")))],"#,
     ));
     let results = runner::run_all(&s, seed).unwrap();
-    output::write_all(dir, &results).unwrap();
+    let out = lbsim::outdir::OutDir::claim(dir).unwrap();
+    output::write_all(&out, "", &results).unwrap();
+    let inputs = Inputs::Run {
+        scenario: InputFile {
+            path: "test.ron".into(),
+            sha256: String::new(),
+        },
+        seed,
+        variants: results.iter().map(|r| r.variant.clone()).collect(),
+    };
+    out.seal(inputs).unwrap();
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -45,6 +56,7 @@ fn same_seed_gives_byte_identical_files_and_another_seed_differs() {
             "connections.csv",
             "events.csv",
             "nodes.csv",
+            "run.json",
             "summary.csv",
             "timeseries.csv"
         ]

@@ -193,11 +193,7 @@ fn l2_capture_holds_gratuitous_arp_and_decodes_in_tshark() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("l2.pcap");
     std::fs::write(&file, &pcap).unwrap();
-    let Some(tshark) = ["/usr/bin/tshark", "/usr/local/bin/tshark"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        eprintln!("SKIPPED: tshark not installed; the ARP capture was not dissected");
+    let Some(tshark) = testkit::or_skip(testkit::program("tshark", "tshark")) else {
         return;
     };
     let out = std::process::Command::new(tshark)
@@ -228,7 +224,7 @@ fn blackhole(extra: &str) -> RunResult {
         service: (vip: "10.0.0.200", pods: (replicas: 3, service_time: Constant(time: "100us"))),
         l2: (clients: BehindGateway, base_reachable_time: "120s", switch_aging: "30s",
              flood_unknown_unicast: false, replies_refresh_switch: false{extra}),
-        clients: [(name: "ping", count: 1, load: Ping(interval: "1s"), timeout: "1s", start: "1s")],
+        clients: [(name: "ping", count: 1, load: Ping(interval: "1s"), timeout: "1s", start: "1s", output: "ping.txt")],
     )"#
     )))
     .remove(0)
@@ -241,15 +237,19 @@ fn switch_aging_shorter_than_the_gateways_arp_timeout_blackholes_the_vip() {
     // The last frame from the leader's MAC is the end of its takeover burst (4.4 s); the entry
     // ages 30 s later; traffic returns only when the gateway's REACHABLE entry (60-180 s)
     // expires, its unicast probes are dropped too, and it broadcasts. Then it starts over.
-    let bucket = r.series.timeout.bucket().as_secs_f64();
-    let first_loss = (0..r.series.timeout.len())
-        .find(|&i| r.series.timeout.get(i) > 0)
-        .unwrap() as f64
-        * bucket;
-    // The first probe into the hole (sent at 35 s) times out 1 s later.
+    // The first probe into the hole is sent at 35 s (icmp_seq k leaves at k s: from 1 s, 1 s
+    // apart); probes are not requests, so the ping log says which were lost.
+    let log = &r
+        .tool_files
+        .iter()
+        .find(|(n, _)| n == "ping.txt")
+        .unwrap()
+        .1;
+    let log = lbsim::tools::ping::parse(&String::from_utf8_lossy(log)).unwrap();
+    let first_loss = log.lost[0] as f64;
     assert!(
-        (35.0..37.0).contains(&first_loss),
-        "first lost probe declared at {first_loss} s"
+        (34.0..36.0).contains(&first_loss),
+        "first lost probe sent at {first_loss} s"
     );
     assert!(gap.as_secs_f64() > 20.0, "blackhole lasts {gap}");
     assert!(r

@@ -1,19 +1,37 @@
 //! lbsim's integration tests, one binary with a module per concern.
 
+mod bad_scenarios;
+mod calib;
 mod cli;
 mod control;
 mod cost;
 mod dataplane;
 mod determinism;
 mod layer2;
+mod outputs;
 mod scenarios;
 mod suite;
+mod sweep;
 mod tools;
 
 use std::path::Path;
 
 use lbsim::lab::{run_variant, RunResult};
 use lbsim::scenario::Scenario;
+
+/// Run the `sim` binary in `cwd`: (success, stdout, stderr).
+pub fn sim_in(cwd: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 /// Parse scenario text (panics with the error: tests only).
 pub fn scenario(text: &str) -> Scenario {

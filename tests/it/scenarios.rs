@@ -17,7 +17,9 @@ fn bundled() -> Vec<PathBuf> {
             if p.is_dir() {
                 dirs.push(p);
             } else if p.extension().is_some_and(|x| x == "ron")
-                && p.file_name().is_some_and(|n| n != "suite.ron")
+                && p.file_name().is_some_and(|n| {
+                    n != "suite.ron" && !n.to_string_lossy().ends_with(".sweep.ron")
+                })
             {
                 out.push(p);
             }
@@ -104,5 +106,19 @@ proptest! {
         let at = (0..=at).rev().find(|&i| base.is_char_boundary(i)).unwrap_or(0);
         let text = format!("{}{}{}", &base[..at], insert, &base[at..]);
         let _ = Scenario::parse(Path::new("fuzz.ron"), &text);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = Scenario::parse_bytes(Path::new("fuzz.ron"), &bytes);
+    }
+
+    #[test]
+    fn locating_any_path_in_any_text_never_panics(
+        text in "[(),:\"\\\\a-z0-9\\[\\]{}/* #'\n]{0,120}",
+        path in "[a-z]{1,3}(\\[[0-9]\\])?(\\.[a-z]{1,3}){0,3}",
+    ) {
+        let _ = lbsim::input::locate(&text, &path);
+        let _ = lbsim::input::top_level_fields(&text);
     }
 }

@@ -164,7 +164,11 @@ fn run_once(dir: &Path, out: &Path) -> String {
     let s = Suite::load(dir).unwrap_or_else(|e| panic!("{e}"));
     let run = suite::run(&s, &SuiteOptions::default(), &|| {}).unwrap_or_else(|e| panic!("{e}"));
     let agg = Aggregate::of(&s, &run);
-    suite::write_out(out, &s, &run, &agg).unwrap();
+    let dir = lbsim::outdir::OutDir::claim(out).unwrap();
+    suite::write_out(&dir, &s, &run, &agg).unwrap();
+    let seeds = suite::seeds(&s, &SuiteOptions::default());
+    dir.seal(lbsim::manifest::Inputs::suite(&s, seeds).unwrap())
+        .unwrap();
     suite::tables(&s, &run, &agg)
 }
 
@@ -215,7 +219,12 @@ fn tiny_suite_prints_three_tables_and_writes_its_files_identically_on_any_thread
         .unwrap();
     let again = pool.install(|| run_once(dir.path(), &out2));
     assert_eq!(tables, again);
-    for f in ["suite.csv", "l2_fortio.json", "load/seed-2/timeseries.csv"] {
+    for f in [
+        "suite.csv",
+        "l2_fortio.json",
+        "load/seed-2/timeseries.csv",
+        "run.json",
+    ] {
         assert_eq!(
             std::fs::read(out1.join(f)).unwrap(),
             std::fs::read(out2.join(f)).unwrap(),

@@ -37,14 +37,14 @@ impl EcmpGroup {
     /// filled in one sweep.
     ///
     /// # Errors
-    /// A next hop listed twice; a resilient group with zero buckets; a Maglev table size
-    /// that is not prime or is larger than [`MAX_MAGLEV_TABLE_SIZE`].
+    /// A next hop listed twice, or parameters [`Selection::check`] refuses.
     pub fn new(selection: Selection, next_hops: &[NextHop]) -> Result<Self, EcmpError> {
         for (i, nh) in next_hops.iter().enumerate() {
             if next_hops[..i].contains(nh) {
                 return Err(EcmpError::DuplicateNextHop(*nh));
             }
         }
+        selection.check()?;
         let table = match selection {
             Selection::Modulo => Table::Modulo,
             Selection::HashThreshold => Table::HashThreshold(threshold_bounds(next_hops.len())),
@@ -52,30 +52,14 @@ impl EcmpGroup {
                 buckets,
                 idle_timer,
                 unbalanced_timer,
-            } => {
-                if buckets == 0 {
-                    return Err(EcmpError::ZeroBuckets);
-                }
-                Table::Resilient(ResilientTable::new(
-                    SimTime::ZERO,
-                    buckets,
-                    idle_timer,
-                    unbalanced_timer,
-                    next_hops,
-                ))
-            }
-            Selection::Maglev { table_size } => {
-                if table_size > MAX_MAGLEV_TABLE_SIZE {
-                    return Err(EcmpError::TableTooLarge {
-                        size: table_size,
-                        max: MAX_MAGLEV_TABLE_SIZE,
-                    });
-                }
-                if !is_prime(table_size) {
-                    return Err(EcmpError::TableSizeNotPrime(table_size));
-                }
-                Table::Maglev(maglev_table(table_size, next_hops))
-            }
+            } => Table::Resilient(ResilientTable::new(
+                SimTime::ZERO,
+                buckets,
+                idle_timer,
+                unbalanced_timer,
+                next_hops,
+            )),
+            Selection::Maglev { table_size } => Table::Maglev(maglev_table(table_size, next_hops)),
             Selection::Rendezvous => Table::Rendezvous,
         };
         Ok(EcmpGroup {
@@ -220,22 +204,6 @@ fn mix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Trial division; table sizes are at most 2^24, so at most 2^12 divisions.
-fn is_prime(n: u32) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let n = u64::from(n);
-    let mut d = 2u64;
-    while d * d <= n {
-        if n % d == 0 {
-            return false;
-        }
-        d += 1;
-    }
-    true
-}
-
 /// The two fixed SipHash keys Maglev's `offset` and `skip` come from ("maglev-offset" and
 /// "maglev-skip" as ASCII). Fixed, so that the table is a function of the member ids alone,
 /// as in the paper, where they hash the backend's name.
@@ -300,14 +268,6 @@ mod tests {
             threshold_bounds(3),
             vec![715_827_882, 1_431_655_764, 2_147_483_647]
         );
-    }
-
-    #[test]
-    fn primes() {
-        let primes: Vec<u32> = (0..30).filter(|&n| is_prime(n)).collect();
-        assert_eq!(primes, vec![2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
-        assert!(is_prime(65_537));
-        assert!(!is_prime(65_536));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::fmt;
 use crc::{Crc, CRC_16_IBM_3740, CRC_32_ISO_HDLC};
 use siphasher::sip::SipHasher24;
 
-use super::{linux, FlowKey, HashFields, HashFunction};
+use super::{linux, FlowKey, HashFields, HashFunction, HashSource, RssKey};
 
 /// CRC-16/IBM-3740 (a.k.a. CRC-16/CCITT-FALSE: poly 0x1021, no reflection, no final xor),
 /// the CCITT polynomial offered by switch ASICs for ECMP/LAG hashing.
@@ -84,6 +84,32 @@ pub fn toeplitz(key: &[u8; 40], data: &[u8]) -> u32 {
         }
     }
     result
+}
+
+/// The L4 hash a NIC's RSS stores for a received TCP packet: the Toeplitz hash of the
+/// "TCP/IPv4" input (source address, destination address, source port, destination port;
+/// Microsoft's RSS specification) under `key`. Other protocols get `None`: an ICMP packet
+/// has only an L3 RSS type (no `l4_hash`), and UDP's 4-tuple hashing is off by default on
+/// most NICs (`ethtool -N <if> rx-flow-hash udp4`).
+pub fn rss_l4_hash(key: &RssKey, flow: &FlowKey) -> Option<u32> {
+    if flow.proto != 6 {
+        return None;
+    }
+    let (buf, n) = rss_bytes(HashFields::L3, flow);
+    let mut input = [0u8; 12];
+    input[..n].copy_from_slice(&buf[..n]);
+    input[8..10].copy_from_slice(&flow.sport.to_be_bytes());
+    input[10..12].copy_from_slice(&flow.dport.to_be_bytes());
+    Some(toeplitz(&key.0, &input))
+}
+
+/// A socket's random `sk_txhash` from 64 random bits: `net_tx_rndhash()` (include/net/sock.h)
+/// takes a random u32 and turns 0 into 1.
+pub fn txhash_from(bits: u64) -> u32 {
+    match bits as u32 {
+        0 => 1,
+        h => h,
+    }
 }
 
 /// XOR-fold: XOR the 32-bit words of the selected fields together, XOR in the seed, and mix
@@ -287,5 +313,70 @@ impl FlowHasher {
             }
             Prepared::Linux(key) => linux::multipath_hash(key, self.fields, flow),
         }
+    }
+
+    /// What a forwarding Linux router hashes for a packet of `flow` arriving from `source`:
+    /// `fib_multipath_hash()` (net/ipv4/route.c) with policy 1 returns the packet's L4 hash
+    /// shifted right by one when it has one (`skb_get_hash_raw(skb) >> 1`), and dissects the
+    /// flow keys otherwise. `txhash` is the sending socket's `sk_txhash`, for
+    /// [`HashSource::SocketTxhash`] (`None`: a socket without one, such as ping's).
+    #[inline]
+    pub fn forwarded(&self, source: &HashSource, flow: &FlowKey, txhash: Option<u32>) -> u32 {
+        let l4 = if HashSource::applies_to(self.fields, self.function) {
+            match source {
+                HashSource::FlowKeys => None,
+                HashSource::NicRss { key } => rss_l4_hash(key, flow),
+                HashSource::SocketTxhash { .. } => txhash.filter(|_| flow.proto == 6),
+            }
+        } else {
+            None
+        };
+        match l4 {
+            Some(h) => h >> 1,
+            None => self.hash(flow),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// Microsoft's "Verifying the RSS Hash Calculation" table, IPv4 with TCP ports: source
+    /// 66.9.149.187:2794 to 161.142.100.80:1766 hashes to 0x51ccc178 under the default key.
+    #[test]
+    fn rss_matches_microsofts_verification_suite() {
+        let flow = FlowKey {
+            src: Ipv4Addr::new(66, 9, 149, 187),
+            dst: Ipv4Addr::new(161, 142, 100, 80),
+            proto: 6,
+            sport: 2794,
+            dport: 1766,
+        };
+        assert_eq!(rss_l4_hash(&RssKey::default(), &flow), Some(0x51cc_c178));
+        let icmp = FlowKey { proto: 1, ..flow };
+        assert_eq!(rss_l4_hash(&RssKey::default(), &icmp), None);
+    }
+
+    #[test]
+    fn the_short_cut_is_policy_one_only() {
+        let flow = FlowKey {
+            src: Ipv4Addr::new(198, 18, 0, 2),
+            dst: Ipv4Addr::new(198, 18, 1, 250),
+            proto: 6,
+            sport: 40000,
+            dport: 80,
+        };
+        let tx = HashSource::SocketTxhash { txrehash: true };
+        let p1 = FlowHasher::new(HashFields::FiveTuple, HashFunction::Linux, 1);
+        assert_eq!(p1.forwarded(&tx, &flow, Some(0x8000_0002)), 0x4000_0001);
+        assert_eq!(
+            p1.forwarded(&HashSource::FlowKeys, &flow, None),
+            p1.hash(&flow)
+        );
+        let p0 = FlowHasher::new(HashFields::L3, HashFunction::Linux, 1);
+        assert_eq!(p0.forwarded(&tx, &flow, Some(0x8000_0002)), p0.hash(&flow));
+        assert_eq!(txhash_from(1 << 32), 1);
     }
 }

@@ -44,8 +44,9 @@ mod resilient;
 pub mod whatif;
 
 pub use config::{
-    HashFields, HashFunction, ParseNameError, Selection, DEFAULT_IDLE_TIMER,
+    HashFields, HashFunction, HashSource, ParseNameError, RssKey, Selection, DEFAULT_IDLE_TIMER,
     DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_RESILIENT_BUCKETS, DEFAULT_UNBALANCED_TIMER,
+    MAX_RESILIENT_TIMER,
 };
 pub use group::{EcmpGroup, MAX_MAGLEV_TABLE_SIZE};
 pub use hash::FlowHasher;
@@ -87,5 +88,31 @@ pub enum EcmpError {
         size: u32,
         /// The largest size accepted.
         max: u32,
+    },
+    /// A resilient timer longer than Linux can hold ([`MAX_RESILIENT_TIMER`]).
+    #[error("resilient {name} {timer} is longer than Linux takes (at most {max}: a u32 of 1/100 s)", max = MAX_RESILIENT_TIMER)]
+    TimerTooLarge {
+        /// `idle_timer` or `unbalanced_timer`.
+        name: &'static str,
+        /// The timer asked for.
+        timer: sim_core::SimDuration,
+    },
+    /// A resilient group with fewer buckets than members: Linux gives member i
+    /// round(buckets (i+1) / N) - round(buckets i / N) buckets (`nh_res_group_rebalance`), so
+    /// some members get none and never receive traffic.
+    #[error("a resilient group of {buckets} buckets cannot spread {next_hops} next hops: some would get no bucket and no traffic; use at least {next_hops} buckets (at most 65535; Linux's default is 128)")]
+    TooFewBuckets {
+        /// Buckets asked for.
+        buckets: u16,
+        /// Members the group has at most.
+        next_hops: usize,
+    },
+    /// A Maglev table with fewer slots than members: some members get no slot.
+    #[error("a maglev table of {size} slots cannot hold {next_hops} next hops: some would get no slot and no traffic; use a prime of at least {next_hops} (e.g. 65537)")]
+    TableSmallerThanGroup {
+        /// The table size.
+        size: u32,
+        /// Members the group has at most.
+        next_hops: usize,
     },
 }

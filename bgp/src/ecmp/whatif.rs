@@ -80,9 +80,19 @@ pub fn remap(
     flows: &[FlowKey],
 ) -> (RemapReport, Vec<Move>) {
     let hashes: Vec<u32> = flows.iter().map(|f| hasher.hash(f)).collect();
-    let mut pairs = Vec::with_capacity(flows.len());
+    remap_hashes(&hashes, before, after)
+}
+
+/// [`remap`] for flows whose router hashes are already known (one per flow, in order): for a
+/// hash that is not a function of the flow's header (`HashSource::SocketTxhash`).
+pub fn remap_hashes(
+    hashes: &[u32],
+    before: &EcmpGroup,
+    after: &EcmpGroup,
+) -> (RemapReport, Vec<Move>) {
+    let mut pairs = Vec::with_capacity(hashes.len());
     let (mut moved, mut survivors, mut collateral) = (0u64, 0u64, 0u64);
-    for &h in &hashes {
+    for &h in hashes {
         let old = before.peek(h);
         let new = after.peek(h);
         if old != new {
@@ -105,7 +115,7 @@ pub fn remap(
             part as f64 / whole as f64
         }
     };
-    let n = flows.len() as u64;
+    let n = hashes.len() as u64;
     let report = RemapReport {
         flows: n,
         moved,
@@ -113,8 +123,8 @@ pub fn remap(
         survivors,
         collateral,
         collateral_share: share(collateral, survivors),
-        before: Balance::of(before, &hashes),
-        after: Balance::of(after, &hashes),
+        before: Balance::of(before, hashes),
+        after: Balance::of(after, hashes),
     };
     (report, pairs)
 }

@@ -72,6 +72,28 @@ pub struct SessionConfig {
     pub graceful_restart: Option<SimDuration>,
     /// LOCAL_PREF sent on iBGP sessions.
     pub local_pref: u32,
+    /// How long the first UPDATEs wait after the session is Established (FRR's update-group
+    /// coalesce time, [`frr_coalesce_time`]); routes announced or withdrawn meanwhile go out
+    /// with them. Zero: at once (metallb's native speaker).
+    pub coalesce_time: SimDuration,
+    /// The first periodic KEEPALIVE after the OPEN exchange comes after this share of the
+    /// keepalive interval, in millionths (1..=1,000,000), instead of the whole interval: a
+    /// session that has been up since an unrelated moment, whose keepalive cycle has its own
+    /// phase. `None`: the cycle starts when the session comes up, as in every real speaker.
+    pub keepalive_phase: Option<u32>,
+    /// The first time the session is Established its UPDATEs go out at once, without the
+    /// coalesce time: a session of a cluster that had converged before the run began.
+    pub converged: bool,
+}
+
+/// FRR's update-group coalesce time for a speaker with `peers` configured peers:
+/// `BGP_DEFAULT_SUBGROUP_COALESCE_TIME` 1000 ms plus `BGP_PEER_ADJUST_SUBGROUP_COALESCE_TIME`
+/// 50 ms per peer, at most `BGP_MAX_SUBGROUP_COALESCE_TIME` 10 s (bgpd/bgp_updgrp.h; applied in
+/// bgpd.c `peer_create`). A MetalLB node's FRR has one peer, the router: 1050 ms, the 1.05 s
+/// from a session's Up to its first UPDATE in reallab/profiles/*/frr_router.log.
+pub fn frr_coalesce_time(peers: u32) -> SimDuration {
+    let ms = (1_000 + 50 * u64::from(peers)).min(10_000);
+    SimDuration::from_millis(ms)
 }
 
 /// The three timers FRR lets an operator set, in its order (`timers bgp KEEPALIVE HOLD`,
@@ -130,13 +152,18 @@ impl SessionConfig {
             flavour: Flavour::Native,
             graceful_restart: None,
             local_pref: 0,
+            // metallb `connect`: the UPDATEs follow the KEEPALIVE at once.
+            coalesce_time: SimDuration::ZERO,
+            keepalive_phase: None,
+            converged: false,
         }
     }
 
     /// FRR bgpd with the given timers: active and listening, OpenSent hold 245 s (FRR
     /// `bgp_fsm.c` sets `v_holdtime = 245` "4 minutes" when the connection comes up), start
     /// timer 1 s after a session goes down (`BGP_INIT_START_TIMER`), LOCAL_PREF 100
-    /// (`BGP_DEFAULT_LOCAL_PREF`), no graceful restart unless set.
+    /// (`BGP_DEFAULT_LOCAL_PREF`), no graceful restart unless set, the first UPDATEs after the
+    /// coalesce time of a speaker with one peer ([`frr_coalesce_time`]).
     pub fn frr(local_as: u32, peer_as: u32, router_id: Ipv4Addr, timers: FrrTimers) -> Self {
         SessionConfig {
             local_as,
@@ -153,6 +180,9 @@ impl SessionConfig {
             flavour: Flavour::Frr,
             graceful_restart: None,
             local_pref: 100,
+            coalesce_time: frr_coalesce_time(1),
+            keepalive_phase: None,
+            converged: false,
         }
     }
 

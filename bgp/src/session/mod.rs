@@ -37,7 +37,9 @@ mod config;
 mod io;
 mod timer;
 
-pub use config::{ConnectBackoff, Flavour, FrrTimers, SessionConfig, LARGE_HOLD_TIME};
+pub use config::{
+    frr_coalesce_time, ConnectBackoff, Flavour, FrrTimers, SessionConfig, LARGE_HOLD_TIME,
+};
 pub use io::{Direction, DownReason, Input, Output, State};
 pub use timer::{SplitMix64, Timer, TimerTable};
 
@@ -162,6 +164,10 @@ pub struct Session {
     auto_restart: bool,
     /// Why the session is leaving Established, set by the FSM arm, read by the transition.
     down: Option<(DownReason, Option<SimDuration>)>,
+    /// [`SessionConfig::keepalive_phase`], until the first keepalive cycle is armed.
+    phase_pending: Option<u32>,
+    /// [`SessionConfig::converged`], until the session is first Established.
+    converged_pending: bool,
 }
 
 impl Session {
@@ -169,7 +175,6 @@ impl Session {
     /// run's master seed and a stable name of the peering.
     pub fn new(config: SessionConfig, seed: u64) -> Session {
         Session {
-            config,
             state: State::Idle,
             timers: TimerTable::default(),
             rng: SplitMix64::new(seed),
@@ -181,6 +186,9 @@ impl Session {
             backoff: SimDuration::ZERO,
             auto_restart: false,
             down: None,
+            phase_pending: config.keepalive_phase,
+            converged_pending: config.converged,
+            config,
         }
     }
 
@@ -245,20 +253,26 @@ impl Session {
             Input::BfdDown => self.event(now, Event::BfdDown, &mut out),
             Input::Announce { prefixes, next_hop } => {
                 let changed = self.adj_rib_out.announce(&prefixes, next_hop);
-                if self.state == State::Established && !changed.is_empty() {
+                if self.sending_updates() && !changed.is_empty() {
                     let updates = self.layout().announcements(&changed);
                     self.send_updates(updates, &mut out);
                 }
             }
             Input::Withdraw(prefixes) => {
                 let removed = self.adj_rib_out.withdraw(&prefixes);
-                if self.state == State::Established && !removed.is_empty() {
+                if self.sending_updates() && !removed.is_empty() {
                     let updates = self.layout().withdrawals(&removed);
                     self.send_updates(updates, &mut out);
                 }
             }
         }
         out
+    }
+
+    /// Established and past the coalesce time: a change goes out at once (before, it waits
+    /// for the first full announcement).
+    fn sending_updates(&self) -> bool {
+        self.state == State::Established && self.timers.get(Timer::Coalesce).is_none()
     }
 
     // ----- input routing -------------------------------------------------------------------
@@ -283,6 +297,13 @@ impl Session {
                 Timer::Hold => Event::HoldTimerExpires,
                 Timer::Keepalive => Event::KeepaliveTimerExpires,
                 Timer::IdleHold => Event::AutomaticStart,
+                // Not an RFC 4271 event: the subgroup's first announcement.
+                Timer::Coalesce => {
+                    if self.state == State::Established {
+                        self.announce_all(out);
+                    }
+                    continue;
+                }
             };
             self.event(now, event, out);
         }
@@ -671,14 +692,26 @@ impl Session {
                         hold_time: n.hold,
                         graceful_restart: n.peer_restart,
                     });
-                    let updates = self.layout().announcements(&self.adj_rib_out.all());
-                    self.send_updates(updates, out);
-                    // RFC 4724 §2: End-of-RIB after the initial update, when GR is negotiated.
-                    if n.peer_restart.is_some() {
-                        self.send_updates(vec![Update::end_of_rib()], out);
+                    // FRR: the new update subgroup announces after its coalesce time.
+                    let at_once = std::mem::take(&mut self.converged_pending);
+                    if self.config.coalesce_time > SimDuration::ZERO && !at_once {
+                        self.timers
+                            .set(Timer::Coalesce, now + self.config.coalesce_time);
+                    } else {
+                        self.announce_all(out);
                     }
                 }
             }
+        }
+    }
+
+    /// The whole Adj-RIB-Out, then End-of-RIB when graceful restart is negotiated (RFC 4724 §2:
+    /// End-of-RIB after the initial update).
+    fn announce_all(&mut self, out: &mut Vec<Output>) {
+        let updates = self.layout().announcements(&self.adj_rib_out.all());
+        self.send_updates(updates, out);
+        if self.negotiated.is_some_and(|n| n.peer_restart.is_some()) {
+            self.send_updates(vec![Update::end_of_rib()], out);
         }
     }
 
@@ -875,7 +908,13 @@ impl Session {
             self.timers.stop(Timer::Keepalive);
             return;
         }
-        let interval = if self.config.keepalive_jitter {
+        let interval = if let Some(millionths) = self.phase_pending.take() {
+            // A cycle already under way: the next KEEPALIVE is due after this share of it.
+            let share = u64::from(millionths.clamp(1, 1_000_000));
+            SimDuration::from_nanos(
+                (u128::from(n.keepalive.as_nanos()) * u128::from(share) / 1_000_000) as u64,
+            )
+        } else if self.config.keepalive_jitter {
             self.rng.jitter(n.keepalive)
         } else {
             n.keepalive

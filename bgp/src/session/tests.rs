@@ -269,7 +269,8 @@ fn zero_hold_means_no_keepalives_and_no_hold_timer() {
     let s = established(frr(), 0, None);
     assert_eq!(s.timer(Timer::Hold), None);
     assert_eq!(s.timer(Timer::Keepalive), None);
-    assert_eq!(s.next_timeout(), None);
+    // Only the coalesce timer of the first UPDATEs is left.
+    assert_eq!(s.next_timeout(), s.timer(Timer::Coalesce));
 }
 
 #[test]
@@ -444,6 +445,10 @@ fn adj_rib_out_is_sent_on_establishment_with_end_of_rib_under_gr() {
     s.handle(t(0), Input::TcpConnected { dir: OUT });
     s.handle(t(0), bytes(open(64513, 9, B, Some(120))));
     let out = s.handle(t(0), bytes(keepalive()));
+    assert!(sent(&out).is_empty(), "FRR waits its coalesce time");
+    let due = s.timer(Timer::Coalesce).expect("coalesce timer armed");
+    assert_eq!(due, SimTime::ZERO + SimDuration::from_millis(1050));
+    let out = s.handle(due, Input::Timer);
     let updates: Vec<_> = sent(&out)
         .into_iter()
         .filter_map(|m| match m {
@@ -455,11 +460,51 @@ fn adj_rib_out_is_sent_on_establishment_with_end_of_rib_under_gr() {
     assert_eq!(updates[0].nlri, vec![p]);
     assert_eq!(updates[0].as_path(), Some(&AsPath::sequence(vec![64512])));
     assert!(updates[1].is_end_of_rib());
-    let out = s.handle(t(1), Input::Withdraw(vec![p]));
+    let out = s.handle(t(2), Input::Withdraw(vec![p]));
     let Message::Update(w) = &sent(&out)[0] else {
         panic!()
     };
     assert_eq!(w.withdrawn, vec![p]);
+}
+
+#[test]
+fn changes_during_the_coalesce_time_go_out_with_the_first_announcement() {
+    let mut s = established(frr(), 9, None);
+    let p = Ipv4Prefix::host(Ipv4Addr::new(10, 96, 0, 1));
+    let q = Ipv4Prefix::host(Ipv4Addr::new(10, 96, 0, 2));
+    let out = s.handle(
+        t(0),
+        Input::Announce {
+            prefixes: vec![p, q],
+            next_hop: A,
+        },
+    );
+    assert!(sent(&out).is_empty());
+    assert!(sent(&s.handle(t(0), Input::Withdraw(vec![q]))).is_empty());
+    let due = s.timer(Timer::Coalesce).unwrap();
+    let out = s.handle(due, Input::Timer);
+    let nlri: Vec<_> = sent(&out)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Update(u) => Some(u.nlri),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nlri, vec![vec![p]]);
+}
+
+#[test]
+fn a_keepalive_phase_shortens_only_the_first_cycle() {
+    let config = SessionConfig {
+        keepalive_phase: Some(250_000),
+        ..frr()
+    };
+    let mut s = established(config, 9, None);
+    let first = s.timer(Timer::Keepalive).unwrap();
+    assert_eq!(first, SimTime::ZERO + SimDuration::from_millis(750));
+    s.handle(first, Input::Timer);
+    let second = s.timer(Timer::Keepalive).unwrap();
+    assert_eq!(second - first, SimDuration::from_secs(3));
 }
 
 #[test]

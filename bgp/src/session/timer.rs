@@ -18,15 +18,19 @@ pub enum Timer {
     Keepalive,
     /// IdleHoldTimer (RFC 4271 §8.1.1, AutomaticStart): when to start again after going down.
     IdleHold,
+    /// FRR's update-group coalesce timer (`subgroup_coalesce_timer`, bgp_updgrp_adj.c): when
+    /// the first UPDATEs of an Established session go out.
+    Coalesce,
 }
 
 impl Timer {
     /// Every timer, in table order (ties fire in this order).
-    pub const ALL: [Timer; 4] = [
+    pub const ALL: [Timer; 5] = [
         Timer::ConnectRetry,
         Timer::Hold,
         Timer::Keepalive,
         Timer::IdleHold,
+        Timer::Coalesce,
     ];
 
     fn index(self) -> usize {
@@ -35,6 +39,7 @@ impl Timer {
             Timer::Hold => 1,
             Timer::Keepalive => 2,
             Timer::IdleHold => 3,
+            Timer::Coalesce => 4,
         }
     }
 }
@@ -42,7 +47,7 @@ impl Timer {
 /// One optional deadline per [`Timer`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<SimTime>; 4],
+    deadlines: [Option<SimTime>; 5],
 }
 
 impl TimerTable {
@@ -58,7 +63,7 @@ impl TimerTable {
 
     /// Disarms every timer.
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; 4];
+        self.deadlines = [None; 5];
     }
 
     /// The deadline of `timer`, if armed.

@@ -2,7 +2,7 @@
 //! writes, driven and inspected through `birdc` on its control socket.
 
 use super::lab::{Netns, CLIENT_ADDR, DAEMON_ADDR};
-use super::{find_program, output, poll, run, Skip};
+use super::{output, poll, run};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -67,15 +67,11 @@ impl Installation {
     /// Finds `bird` and `birdc` (Debian's `bird2` package puts them in `/usr/sbin`).
     ///
     /// # Errors
-    /// [`Skip`] when either is missing.
-    pub fn find() -> Result<Installation, Skip> {
-        let find = |name: &str| {
-            find_program(name)
-                .ok_or_else(|| Skip(format!("`{name}` not found (apt-get install bird2)")))
-        };
+    /// [`Missing`](testkit::Missing) when either is missing.
+    pub fn find() -> Result<Installation, testkit::Missing> {
         Ok(Installation {
-            bird: find("bird")?,
-            birdc: find("birdc")?,
+            bird: testkit::program("bird", "bird2")?,
+            birdc: testkit::program("birdc", "bird2")?,
         })
     }
 
@@ -99,7 +95,7 @@ impl Bird {
         let stderr = std::fs::File::create(dir.join("bird.stderr")).map_err(|e| e.to_string())?;
         // `ip netns exec` execs BIRD in place, so the child is BIRD itself: killing it by its
         // id ends the daemon. `-f` keeps it in the foreground as our child.
-        let child = Command::new("ip")
+        let child = testkit::command("ip")
             .args(["netns", "exec", ns.name()])
             .arg(bird)
             .arg("-f")

@@ -9,12 +9,13 @@
 //! Nothing is added to the namespace the test runs in: the veth pair is created inside the
 //! daemon's namespace with its peer end placed straight into the client's.
 
-use super::{run, Skip};
+use super::run;
 use std::fs::File;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::os::raw::c_int;
+use testkit::Missing;
 
 /// The daemon's address, on `lbsim0` in its namespace.
 pub const DAEMON_ADDR: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 1);
@@ -81,12 +82,10 @@ pub struct Lab {
 
 impl Lab {
     /// Builds the lab. Any failure means this environment cannot run the test (no root, no
-    /// iproute2, namespaces or veth refused), so it is a [`Skip`].
-    pub fn build() -> Result<Lab, Skip> {
-        if !super::is_root() {
-            return Err(Skip("not root".into()));
-        }
-        run("ip", &["-V"]).map_err(|e| Skip(format!("iproute2 not available ({e})")))?;
+    /// iproute2, namespaces or veth refused), so it is [`Missing`].
+    pub fn build() -> Result<Lab, Missing> {
+        testkit::root("network namespaces")?;
+        testkit::program("ip", "iproute2")?;
         let base = format!("lbsim-bgp-{}", std::process::id());
         let setup = || -> Result<Lab, String> {
             let lab = Lab {
@@ -115,6 +114,11 @@ impl Lab {
             }
             Ok(lab)
         };
-        setup().map_err(|e| Skip(format!("cannot build the namespace lab: {e}")))
+        setup().map_err(|e| {
+            Missing::new(
+                format!("could not build the namespace lab ({e})"),
+                "needs Linux with network namespaces and veth",
+            )
+        })
     }
 }

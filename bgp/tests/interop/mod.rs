@@ -5,13 +5,8 @@ pub mod bird;
 pub mod lab;
 pub mod peer;
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// Why the environment cannot run the test: printed as `SKIPPED: <reason>` and the test passes.
-#[derive(Debug)]
-pub struct Skip(pub String);
 
 /// Longest any one command (`ip`, `birdc`) may run before it is killed.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,7 +36,7 @@ pub fn output(command: &mut Command) -> Result<Output, String> {
 /// Runs a program (within [`COMMAND_TIMEOUT`]); its stdout, or an error naming the command and
 /// its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = output(Command::new(program).args(args))?;
+    let out = output(testkit::command(program).args(args))?;
     if !out.status.success() {
         return Err(format!(
             "`{program} {}` failed: {}",
@@ -50,27 +45,6 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Whether the effective user is root (read from `/proc`, so no libc binding is needed).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Finds an executable on `PATH` or in the sbin directories, which a non-login `PATH` may lack.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Polls `check` every 100 ms until it gives `Some`; an error after `timeout`.
