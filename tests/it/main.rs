@@ -7,6 +7,7 @@ mod dataplane;
 mod determinism;
 mod layer2;
 mod outputs;
+mod plotdata;
 mod prometheus;
 mod scenarios;
 mod suite;
