@@ -4,7 +4,7 @@
 //! Memory, per variant, with B = duration / timeseries_bucket buckets and S = duration / 15 s
 //! scrapes: each request or ping group B x (4 x 8 + 48) bytes, each node B x (2 x 8 + 48)
 //! bytes, plus 8 bytes per latency bin in use in a bucket (a [`LogHistogram`] holds only the
-//! bins its latencies fell in: 16 per power of two of spread); the scrapes S x 15 x 8 bytes.
+//! bins its latencies fell in: 16 per power of two of spread); the scrapes S x 14 x 8 bytes.
 //! iperf3 groups have no series.
 
 use sim_core::{HistogramSeries, LogHistogram, SimDuration, SimTime, TimeSeries};
