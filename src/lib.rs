@@ -19,5 +19,6 @@ pub mod rows;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod sweep;
 pub mod tools;
 pub mod validate;

@@ -74,6 +74,16 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Sweep a scenario over field values (--vary, or a sweep file): every point x seed x
+    /// variant on all cores; sweep.csv and mean ± 95 % CI per point. `sim sweep merge`
+    /// combines shards.
+    #[command(args_conflicts_with_subcommands = true)]
+    Sweep {
+        #[command(subcommand)]
+        merge: Option<SweepCommand>,
+        #[command(flatten)]
+        args: Option<SweepRunArgs>,
+    },
     /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
     /// marker, every file as run.json lists it (size and sha256).
     Verify {
@@ -144,6 +154,67 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Combine shard directories (`--shard I/N --out DIR`) into exactly the sweep.csv an
+    /// unsharded run writes.
+    Merge {
+        /// Shard directories, or directories holding them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write sweep.csv here.
+        #[arg(long)]
+        out: PathBuf,
+        /// Terminal columns: metrics of sweep.csv (default: failover, latency, throughput, errors).
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// Print one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct SweepRunArgs {
+    /// A sweep file (RON: scenario, axes, seeds), or a scenario file to sweep with --vary.
+    file: PathBuf,
+    /// An axis: a field as the scenario's errors spell it and its values, written as in the
+    /// scenario file (e.g. bgp.router_hold_time=3s,9s or 'variants[frr-bfd].bgp.bfd.detect_multiplier=3,4').
+    #[arg(long, value_name = "PATH=V1,V2,...")]
+    vary: Vec<lbsim::sweep::Axis>,
+    /// Pair the axes' i-th values instead of a grid of every combination.
+    #[arg(long)]
+    zip: bool,
+    /// A fixed change to the base scenario before the axes, e.g. 'bgp.bfd=(detect_multiplier: 3)'.
+    #[arg(long, value_name = "PATH=VALUE")]
+    set: Vec<lbsim::sweep::Setting>,
+    /// Seeds per point: a count (5: seeds S..S+4) or a list (1,2,7); default 3 (or the file's).
+    #[arg(long)]
+    seeds: Option<lbsim::sweep::Seeds>,
+    /// The first seed of a count.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run only this variant (repeatable); default all (or the file's).
+    #[arg(long = "variant")]
+    variants: Vec<String>,
+    /// Run only shard I of N (0-based: $JOB_COMPLETION_INDEX, $SLURM_ARRAY_TASK_ID); needs --out.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<lbsim::sweep::Shard>,
+    /// Write sweep.csv here (with --shard, also shard.json for `sim sweep merge`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Terminal columns: metrics of sweep.csv (default: failover, latency, throughput, errors).
+    #[arg(long = "metric")]
+    metrics: Vec<String>,
+    /// Memory the runs in flight may use together, e.g. 8GiB (default: what the system has
+    /// available); fewer run at once rather than exceed it.
+    #[arg(long, value_parser = lbsim::sweep::budget::parse_size)]
+    max_memory: Option<u64>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// `print!`, except that a reader that went away (`sim run ... | head`) ends the program
 /// quietly instead of panicking, and other write errors are returned.
 macro_rules! out {
@@ -185,6 +256,19 @@ fn main() -> ExitCode {
             iterations,
             seed,
         } => suite(&dir, out, iterations, seed, Print { json, epoch }),
+        Command::Sweep { merge, args } => match (merge, args) {
+            (
+                Some(SweepCommand::Merge {
+                    dirs,
+                    out,
+                    metrics,
+                    json,
+                }),
+                _,
+            ) => sweep_merge(&dirs, &out, &metrics, json),
+            (None, Some(a)) => sweep(a),
+            (None, None) => Err("sim sweep FILE [--vary PATH=V1,V2,...] or sim sweep merge DIR... --out OUT (see --help)".into()),
+        },
         Command::Validate { files } => validate(&files),
         Command::Verify { dir } => verify(&dir),
         Command::Hash {
@@ -277,6 +361,7 @@ fn run(
                 file.display()
             ))
         }
+        Checked::Sweep(_) => return Err(sweep_file_hint(&file)),
     };
     let seed = seed.unwrap_or(scenario.seed);
     // Every output path is checked before the simulation starts; nothing is replaced until
@@ -358,7 +443,6 @@ fn suite(
     seed: u64,
     print: Print,
 ) -> Result<(), String> {
-    use std::io::IsTerminal;
     let wall = Instant::now();
     let loaded = match checked(dir)? {
         Checked::Suite(s) => *s,
@@ -369,6 +453,7 @@ fn suite(
                 dir.display()
             ))
         }
+        Checked::Sweep(_) => return Err(sweep_file_hint(dir)),
     };
     if iterations == Some(0) {
         return Err("--iterations must be at least 1".into());
@@ -384,26 +469,10 @@ fn suite(
         .map(OutDir::claim)
         .transpose()
         .map_err(|e| e.to_string())?;
-    // A progress bar only for a person watching: never in CI logs or pipes.
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(suite::job_count(&loaded, &opts) as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    });
-    let tick = || {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    };
-    let run = suite::run(&loaded, &opts, &tick);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let run = run.map_err(|e| e.to_string())?;
+    let run = with_progress(suite::job_count(&loaded, &opts), |tick| {
+        suite::run(&loaded, &opts, tick)
+    })
+    .map_err(|e| e.to_string())?;
     let agg = suite::Aggregate::of(&loaded, &run);
     if print.json {
         print_json(&lbsim::rows::SuiteJson::of(&loaded.file.name, &agg))?;
@@ -422,6 +491,146 @@ fn suite(
     let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
     let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
     print.note(&format!("\n{line}"))
+}
+
+fn sweep_file_hint(file: &std::path::Path) -> String {
+    format!(
+        "{} is a sweep file: run it with `sim sweep {}`",
+        file.display(),
+        file.display()
+    )
+}
+
+fn sweep(a: SweepRunArgs) -> Result<(), String> {
+    use lbsim::sweep::{budget, run, table, Shard, Sweep, SweepArgs};
+    let wall = Instant::now();
+    if a.shard.is_some() && a.out.is_none() {
+        return Err("--shard needs --out DIR: the shard directory `sim sweep merge` reads".into());
+    }
+    let args = SweepArgs {
+        set: a.set,
+        vary: a.vary,
+        zip: a.zip,
+        seeds: a.seeds,
+        first_seed: a.seed,
+        variants: a.variants,
+    };
+    let sweep = Sweep::load(&a.file, &args).map_err(|e| e.to_string())?;
+    for w in &sweep.warnings {
+        eprintln!("{w}");
+    }
+    let out = a
+        .out
+        .as_deref()
+        .map(OutDir::claim)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let shard = a.shard.unwrap_or(Shard::ALL);
+    let plan = run::RunPlan {
+        shard,
+        memory_limit: a.max_memory.or_else(budget::available_bytes),
+        ..run::RunPlan::default()
+    };
+    let done = with_progress(sweep.runs(shard), |tick| run::run(&sweep, &plan, tick))
+        .map_err(|e| e.to_string())?;
+    let summary = table::summarize(&done.records);
+    if a.json {
+        outln!(
+            "{}",
+            table::json(&sweep.def, shard, &done.records, &summary)
+        );
+    } else {
+        out!("{}", table::render(&sweep.def, &summary, &a.metrics)?);
+    }
+    if let Some(dir) = &out {
+        let sharded = a.shard.is_some().then_some(shard);
+        table::write_dir(dir, &sweep.def, sharded, &done.records).map_err(|e| e.to_string())?;
+        let what = match a.shard {
+            Some(s) => format!(
+                "shard {}/{} ({} of {} points): {} and {}",
+                s.index,
+                s.count,
+                (0..sweep.points.len()).filter(|&p| s.has(p)).count(),
+                sweep.points.len(),
+                table::CSV_FILE,
+                table::SHARD_FILE
+            ),
+            None => table::CSV_FILE.to_string(),
+        };
+        let line = format!("wrote {what} and run.json to {}", dir.root().display());
+        if a.json {
+            eprintln!("{line}");
+        } else {
+            outln!("\n{line}");
+        }
+    }
+    let line = report::closing_line_of(
+        done.totals,
+        "run",
+        wall.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+    );
+    let line = format!("{line}; at most {} runs in flight", done.in_flight);
+    if a.json {
+        eprintln!("{line}");
+    } else {
+        outln!("\n{line}");
+    }
+    Ok(())
+}
+
+fn sweep_merge(
+    dirs: &[PathBuf],
+    out: &std::path::Path,
+    metrics: &[String],
+    json: bool,
+) -> Result<(), String> {
+    use lbsim::sweep::{table, Shard};
+    let (def, records) = table::merge(dirs, out).map_err(|e| e.to_string())?;
+    let dir = OutDir::claim(out).map_err(|e| e.to_string())?;
+    let summary = table::summarize(&records);
+    table::write_dir(&dir, &def, None, &records).map_err(|e| e.to_string())?;
+    if json {
+        outln!("{}", table::json(&def, Shard::ALL, &records, &summary));
+        eprintln!(
+            "wrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
+    } else {
+        out!("{}", table::render(&def, &summary, metrics)?);
+        outln!(
+            "\nwrote {} and run.json to {}",
+            table::CSV_FILE,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Run `f` with a progress bar of `runs` on stderr, ticked once per finished run, only for a
+/// person watching: never in CI logs or pipes.
+fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(runs as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let out = f(&tick);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    out
 }
 
 /// The process's peak resident set (VmHWM), where /proc tells it.

@@ -55,6 +55,23 @@ pub enum Inputs {
         /// The tests, in the suite's order.
         tests: Vec<SuiteTest>,
     },
+    /// `sim sweep` and `sim sweep merge` (which writes what the unsharded sweep does).
+    Sweep {
+        /// The sweep file as given (if any), then the base scenario file (`files` is what the
+        /// run wrote).
+        input_files: Vec<InputFile>,
+        /// The axes, `path=value,value,...`.
+        axes: Vec<String>,
+        /// `Grid` or `Zip`.
+        combine: String,
+        /// The seeds of every point.
+        seeds: Vec<u64>,
+        /// The variants run.
+        variants: Vec<String>,
+        /// `I/N` for one shard's directory; absent for the whole sweep.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<String>,
+    },
 }
 
 /// One test of a suite.
@@ -66,6 +83,9 @@ pub struct SuiteTest {
     pub scenario: InputFile,
     /// Its variants.
     pub variants: Vec<String>,
+    /// The scenario field a suite's `vary` set for this test, `path=value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vary: Option<String>,
 }
 
 /// A file the run read.
@@ -118,6 +138,14 @@ impl Inputs {
                 name: t.name.clone(),
                 scenario: InputFile::read(p)?,
                 variants: s.variant_list().into_iter().map(|v| v.name).collect(),
+                vary: t.vary.as_ref().map(|a| {
+                    let values: Vec<String> = a
+                        .values
+                        .iter()
+                        .map(|v| crate::sweep::path::label(&v.0))
+                        .collect();
+                    format!("{}={}", a.path, values.join(","))
+                }),
             });
         }
         Ok(Inputs::Suite {
@@ -253,6 +281,23 @@ impl Manifest {
                 tests.len(),
                 seeds.len(),
                 if seeds.len() == 1 { "" } else { "s" }
+            ),
+            Inputs::Sweep {
+                input_files,
+                axes,
+                seeds,
+                shard,
+                ..
+            } => format!(
+                "sim sweep {}, {} ax{}, {} seed{}{}",
+                input_files.first().map_or("", |f| f.path.as_str()),
+                axes.len(),
+                if axes.len() == 1 { "is" } else { "es" },
+                seeds.len(),
+                if seeds.len() == 1 { "" } else { "s" },
+                shard
+                    .as_ref()
+                    .map_or_else(String::new, |s| format!(", shard {s}"))
             ),
         }
     }

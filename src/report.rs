@@ -82,12 +82,8 @@ fn requests_table(out: &mut String, results: &[RunResult], w: usize) {
     );
     for r in results {
         let b = ingress_balance(r);
-        let moved: u64 = r.changes.iter().map(|c| c.moved).sum();
-        let broken: u64 = r
-            .changes
-            .iter()
-            .map(|c| c.broken_reset + c.broken_timeout)
-            .sum();
+        let moved = r.connections_moved();
+        let broken = r.connections_broken();
         let c = &r.counts;
         let _ = writeln!(
             out,
@@ -279,15 +275,55 @@ pub fn closing_line(
     wall_secs: f64,
     peak_rss_mib: Option<f64>,
 ) -> String {
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let requests: u64 = results.iter().map(|r| r.counts.started).sum();
-    let sim_s: f64 = results.iter().map(|r| r.sim_time.as_secs_f64()).sum();
+    let mut totals = RunTotals::default();
+    for r in results {
+        totals.add(r);
+    }
+    closing_line_of(totals, noun, wall_secs, peak_rss_mib)
+}
+
+/// What a closing line adds up, kept as runs finish (a sweep does not keep its runs).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    /// Runs.
+    pub runs: usize,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Requests started.
+    pub requests: u64,
+}
+
+impl RunTotals {
+    /// Count one more run.
+    pub fn add(&mut self, r: &RunResult) {
+        self.runs += 1;
+        self.sim_s += r.sim_time.as_secs_f64();
+        self.events += r.events;
+        self.requests += r.counts.started;
+    }
+}
+
+/// [`closing_line`] from totals.
+pub fn closing_line_of(
+    t: RunTotals,
+    noun: &str,
+    wall_secs: f64,
+    peak_rss_mib: Option<f64>,
+) -> String {
+    let RunTotals {
+        runs,
+        sim_s,
+        events,
+        requests,
+    } = t;
     let rss = peak_rss_mib.map_or_else(String::new, |m| format!(", peak RSS {m:.1} MiB"));
     format!(
         "simulated {:.3} s ({} {noun}{}), {} events, {} requests in {:.3} s wall: {:.2} M events/s, {:.2} M requests/s{}",
         sim_s,
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
+        runs,
+        if runs == 1 { "" } else { "s" },
         events,
         requests,
         wall_secs,

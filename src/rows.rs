@@ -89,12 +89,8 @@ pub fn summary(results: &[RunResult]) -> Vec<SummaryRow<'_>> {
                 connections_opened: r.counts.connections,
                 throughput_rps: rps(r),
                 route_changes: r.changes.len(),
-                connections_moved: r.changes.iter().map(|c| c.moved).sum(),
-                connections_broken: r
-                    .changes
-                    .iter()
-                    .map(|c| c.broken_reset + c.broken_timeout)
-                    .sum(),
+                connections_moved: r.connections_moved(),
+                connections_broken: r.connections_broken(),
                 balance_max_over_mean: b.max_over_mean,
                 balance_jain: b.jain,
             }

@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use bgp::ecmp::{HashFields, HashFunction, Selection};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::{setting, SimDuration};
 
 use crate::input::{self, locate, write_place};
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in output.
@@ -73,7 +73,7 @@ fn default_bucket() -> SimDuration {
 }
 
 /// A link's delay and rate.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// One-way propagation delay.
@@ -88,7 +88,7 @@ fn ten_gig() -> Bandwidth {
 }
 
 /// Where clients, router and nodes sit relative to each other.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Each client to the router.
@@ -117,7 +117,7 @@ impl Default for Network {
 }
 
 /// The worker nodes: `node-1` .. `node-N`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
@@ -139,7 +139,7 @@ fn default_cores() -> u16 {
 }
 
 /// `spec.externalTrafficPolicy`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum TrafficPolicy {
     /// Any node accepts, SNATs, and may forward to a pod on another node.
     Cluster,
@@ -148,7 +148,7 @@ pub enum TrafficPolicy {
 }
 
 /// kube-proxy's mode and, for IPVS, its scheduler.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum KubeProxyMode {
     /// iptables: a uniformly random endpoint per new connection (statistic --probability chain).
     Iptables,
@@ -159,7 +159,7 @@ pub enum KubeProxyMode {
 }
 
 /// The LoadBalancer service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// The Kubernetes Service's name: the `service` label of its series in the OpenMetrics
@@ -215,7 +215,7 @@ fn default_endpoint_removal() -> SimDuration {
 }
 
 /// Where pods go.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Placement {
     /// Round robin over all nodes (anti-affinity spread): pod i on node (i mod N) + 1.
     Spread,
@@ -224,7 +224,7 @@ pub enum Placement {
 }
 
 /// Pods: replicas, CPU and how long a request takes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pods {
     /// Number of pods.
@@ -249,7 +249,7 @@ fn spread() -> Placement {
 }
 
 /// A distribution of service times.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum ServiceTime {
     /// Always the same.
     Constant {
@@ -271,7 +271,7 @@ pub enum ServiceTime {
 }
 
 /// The router's ECMP configuration.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Ecmp {
     /// Which header fields feed the hash.
@@ -323,7 +323,7 @@ impl Default for Ecmp {
 }
 
 /// Next-hop order in the ECMP group.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum NexthopOrder {
     /// Sorted by next-hop address, as zebra keeps a nexthop group (`nexthop_group_add_sorted`
     /// in FRR lib/nexthop_group.c).
@@ -333,7 +333,7 @@ pub enum NexthopOrder {
 }
 
 /// The BGP control plane.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BgpSpec {
     /// Which speaker runs on the nodes.
@@ -382,7 +382,7 @@ fn as_number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 
 /// Layer 2 mode: the nodes, the clients' gateway (or the clients themselves) and a switch on
 /// one segment; each node's speaker runs memberlist and answers ARP for the IP it leads.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct L2Spec {
     /// Where the clients sit.
@@ -430,7 +430,7 @@ fn default_aging() -> SimDuration {
 }
 
 /// Where L2-mode clients sit.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum ClientPlacement {
     /// On the nodes' segment: each client resolves the VIP itself.
     OnSegment,
@@ -439,7 +439,7 @@ pub enum ClientPlacement {
 }
 
 /// `arp_accept` values.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 pub enum ArpAcceptSetting {
     /// 0: unsolicited ARP never creates an entry (it still updates one).
     #[default]
@@ -451,7 +451,7 @@ pub enum ArpAcceptSetting {
 }
 
 /// The speaker on the nodes.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum SpeakerKind {
     /// MetalLB's own Go speaker: hold 90 s, no NOTIFICATION on close, no receive hold timer.
     Native,
@@ -476,7 +476,7 @@ fn default_connect_retry() -> SimDuration {
 }
 
 /// A BFD profile (MetalLB BFDProfile: receiveInterval, transmitInterval, detectMultiplier).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BfdSpec {
     /// Desired minimum transmit interval.
@@ -503,7 +503,7 @@ fn detect_multiplier<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
 }
 
 /// A kind of load generator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     /// Name; instances are `name-1` .. `name-count`.
@@ -553,7 +553,7 @@ pub struct ClientSpec {
 }
 
 /// Where a client runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum ClientLocation {
     /// Outside the cluster.
     #[default]
@@ -579,7 +579,7 @@ fn default_response_bytes() -> u32 {
 }
 
 /// Open or closed loop.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 pub enum Load {
     /// Requests at a rate regardless of answers (vegeta, fortio).
     OpenLoop {
@@ -666,7 +666,7 @@ fn default_ping_interval() -> SimDuration {
 }
 
 /// Arrival spacing of an open loop.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Pacing {
     /// Exponential gaps.
     Poisson,
@@ -675,7 +675,7 @@ pub enum Pacing {
 }
 
 /// Connection reuse.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum Connections {
     /// A new connection (fresh source port) for every request.
     PerRequest,
@@ -688,7 +688,7 @@ pub enum Connections {
 }
 
 /// One scripted change: exactly one action at a time.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedEvent {
     /// When.
@@ -799,7 +799,7 @@ impl ScriptedEvent {
 }
 
 /// A variant: the base scenario with some settings replaced.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Name in output.
@@ -822,7 +822,7 @@ pub struct Variant {
 }
 
 /// Replacement ECMP settings.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EcmpPatch {
     /// See [`Ecmp::fields`].
@@ -842,7 +842,7 @@ pub struct EcmpPatch {
 }
 
 /// Replacement service settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
     /// See [`Service::name`].
@@ -903,6 +903,13 @@ impl fmt::Display for Bandwidth {
             b if b % 1_000_000 == 0 => write!(f, "{}Mbit/s", b / 1_000_000),
             b => write!(f, "{b}bit/s"),
         }
+    }
+}
+
+/// Written as it is read (`"10Gbit/s"`), so a scenario serializes to what its file says.
+impl Serialize for Bandwidth {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -1012,30 +1019,46 @@ impl Scenario {
     /// # Errors
     /// A [`ScenarioError`] naming the file, position, field and the problem.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = input::parse_ron(text, 64).map_err(|e| ScenarioError {
+        let scenario: Scenario = input::parse_ron(text, 64).map_err(|e| ScenarioError {
             file: path.to_path_buf(),
             position: e.position,
             field: e.field,
             message: e.message,
         })?;
-        let notes = scenario
-            .validate()
-            .map_err(|(field, message)| ScenarioError {
-                file: path.to_path_buf(),
-                position: locate(text, &field),
-                field,
-                message,
-            })?;
-        scenario.warnings = notes
+        scenario.checked_at(path, |field| locate(text, field))
+    }
+
+    /// Check a scenario built in memory (a sweep point) as [`Scenario::parse`] checks a file,
+    /// with its warnings; errors and warnings name `path` and the field, without a line.
+    ///
+    /// # Errors
+    /// A [`ScenarioError`] naming the field and the problem.
+    pub fn checked(self, path: &Path) -> Result<Scenario, ScenarioError> {
+        self.checked_at(path, |_| None)
+    }
+
+    /// Validate, keeping the warnings; `position` locates a field in the file.
+    fn checked_at(
+        mut self,
+        path: &Path,
+        position: impl Fn(&str) -> Option<(usize, usize)>,
+    ) -> Result<Scenario, ScenarioError> {
+        let notes = self.validate().map_err(|(field, message)| ScenarioError {
+            file: path.to_path_buf(),
+            position: position(&field),
+            field,
+            message,
+        })?;
+        self.warnings = notes
             .into_iter()
             .map(|(field, message)| Warning {
                 file: path.to_path_buf(),
-                position: locate(text, &field),
+                position: position(&field),
                 field,
                 message,
             })
             .collect();
-        Ok(scenario)
+        Ok(self)
     }
 
     /// The names of the nodes, `node-1` ..

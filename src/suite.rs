@@ -98,6 +98,11 @@ pub struct TestSpec {
     /// to `OUT/` itself, under their own names, where the blog's scripts look for them.
     #[serde(default = "yes")]
     pub top_level: bool,
+    /// One test per value of a scenario field, as `sim sweep --vary` takes it: test
+    /// `<name>-<value>` runs the scenario with the field set to the value, e.g.
+    /// `vary: (path: "clients[0].count", values: [10, 50])` makes `<name>-10` and `<name>-50`.
+    #[serde(default)]
+    pub vary: Option<crate::sweep::Axis>,
 }
 
 /// A latency row group: p50, p99, p99.9 of one test's L2 and BGP variants.
@@ -293,10 +298,15 @@ impl Suite {
             scenarios: Vec::new(),
         };
         for (t, p) in suite.file.tests.iter().zip(scenario_paths(&suite)) {
-            let s = Scenario::load(&p).map_err(|source| SuiteError::Scenario {
+            let error = |source| SuiteError::Scenario {
                 test: t.name.clone(),
                 source,
-            })?;
+            };
+            let mut s = Scenario::load(&p).map_err(error)?;
+            if let Some(axis) = &t.vary {
+                let assigns: Vec<_> = axis.values.iter().map(|v| (&axis.path, &v.0)).collect();
+                s = crate::sweep::path::with_values(&s, &assigns, &p).map_err(error)?;
+            }
             suite.scenarios.push(s);
         }
         suite.check_variants(text)?;
@@ -407,8 +417,10 @@ impl SuiteFile {
             field,
             message,
         };
-        let file: SuiteFile =
+        let mut file: SuiteFile =
             input::parse_ron(text, 32).map_err(|e| error(e.position, e.field, e.message))?;
+        file.tests = expand_varied(std::mem::take(&mut file.tests))
+            .map_err(|(field, message)| error(locate(text, &field), field, message))?;
         file.validate()
             .map_err(|(field, message)| error(locate(text, &field), field, message))?;
         Ok(file)
@@ -478,6 +490,35 @@ impl SuiteFile {
         }
         Ok(())
     }
+}
+
+/// A test with `vary` becomes one test per value, `<name>-<value>`, each with that one value.
+/// Errors are (field path, message).
+fn expand_varied(tests: Vec<TestSpec>) -> Result<Vec<TestSpec>, (String, String)> {
+    let mut out = Vec::with_capacity(tests.len());
+    for (i, t) in tests.into_iter().enumerate() {
+        match &t.vary {
+            Some(axis) if axis.values.is_empty() => {
+                return Err((
+                    format!("tests[{i}].vary.values"),
+                    "give at least one value".into(),
+                ))
+            }
+            Some(axis) => {
+                for v in &axis.values {
+                    let mut one = t.clone();
+                    one.name = format!("{}-{}", t.name, crate::sweep::path::label(&v.0));
+                    one.vary = Some(crate::sweep::Axis {
+                        path: axis.path.clone(),
+                        values: vec![v.clone()],
+                    });
+                    out.push(one);
+                }
+            }
+            None => out.push(t),
+        }
+    }
+    Ok(out)
 }
 
 /// Mean and 95 % confidence interval of a sample.
@@ -698,7 +739,7 @@ pub fn run(
 }
 
 /// One run's numbers, by metric name (units in the names, as in summary.csv).
-fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
+pub fn metrics(s: &Scenario, r: &RunResult) -> Vec<(&'static str, f64)> {
     let mut m = Vec::new();
     let window = load_window_s(s);
     m.push(("requests_ok", r.counts.ok as f64));
@@ -854,7 +895,7 @@ impl Aggregate {
 }
 
 /// `12.345 ± 0.678` with `decimals`, or the value alone for one iteration; `-` if absent.
-fn pm(s: Option<Stats>, scale: f64, decimals: usize) -> String {
+pub(crate) fn pm(s: Option<Stats>, scale: f64, decimals: usize) -> String {
     match s {
         None => "-".into(),
         Some(s) if s.n > 1 => format!(

@@ -5,6 +5,7 @@
 //! ```text
 //!  path ─▶ check_file ─┬─ a suite (a directory, `suite.ron`, or a top level with `tests`)
 //!                      │     ─▶ Suite::load (the suite file, then every scenario it lists)
+//!                      ├─ a sweep (a top level with `scenario`) ─▶ Sweep::load (every point)
 //!                      └─ otherwise ─▶ Scenario::load (bytes ─▶ text ─▶ RON ─▶ validation)
 //!                                            │
 //!                  Report { checked, warnings() } ◀─┘   or Error (file:line:col: field: why)
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::input;
 use crate::scenario::{Scenario, ScenarioError, Warning};
 use crate::suite::{Suite, SuiteError, SUITE_FILE};
+use crate::sweep::{Sweep, SweepArgs, SweepError};
 
 /// What a file turned out to be, loaded and validated.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ pub enum Checked {
     Scenario(Box<Scenario>),
     /// A suite file and the scenarios it lists.
     Suite(Box<Suite>),
+    /// A sweep file, every point built and checked.
+    Sweep(Box<Sweep>),
 }
 
 /// A file that passed.
@@ -41,6 +45,7 @@ impl Report {
         match &self.checked {
             Checked::Scenario(s) => s.warnings.iter().collect(),
             Checked::Suite(s) => s.scenarios.iter().flat_map(|s| &s.warnings).collect(),
+            Checked::Sweep(s) => s.warnings.iter().collect(),
         }
     }
 
@@ -57,6 +62,12 @@ impl Report {
                     plural(variants, "variant")
                 )
             }
+            Checked::Sweep(s) => format!(
+                "ok (sweep of {} x {} x {})",
+                plural(s.points.len(), "point"),
+                plural(s.def.seeds.len(), "seed"),
+                plural(s.def.variants.len(), "variant")
+            ),
         }
     }
 }
@@ -69,6 +80,8 @@ pub enum Error {
     Scenario(ScenarioError),
     /// A suite file or one of its scenarios.
     Suite(SuiteError),
+    /// A sweep file, its scenario or one of its points.
+    Sweep(SweepError),
 }
 
 impl fmt::Display for Error {
@@ -76,6 +89,7 @@ impl fmt::Display for Error {
         match self {
             Error::Scenario(e) => e.fmt(f),
             Error::Suite(e) => e.fmt(f),
+            Error::Sweep(e) => e.fmt(f),
         }
     }
 }
@@ -83,13 +97,17 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Load and validate `path`: a suite (a directory holding `suite.ron`, a file named
-/// `suite.ron`, or a file whose top level has `tests` and no `nodes`) or a scenario.
+/// `suite.ron`, or a file whose top level has `tests` and no `nodes`), a sweep file (a top
+/// level with `scenario` and no `name`) or a scenario.
 ///
 /// # Errors
 /// An [`Error`] with the file, line, column, field and what would be valid.
 pub fn check_file(path: &Path) -> Result<Report, Error> {
     let checked = if is_suite(path) {
         Checked::Suite(Box::new(Suite::load(path).map_err(Error::Suite)?))
+    } else if is_sweep(path) {
+        let sweep = Sweep::load(path, &SweepArgs::default()).map_err(Error::Sweep)?;
+        Checked::Sweep(Box::new(sweep))
     } else {
         Checked::Scenario(Box::new(Scenario::load(path).map_err(Error::Scenario)?))
     };
@@ -105,12 +123,28 @@ pub fn is_suite(path: &Path) -> bool {
     if path.is_dir() || path.file_name().is_some_and(|n| n == SUITE_FILE) {
         return true;
     }
+    let fields = top_level_fields(path);
+    fields.iter().any(|f| f == "tests") && !fields.iter().any(|f| f == "nodes")
+}
+
+/// Whether `path` is a sweep file ([`crate::sweep::is_sweep_file`]).
+pub fn is_sweep(path: &Path) -> bool {
     let Ok(bytes) = std::fs::read(path) else {
         return false;
     };
-    let Ok(text) = input::decode(&bytes) else {
-        return false;
+    input::decode(&bytes).is_ok_and(crate::sweep::is_sweep_file)
+}
+
+/// The top-level field names of the RON file at `path` (none when it cannot be read).
+fn top_level_fields(path: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
     };
-    let fields = input::top_level_fields(text);
-    fields.contains(&"tests") && !fields.contains(&"nodes")
+    let Ok(text) = input::decode(&bytes) else {
+        return Vec::new();
+    };
+    input::top_level_fields(text)
+        .into_iter()
+        .map(String::from)
+        .collect()
 }

@@ -454,6 +454,19 @@ impl RunResult {
             .any(|(_, p)| p.open_at_end && p.longest_gap == longest)
     }
 
+    /// Established connections whose next hop changed, summed over the route changes.
+    pub fn connections_moved(&self) -> u64 {
+        self.changes.iter().map(|c| c.moved).sum()
+    }
+
+    /// Of the moved connections, those that failed (reset or timeout) at their next packet.
+    pub fn connections_broken(&self) -> u64 {
+        self.changes
+            .iter()
+            .map(|c| c.broken_reset + c.broken_timeout)
+            .sum()
+    }
+
     /// Pings that got no answer, over all ping instances; `None` without ping clients.
     pub fn lost_probes(&self) -> Option<u64> {
         let mut pings = self.pings().peekable();

@@ -149,6 +149,19 @@ impl Series {
         }
     }
 
+    /// Bytes per time bucket this scenario's series hold, for a memory estimate: the fixed
+    /// part (module docs) plus 32 latency bins per series (latencies of one bucket within a
+    /// factor of 4 of each other; a wider spread holds more, at most 976 bins).
+    pub fn bytes_per_bucket(scenario: &Scenario) -> u64 {
+        const BINS: u64 = 32 * 8;
+        let groups = scenario
+            .clients
+            .iter()
+            .filter(|c| !matches!(c.load, Load::Iperf3 { .. }))
+            .count() as u64;
+        groups * (4 * 8 + 48 + BINS) + u64::from(scenario.nodes.count) * (2 * 8 + 48 + BINS)
+    }
+
     /// Group `g` sent a request or probe.
     pub fn sent(&mut self, g: u32, now: SimTime) {
         if let Some(s) = self.groups.get_mut(g as usize) {

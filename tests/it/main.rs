@@ -11,6 +11,7 @@ mod plotdata;
 mod prometheus;
 mod scenarios;
 mod suite;
+mod sweep;
 mod tools;
 
 use std::path::Path;

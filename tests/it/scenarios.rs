@@ -17,7 +17,9 @@ fn bundled() -> Vec<PathBuf> {
             if p.is_dir() {
                 dirs.push(p);
             } else if p.extension().is_some_and(|x| x == "ron")
-                && p.file_name().is_some_and(|n| n != "suite.ron")
+                && p.file_name().is_some_and(|n| {
+                    n != "suite.ron" && !n.to_string_lossy().ends_with(".sweep.ron")
+                })
             {
                 out.push(p);
             }

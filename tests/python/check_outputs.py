@@ -4,7 +4,8 @@ options, with the columns and polars dtypes docs/outputs.md lists, and like file
 
     check_outputs.py --sim target/release/sim --out DIR
 
-runs scenarios/*.ron and scenarios/bench/*.ron with `sim run --out DIR/<name>` and the blog
+runs scenarios/*.ron, scenarios/bench/*.ron and the sweeps' base scenarios
+(scenarios/sweeps/*.ron but *.sweep.ron) with `sim run --out DIR/<name>` and the blog
 suite with `sim suite scenarios/blog --iterations 1 --out DIR/blog`, then checks every CSV.
 Prints `SKIPPED: ...` and exits 0 when pandas or polars cannot be imported; ends with the line
 `N passed, N failed` and exits 1 on any failure.
@@ -95,6 +96,10 @@ def main():
     if not a.skip_runs:
         scenarios = sorted(glob.glob(os.path.join(ROOT, "scenarios", "*.ron")))
         scenarios += sorted(glob.glob(os.path.join(ROOT, "scenarios", "bench", "*.ron")))
+        # The sweeps' base scenarios (a *.sweep.ron is a sweep, not a scenario).
+        scenarios += sorted(
+            f for f in glob.glob(os.path.join(ROOT, "scenarios", "sweeps", "*.ron")) if not f.endswith(".sweep.ron")
+        )
         for s in scenarios:
             run([sim, "run", s, "--out", os.path.join(out, os.path.splitext(os.path.basename(s))[0])])
         run([sim, "suite", os.path.join(ROOT, "scenarios", "blog"), "--iterations", "1", "--out", os.path.join(out, "blog")])
