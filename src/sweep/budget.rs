@@ -20,7 +20,6 @@ use crate::scenario::{Load, Scenario, Variant};
 /// requests that can be outstanding at once (rate x timeout).
 pub fn estimate_peak_bytes(s: &Scenario, _v: &Variant) -> u64 {
     const FIXED: u64 = 16 << 20;
-    const PER_BUCKET: u64 = 8 * 8; // started, ok, reset, timeout, refused, latency sum, max, spare
     const PER_CONNECTION: u64 = 512;
     const PER_REQUEST: u64 = 256;
     let buckets = s.duration.as_nanos() / s.timeseries_bucket.as_nanos().max(1);
@@ -45,7 +44,9 @@ pub fn estimate_peak_bytes(s: &Scenario, _v: &Variant) -> u64 {
         connections += n * slots.max(pool);
         requests += n as f64 * (rate * timeout + slots as f64);
     }
-    FIXED + buckets * PER_BUCKET + connections * PER_CONNECTION + requests as u64 * PER_REQUEST
+    // The series per client group and node (lab/series.rs); the 15 s scrapes are negligible.
+    let per_bucket = crate::lab::Series::bytes_per_bucket(s);
+    FIXED + buckets * per_bucket + connections * PER_CONNECTION + requests as u64 * PER_REQUEST
 }
 
 /// The most runs that may be in flight at once: whichever `n` of them run together, their
