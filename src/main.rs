@@ -57,11 +57,17 @@ enum Command {
         /// Master seed (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Write summary.csv, timeseries.csv, connections.csv, changes.csv, events.csv,
-        /// nodes.csv, the tool files and last run.json here. DIR must be new, empty or an
-        /// earlier lbsim output, which is replaced whole.
+        /// Write the CSVs (docs/outputs.md), openmetrics.txt, the tool files and last run.json
+        /// here. DIR must be new, empty or an earlier lbsim output, which is replaced whole.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Print one JSON document (the tables' content) on stdout instead of the tables;
+        /// everything else goes to stderr.
+        #[arg(long)]
+        json: bool,
+        /// Unix time (seconds) of simulated time 0 in openmetrics.txt.
+        #[arg(long, value_name = "SECONDS", default_value_t = lbsim::openmetrics::DEFAULT_EPOCH_S)]
+        epoch: u64,
         /// Capture the control plane (BGP, BFD, ARP): into DIR/<variant>.pcap when this is a
         /// directory (existing, or ending in /); else to this file, with several variants one
         /// file per variant named <stem>-<variant>.pcap beside it.
@@ -80,6 +86,13 @@ enum Command {
         /// empty or an earlier lbsim output, which is replaced whole.
         #[arg(long, value_name = "OUT")]
         out: Option<PathBuf>,
+        /// Print one JSON document (suite.csv's rows) on stdout instead of the tables;
+        /// everything else goes to stderr.
+        #[arg(long)]
+        json: bool,
+        /// Unix time (seconds) of simulated time 0 in each run's openmetrics.txt.
+        #[arg(long, value_name = "SECONDS", default_value_t = lbsim::openmetrics::DEFAULT_EPOCH_S)]
+        epoch: u64,
         /// Iterations (overrides the suite file's).
         #[arg(long)]
         iterations: Option<u32>,
@@ -275,16 +288,20 @@ fn main() -> ExitCode {
             file,
             seed,
             out,
+            json,
+            epoch,
             pcap,
             limits,
-        } => run(file, seed, out, pcap, limits.limits()),
+        } => run(file, seed, out, pcap, Print { json, epoch }, limits.limits()),
         Command::Suite {
             dir,
             out,
+            json,
+            epoch,
             iterations,
             seed,
             limits,
-        } => suite(&dir, out, iterations, seed, limits.limits()),
+        } => suite(&dir, out, iterations, seed, Print { json, epoch }, limits.limits()),
         Command::Sweep { merge, args } => match (merge, args) {
             (
                 Some(SweepCommand::Merge {
@@ -354,16 +371,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// How `run` and `suite` report: tables or JSON on stdout, and the OpenMetrics epoch.
+struct Print {
+    json: bool,
+    epoch: u64,
+}
+
+impl Print {
+    /// A line for the person watching: stdout with the tables, stderr beside JSON.
+    fn note(&self, line: &str) -> Result<(), String> {
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            outln!("{line}");
+        }
+        Ok(())
+    }
+}
+
+/// `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
 fn run(
     file: PathBuf,
     seed: Option<u64>,
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
+    print: Print,
     limits: Limits,
 ) -> Result<(), String> {
     let wall = Instant::now();
     let assume = Assumptions {
         capture: pcap.is_some(),
+        out: out.is_some(),
         ..Assumptions::default()
     };
     let report = checked(&file, &limits, &assume)?;
@@ -410,7 +456,11 @@ fn run(
         runner::run_all_opts(&scenario, seed, &opts)
     })
     .map_err(|e| e.to_string())?;
-    out!("{}", report::tables(&scenario, &results));
+    if print.json {
+        print_json(&lbsim::rows::RunJson::of(&scenario.name, &results))?;
+    } else {
+        out!("{}", report::tables(&scenario, &results));
+    }
     // Captures first: those inside the output directory belong in its run.json.
     let mut pcaps = Vec::new();
     for (path, bytes) in pcap.as_ref().map_or_else(Vec::new, |p| p.files(&results)) {
@@ -425,19 +475,23 @@ fn run(
         pcaps.push(path);
     }
     if let Some(dir) = &out {
-        output::write_all(dir, "", &results).map_err(|e| e.to_string())?;
+        output::write_all(dir, "", &results, print.epoch).map_err(|e| e.to_string())?;
         let m = dir.seal(inputs).map_err(|e| e.to_string())?;
-        outln!(
-            "\nwrote summary.csv timeseries.csv connections.csv changes.csv events.csv nodes.csv ({} files in all) and run.json to {}",
+        print.note(&format!(
+            "\nwrote {} CSV files, {} ({} files in all) and run.json to {}",
+            output::CSV_FILES.len(),
+            output::OPENMETRICS_FILE,
             m.files.len(),
             dir.root().display()
-        );
+        ))?;
     }
     if pcap.is_some() && pcaps.is_empty() {
-        outln!("\nno pcap written: the scenario has no bgp or l2 section, so no control plane ran");
+        print.note(
+            "\nno pcap written: the scenario has no bgp or l2 section, so no control plane ran",
+        )?;
     }
     for f in pcaps {
-        outln!("wrote {}", f.display());
+        print.note(&format!("wrote {}", f.display()))?;
     }
     let all: Vec<&lbsim::lab::RunResult> = results.iter().collect();
     let line = report::closing_line(
@@ -446,8 +500,7 @@ fn run(
         wall.elapsed().as_secs_f64(),
         peak_rss_mib(),
     );
-    outln!("\n{line}");
-    Ok(())
+    print.note(&format!("\n{line}"))
 }
 
 fn suite(
@@ -455,6 +508,7 @@ fn suite(
     out: Option<PathBuf>,
     iterations: Option<u32>,
     seed: u64,
+    print: Print,
     limits: Limits,
 ) -> Result<(), String> {
     let wall = Instant::now();
@@ -481,7 +535,11 @@ fn suite(
         iterations,
         first_seed: seed,
     };
-    let estimate = cost::estimate_suite(&loaded, &opts, &Assumptions::default());
+    let assume = Assumptions {
+        out: out.is_some(),
+        ..Assumptions::default()
+    };
+    let estimate = cost::estimate_suite(&loaded, &opts, &assume);
     cost::check(&estimate, &limits)
         .map_err(|r| validate::Error::Suite(cost::located_in_suite(&loaded, r)).to_string())?;
     let inputs = manifest::Inputs::suite(&loaded, suite::seeds(&loaded, &opts))
@@ -496,20 +554,23 @@ fn suite(
     })
     .map_err(|e| e.to_string())?;
     let agg = suite::Aggregate::of(&loaded, &run);
-    out!("{}", suite::tables(&loaded, &run, &agg));
+    if print.json {
+        print_json(&lbsim::rows::SuiteJson::of(&loaded.file.name, &agg))?;
+    } else {
+        out!("{}", suite::tables(&loaded, &run, &agg));
+    }
     if let Some(dir) = &out {
-        suite::write_out(dir, &loaded, &run, &agg).map_err(|e| e.to_string())?;
+        suite::write_out(dir, &loaded, &run, &agg, print.epoch).map_err(|e| e.to_string())?;
         dir.seal(inputs).map_err(|e| e.to_string())?;
-        outln!(
-            "\nwrote suite.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
+        print.note(&format!(
+            "\nwrote suite.csv, suite_latency_histogram.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
             run.tests.len(),
             dir.root().display()
-        );
+        ))?;
     }
     let runs: Vec<&lbsim::lab::RunResult> = run.runs().collect();
     let line = report::closing_line(&runs, "run", wall.elapsed().as_secs_f64(), peak_rss_mib());
-    outln!("\n{line}");
-    Ok(())
+    print.note(&format!("\n{line}"))
 }
 
 fn sweep_file_hint(file: &std::path::Path) -> String {

@@ -3,7 +3,7 @@
 //! Every struct refuses unknown fields; optional values may be written bare (RON's
 //! `implicit_some`). Errors name the file, line, column and field, and what would be valid.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -162,6 +162,11 @@ pub enum KubeProxyMode {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// The Kubernetes Service's name: the `service` label of its series in the OpenMetrics
+    /// file (the seed's dashboard selects `service='benchmark-l2'`). Unset: `benchmark-<variant>`
+    /// (variants `l2` and `bgp` get the seed's `benchmark-l2` and `benchmark-bgp`).
+    #[serde(default)]
+    pub name: Option<String>,
     /// The LoadBalancer IP.
     #[serde(default = "default_vip")]
     pub vip: Ipv4Addr,
@@ -936,9 +941,11 @@ pub struct EcmpPatch {
 }
 
 /// Replacement service settings.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
+    /// See [`Service::name`].
+    pub name: Option<String>,
     /// See [`Service::traffic_policy`].
     pub traffic_policy: Option<TrafficPolicy>,
     /// See [`Service::kube_proxy`].
@@ -1174,6 +1181,15 @@ impl Scenario {
         } else {
             self.variants.clone()
         }
+    }
+
+    /// The Kubernetes Service name variant `v` runs under ([`Service::name`]).
+    pub fn service_name(&self, v: &Variant) -> String {
+        v.service
+            .as_ref()
+            .and_then(|p| p.name.clone())
+            .or_else(|| self.service.name.clone())
+            .unwrap_or_else(|| format!("benchmark-{}", v.name))
     }
 
     /// Cross-field checks serde cannot do: the first refusal, or the warnings. Ranges of
@@ -1479,6 +1495,36 @@ impl Scenario {
                     &[self.mode_of(v)],
                     notes,
                 )?;
+            }
+        }
+        self.check_service_names()
+    }
+
+    /// Every variant's Service name (the OpenMetrics `service` label) is its own: variants
+    /// run over the same simulated time, so a shared name would sum them in the seed's queries.
+    fn check_service_names(&self) -> Result<(), Refusal> {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (i, v) in self.variant_list().iter().enumerate() {
+            let name = self.service_name(v);
+            let field = match v.service.as_ref().and_then(|p| p.name.as_ref()) {
+                Some(_) => format!("variants[{i}].service.name"),
+                None if self.service.name.is_some() => "service.name".to_string(),
+                None => format!("variants[{i}].name"),
+            };
+            if name.is_empty() || name.chars().any(char::is_control) {
+                return refuse(
+                    field,
+                    format!("{name:?}: a Service name is a non-empty label value without control characters, e.g. \"benchmark-l2\""),
+                );
+            }
+            if let Some(other) = seen.insert(name.clone(), v.name.clone()) {
+                return refuse(
+                    field,
+                    format!(
+                        "variants {other:?} and {:?} both run as Service {name:?}: give each variant its own `service: (name: ...)`, since its series in the OpenMetrics file would add up with the other's",
+                        v.name
+                    ),
+                );
             }
         }
         Ok(())

@@ -1102,11 +1102,12 @@ pub fn write_out(
     suite: &Suite,
     run: &SuiteRun,
     agg: &Aggregate,
+    epoch_s: u64,
 ) -> Result<(), SuiteError> {
     for (spec, test) in suite.file.tests.iter().zip(&run.tests) {
         for (k, results) in test.results.iter().enumerate() {
             let sub = format!("{}/seed-{}/", test.name, test.seeds[k]);
-            output::write_all(out, &sub, results).map_err(SuiteError::Out)?;
+            output::write_all(out, &sub, results, epoch_s).map_err(SuiteError::Out)?;
             if spec.top_level && k == 0 {
                 for r in results {
                     for (name, bytes) in &r.tool_files {
@@ -1116,8 +1117,31 @@ pub fn write_out(
             }
         }
     }
+    let merged = merged_latency(suite, run);
+    let rows = merged
+        .iter()
+        .flat_map(|(test, variant, h)| crate::rows::suite_histogram(test, variant, h));
+    output::write_csv(out, "suite_latency_histogram.csv", rows).map_err(SuiteError::Out)?;
     out.write("suite.csv", agg.to_csv().as_bytes())
         .map_err(SuiteError::Out)
+}
+
+/// Per test and variant, the latency histogram of all iterations together.
+fn merged_latency<'a>(
+    suite: &Suite,
+    run: &'a SuiteRun,
+) -> Vec<(&'a str, String, sim_core::LatencyHistogram)> {
+    let mut out = Vec::new();
+    for (t, test) in run.tests.iter().enumerate() {
+        for (v, variant) in suite.scenarios[t].variant_list().iter().enumerate() {
+            let mut h = sim_core::LatencyHistogram::new();
+            for r in test.results.iter().filter_map(|it| it.get(v)) {
+                h.merge(&r.latency);
+            }
+            out.push((test.name.as_str(), variant.name.clone(), h));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub mod time;
 pub mod topology;
 
 pub use log::{EventLog, LogEntry};
-pub use metrics::{Balance, LatencyHistogram, TimeSeries};
+pub use metrics::{Balance, HistogramSeries, LatencyHistogram, LogHistogram, TimeSeries};
 pub use queue::{Model, ScheduleInPast, Scheduler, Simulation};
 pub use rng::{Stream, Streams};
 pub use time::{SimDuration, SimTime};

@@ -74,6 +74,9 @@ pub struct Assumptions {
     pub capture: bool,
     /// Runs side by side (rayon's threads).
     pub threads: usize,
+    /// The results are written under `--out` at the end: each CSV's rows are built in memory
+    /// (for every variant) before the file is written.
+    pub out: bool,
 }
 
 impl Default for Assumptions {
@@ -81,6 +84,7 @@ impl Default for Assumptions {
         Assumptions {
             capture: false,
             threads: rayon::current_num_threads(),
+            out: false,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct RunCost {
     pub requests: f64,
     /// Where the cost comes from.
     pub items: Vec<Item>,
+    /// Bytes of the rows it adds to the largest CSV while `--out` is written (its results
+    /// are all still held then).
+    pub writing: f64,
 }
 
 impl RunCost {
@@ -125,6 +132,7 @@ impl RunCost {
             copies: 1,
             requests,
             items,
+            writing: 0.0,
         }
     }
 
@@ -170,7 +178,9 @@ impl Estimate {
     }
 
     /// Peak resident memory: the process, every result (all are kept until the tables are
-    /// printed), and the working memory of the `threads` largest runs at once.
+    /// printed), and the working memory of the `threads` largest runs at once, or, when it is
+    /// larger, the rows of the largest CSV as `--out` writes them (one test and seed of a
+    /// suite at a time).
     pub fn peak_memory(&self) -> f64 {
         let retained: f64 = self
             .runs
@@ -193,7 +203,19 @@ impl Estimate {
                 break;
             }
         }
-        BASE_BYTES + retained + busy
+        let writing = self
+            .runs
+            .iter()
+            .map(|r| r.source)
+            .map(|src| {
+                self.runs
+                    .iter()
+                    .filter(|r| r.source == src)
+                    .map(|r| r.writing)
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max);
+        BASE_BYTES + retained + busy.max(writing)
     }
 
     /// Bytes written under `--out` (and `--pcap`).

@@ -7,7 +7,7 @@
 //! row) are constants below, each with the measurement it came from (`sim run` on the
 //! scenario described, peak RSS from `/usr/bin/time -f %M`, events from the closing line).
 
-use crate::lab::{FOOTPRINT, SERIES};
+use crate::lab::{DURATION_BUCKETS_S, FOOTPRINT, SCRAPE_INTERVAL};
 use crate::scenario::{
     Action, ClientLocation, ClientPlacement, ClientSpec, Load, Mode, Scenario, SpeakerKind,
     TrafficPolicy, Variant,
@@ -61,7 +61,11 @@ const CONFIRMS_PER_S: f64 = 10.0;
 /// Bytes of an event-log entry's two strings (subject, detail), on top of its record.
 const LOG_TEXT_BYTES: f64 = 48.0;
 /// Bytes per row of the CSV files and tool logs (from bundled runs' outputs: file size / rows).
-const TIMESERIES_ROW: f64 = 95.0;
+/// A series row of an empty bucket (zeros, blank latencies), and what a bucket with answers
+/// adds (its latency columns). Measured: a 60 s run in 10 us buckets writes 6 M rows of 32
+/// bytes to timeseries.csv.
+const TIMESERIES_ROW: f64 = 34.0;
+const TIMESERIES_DATA_ROW: f64 = 60.0;
 const CONNECTIONS_ROW: f64 = 90.0;
 const EVENTS_ROW: f64 = 90.0;
 const VEGETA_CSV_ROW: f64 = 120.0;
@@ -83,6 +87,7 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
     let mode = s.mode_of(v);
     let policy = v
         .service
+        .as_ref()
         .and_then(|p| p.traffic_policy)
         .unwrap_or(s.service.traffic_policy);
     let l2 = s.l2_of(v);
@@ -109,9 +114,49 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
         output: 2_000.0 + n_nodes * 100.0,
     });
 
-    // Time series: SERIES columns per bucket, timeseries.csv a row per bucket.
+    // Time series (lab/series.rs): per bucket 4 counters and a latency histogram per request
+    // or ping group, 2 counters and a histogram per node; a histogram holds bins only in the
+    // buckets its answers fell in. A CSV row per bucket, per group and per node.
     let buckets =
         (s.duration.as_nanos() as f64 / s.timeseries_bucket.as_nanos().max(1) as f64).ceil();
+    let hist = std::mem::size_of::<sim_core::LogHistogram>() as f64;
+    let groups = s
+        .clients
+        .iter()
+        .filter(|c| !matches!(c.load, Load::Iperf3 { .. }))
+        .count() as f64;
+    let bucket_s = s.timeseries_bucket.as_secs_f64().max(1e-9);
+    let mut bins = 0.0;
+    let mut answered = 0.0;
+    // Rows of buckets with answers (their latency columns are filled).
+    let mut data_rows = 0.0;
+    for (c, load) in s.clients.iter().zip(&t.groups) {
+        if !matches!(c.load, Load::Iperf3 { .. }) {
+            bins += bin_bytes(load.served, load.window / bucket_s);
+            data_rows += (load.window / bucket_s).min(load.served);
+        }
+        if !matches!(c.load, Load::Ping { .. } | Load::Iperf3 { .. }) {
+            answered += load.served;
+        }
+    }
+    // Each node's histogram holds the answers of the requests that entered there.
+    let ingress = if mode == Mode::L2 { 1.0 } else { n_nodes };
+    bins += ingress * bin_bytes(answered / ingress, d / bucket_s);
+    data_rows += (1.0 + ingress) * (d / bucket_s).min(answered);
+    let scrapes =
+        (d / SCRAPE_INTERVAL.as_secs_f64()).ceil() * (DURATION_BUCKETS_S.len() + 3) as f64 * 8.0;
+    // `--out` builds each series file's rows for all variants before writing it; the node
+    // and client-group files are the largest.
+    let writing = if a.out {
+        use crate::rows::{ClientSeriesRow, NodeSeriesRow, RequestSeriesRow};
+        use std::mem::size_of;
+        buckets
+            * (n_nodes * size_of::<NodeSeriesRow<'static>>() as f64)
+                .max(groups * size_of::<ClientSeriesRow<'static>>() as f64)
+                .max(size_of::<RequestSeriesRow<'static>>() as f64)
+    } else {
+        0.0
+    };
     items.push(Item {
         field: driver(&[
             (
@@ -121,15 +166,24 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
             ("duration", excess(d, 60.0)),
         ]),
         what: format!(
-            "time series: {} buckets (duration {} / timeseries_bucket {}) x {SERIES} series",
+            "time series: {} buckets (duration {} / timeseries_bucket {}) x {} client groups and {} nodes",
             count(buckets),
             s.duration,
-            s.timeseries_bucket
-        ),
+            s.timeseries_bucket,
+            groups,
+            s.nodes.count
+        ) + &if writing > 0.0 {
+            format!(", and {} more while --out writes their rows", super::bytes(writing))
+        } else {
+            String::new()
+        },
         events: 0.0,
         working: 0.0,
-        retained: buckets * (SERIES * 8) as f64,
-        output: buckets * TIMESERIES_ROW,
+        retained: buckets * (groups * (4.0 * 8.0 + hist) + n_nodes * (2.0 * 8.0 + hist))
+            + bins
+            + scrapes,
+        output: buckets * (1.0 + groups + n_nodes) * TIMESERIES_ROW
+            + data_rows * TIMESERIES_DATA_ROW,
     });
 
     // Client groups.
@@ -337,7 +391,9 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
 
     // Resilient groups with an idle timer wake the router to migrate buckets.
     let requests = t.groups.iter().map(|g| g.started).sum();
-    RunCost::new(v.name.clone(), items, requests)
+    let mut cost = RunCost::new(v.name.clone(), items, requests);
+    cost.writing = writing;
+    cost
 }
 
 /// The items of client group `g`.
@@ -643,6 +699,20 @@ fn ring(n: f64) -> f64 {
     } else {
         2f64.powf(n.log2().ceil())
     }
+}
+
+/// Bytes of the latency bins of `answered` answers over `buckets` buckets: a bucket with
+/// answers holds one bin per distinct (log-linear, 16 per power of two) value, about 32 for
+/// latencies within a factor of 4, in a vector that doubles from 4 entries of 8 bytes (and
+/// 16 bytes of allocator header).
+fn bin_bytes(answered: f64, buckets: f64) -> f64 {
+    if answered <= 0.0 || buckets <= 0.0 {
+        return 0.0;
+    }
+    let filled = buckets.min(answered);
+    let per_bucket = (answered / filled).clamp(1.0, 32.0);
+    let capacity = 2f64.powf(per_bucket.log2().ceil()).max(4.0);
+    filled * (capacity * 8.0 + 16.0)
 }
 
 /// pcap bytes for `frames`, when capturing.

@@ -473,7 +473,7 @@ impl Lab {
         if let Some(conn) = self.conns.get_mut(conn) {
             conn.path_node = Some(node);
         }
-        self.count_ingress(node, client);
+        self.count_ingress(node, client, now);
         let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[client].request_bytes;
         // A dead node's link is down: the frame is lost, as is a frame to a MAC nobody owns.

@@ -14,6 +14,7 @@ mod control;
 mod kube;
 mod layer2;
 mod router;
+mod series;
 mod slab;
 
 use std::net::Ipv4Addr;
@@ -21,7 +22,7 @@ use std::net::Ipv4Addr;
 use bgp::ecmp::{FlowKey, NextHop};
 use sim_core::{
     DeviceKind, EventLog, LatencyHistogram, LinkId, Model, Scheduler, SimDuration, SimTime,
-    Simulation, Streams, TimeSeries, Topology,
+    Simulation, Streams, Topology,
 };
 
 pub use bulk::{Bulk, BulkSummary};
@@ -30,6 +31,9 @@ pub use control::{ControlPlane, Machine, Side};
 pub use kube::{Cores, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use router::{RouteChange, ServiceRoute};
+pub use series::{
+    GroupKind, GroupSeries, NodeSeries, Scrapes, Series, DURATION_BUCKETS_S, SCRAPE_INTERVAL,
+};
 use slab::{Key, Slab};
 
 use crate::scenario::{
@@ -331,28 +335,6 @@ pub struct ConnRow {
     pub fate: &'static str,
 }
 
-/// Series per bucket in [`Series`] (six [`TimeSeries`] and the latency maxima).
-pub const SERIES: usize = 7;
-
-/// Per-bucket time series.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// Requests started.
-    pub started: TimeSeries,
-    /// Succeeded.
-    pub ok: TimeSeries,
-    /// Reset.
-    pub reset: TimeSeries,
-    /// Timed out.
-    pub timeout: TimeSeries,
-    /// Refused.
-    pub refused: TimeSeries,
-    /// Sum of successful latencies, ns.
-    pub latency_sum_ns: TimeSeries,
-    /// Largest successful latency per bucket, ns.
-    pub latency_max_ns: Vec<u64>,
-}
-
 /// Totals of a run's requests (ping probes are not requests: see [`ProbeCounts`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -397,6 +379,8 @@ impl Counts {
 pub struct RunResult {
     /// Variant name.
     pub variant: String,
+    /// The Kubernetes Service it runs as ([`Scenario::service_name`]).
+    pub service: String,
     /// Seed used.
     pub seed: u64,
     /// Simulated time covered.
@@ -409,8 +393,10 @@ pub struct RunResult {
     pub probe_counts: ProbeCounts,
     /// Latency of answered requests (probes not included).
     pub latency: LatencyHistogram,
-    /// Time series.
+    /// Time series per client group and node, and the 15 s scrapes.
     pub series: Series,
+    /// Per client instance: its group (an index into `series.groups`).
+    pub client_groups: Vec<u32>,
     /// Route changes.
     pub changes: Vec<ChangeRecord>,
     /// Connections at changes.
@@ -459,6 +445,24 @@ impl RunResult {
     /// The ping clients: interval and answer gaps.
     fn pings(&self) -> impl Iterator<Item = (SimDuration, &client::ProbeStats)> {
         self.probes.iter().filter_map(|(i, p)| i.map(|i| (i, p)))
+    }
+
+    /// [`failover`](Self::failover) among the instances of client group `g` alone, and
+    /// whether that gap was still open at the end; `None` when no instance of it had two
+    /// answered pings.
+    pub fn group_failover(&self, g: u32) -> Option<(SimDuration, SimTime, bool)> {
+        let mine = || {
+            self.probes
+                .iter()
+                .zip(&self.client_groups)
+                .filter(move |(_, &cg)| cg == g)
+                .map(|(p, _)| &p.1)
+        };
+        let longest = mine()
+            .filter_map(|p| p.longest_gap)
+            .max_by_key(|&(gap, at)| (gap, std::cmp::Reverse(at)))?;
+        let open = mine().any(|p| p.open_at_end && p.longest_gap == Some(longest));
+        Some((longest.0, longest.1, open))
     }
 
     /// Whether the longest ping gap was still open when the run ended.
@@ -562,6 +566,7 @@ const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
 /// The simulated world of one variant.
 pub struct Lab {
     variant: String,
+    service: String,
     seed: u64,
     topo: Topology,
     route: ServiceRoute,
@@ -612,7 +617,12 @@ pub struct Lab {
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
-fn node_ip(i: u16) -> Ipv4Addr {
+/// The router's address (the speakers' BGP and BFD peer).
+pub(crate) fn router_ip() -> Ipv4Addr {
+    control::ROUTER_IP
+}
+
+pub(crate) fn node_ip(i: u16) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 11)) + u32::from(i))
 }
 
@@ -784,29 +794,14 @@ impl Lab {
                 (tool && spec.output.is_some()).then(crate::tools::LoadRecorder::new)
             })
             .collect();
-        let horizon = scenario.duration;
-        let bucket = scenario.timeseries_bucket;
-        // The largest allocation a build makes; `cost::check` refuses scenarios that would not
+        // The largest allocations a build makes; `cost::check` refuses scenarios that would not
         // fit, and a failure here is an error, never an abort.
-        let buckets = horizon.as_nanos().div_ceil(bucket.as_nanos().max(1));
-        let no_memory = |_| LabError::Memory {
+        let series = Series::new(scenario, nodes.len()).map_err(|_| LabError::Memory {
             variant: vname.clone(),
             what: "time series",
-            bytes: buckets.saturating_mul(8 * SERIES as u64),
-        };
-        let ts = || TimeSeries::new(bucket, horizon).map_err(no_memory);
-        let series = Series {
-            started: ts()?,
-            ok: ts()?,
-            reset: ts()?,
-            timeout: ts()?,
-            refused: ts()?,
-            latency_sum_ns: ts()?,
-            latency_max_ns: sim_core::metrics::zeroed(
-                usize::try_from(buckets).unwrap_or(usize::MAX),
-            )
-            .map_err(no_memory)?,
-        };
+            bytes: (scenario.duration.as_nanos() / scenario.timeseries_bucket.as_nanos().max(1))
+                .saturating_mul(Series::bytes_per_bucket(scenario)),
+        })?;
         let control = scenario
             .bgp_of(variant)
             .map(|spec| ControlPlane::new(spec, scenario.nodes.count, svc.vip, seed, capture));
@@ -832,6 +827,7 @@ impl Lab {
         // Stable: events at the same instant keep their written order.
         script.sort_by_key(|e| e.at);
         let lab = Lab {
+            service: scenario.service_name(variant),
             variant: vname,
             seed,
             topo,
@@ -979,8 +975,8 @@ impl Lab {
             self.probe_counts.sent += 1;
         } else {
             self.counts.started += 1;
-            self.series.started.add(now, 1);
         }
+        self.series.sent(self.clients[c as usize].group, now);
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
             self.limit_hit = Some(("live requests", MAX_LIVE_REQUESTS as u64));
         }
@@ -1092,34 +1088,29 @@ impl Lab {
                 Err(_) => self.probe_counts.lost += 1,
             }
         } else {
-            self.count_request(outcome, now - req.start, now);
+            self.count_request(outcome, now - req.start);
+        }
+        // Requests and probes alike, in their own group's series.
+        let group = self.clients[req.client as usize].group;
+        match outcome {
+            Ok(()) => self
+                .series
+                .answered(group, req.ingress, now, now - req.start),
+            Err(kind) => self.series.failed(group, kind, now),
         }
         self.after_request(req, outcome, sched);
     }
 
-    /// Count a finished request: answered (with its latency) or failed, in the totals and the
-    /// time series.
-    fn count_request(&mut self, outcome: Result<(), ErrorKind>, lat: SimDuration, now: SimTime) {
+    /// Count a finished request in the totals: answered (with its latency) or failed.
+    fn count_request(&mut self, outcome: Result<(), ErrorKind>, lat: SimDuration) {
         match outcome {
             Ok(()) => {
                 self.counts.ok += 1;
                 self.latency.record(lat);
-                self.series.ok.add(now, 1);
-                self.series.latency_sum_ns.add(now, lat.as_nanos());
-                let i = (now.as_nanos() / self.series.ok.bucket().as_nanos()) as usize;
-                if let Some(m) = self.series.latency_max_ns.get_mut(i) {
-                    *m = (*m).max(lat.as_nanos());
-                }
             }
-            Err(kind) => {
-                let (count, series) = match kind {
-                    ErrorKind::Reset => (&mut self.counts.reset, &mut self.series.reset),
-                    ErrorKind::Timeout => (&mut self.counts.timeout, &mut self.series.timeout),
-                    ErrorKind::Refused => (&mut self.counts.refused, &mut self.series.refused),
-                };
-                *count += 1;
-                series.add(now, 1);
-            }
+            Err(ErrorKind::Reset) => self.counts.reset += 1,
+            Err(ErrorKind::Timeout) => self.counts.timeout += 1,
+            Err(ErrorKind::Refused) => self.counts.refused += 1,
         }
     }
 
@@ -1410,7 +1401,7 @@ impl Lab {
             if let Some(req) = self.reqs.get_mut(key) {
                 req.ingress = node;
             }
-            self.count_ingress(node, c);
+            self.count_ingress(node, c, now);
             let _ = sched.schedule_at(now, Ev::AtNode(key));
             return;
         }
@@ -1438,7 +1429,7 @@ impl Lab {
         };
         let node = nh as u16;
         conn.path_node = Some(node);
-        self.count_ingress(node, c);
+        self.count_ingress(node, c, now);
         let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[c].request_bytes;
         if let Some(req) = self.reqs.get_mut(key) {
@@ -1614,9 +1605,10 @@ impl Lab {
     }
 
     /// A request of client `c` entered at `node` (the ingress balance); probes do not count.
-    pub(super) fn count_ingress(&mut self, node: u16, c: usize) {
+    pub(super) fn count_ingress(&mut self, node: u16, c: usize, now: SimTime) {
         if !self.clients[c].is_probe() {
             self.nodes[usize::from(node)].ingress_requests += 1;
+            self.series.ingress(node, now);
         }
     }
 
@@ -1655,6 +1647,7 @@ impl Lab {
         req.pod_epoch = pod.epoch;
         let cores = &mut self.nodes[usize::from(pod.node)].cores;
         let done = pod.serve(now, &self.service_time, cores);
+        self.series.served(pod.node, now);
         let _ = sched.schedule_at(done, Ev::PodDone(key));
     }
 
@@ -2045,6 +2038,14 @@ impl Lab {
             .count() as u64;
         self.counts.in_flight = self.reqs.len() as u64 - probes_live;
         self.probe_counts.in_flight = probes_live;
+        for k in self.reqs.keys().collect::<Vec<_>>() {
+            if let Some(r) = self.reqs.get(k) {
+                let g = self.clients[r.client as usize].group as usize;
+                if let Some(s) = self.series.groups.get_mut(g) {
+                    s.in_flight_end += 1;
+                }
+            }
+        }
         let c = &self.counts;
         let p = &self.probe_counts;
         // Both books must balance: requests and probes.
@@ -2075,6 +2076,7 @@ impl Lab {
             node_served[usize::from(p.node)] += p.served;
         }
         Ok(RunResult {
+            service: self.service,
             variant: self.variant,
             seed: self.seed,
             sim_time: now,
@@ -2100,6 +2102,7 @@ impl Lab {
                 (None, None) => None,
             },
             client_names: self.clients.iter().map(|c| c.name.clone()).collect(),
+            client_groups: self.clients.iter().map(|c| c.group).collect(),
             tool_files,
             bulk,
             probes: self

@@ -17,6 +17,7 @@ pub fn estimate_peak_bytes(s: &Scenario, v: &Variant) -> u64 {
     let assume = crate::cost::Assumptions {
         capture: false,
         threads: 1,
+        out: false,
     };
     crate::cost::run_cost(s, v, &assume)
         .working()

@@ -15,7 +15,7 @@ fn outputs(seed: u64, dir: &Path) -> Vec<(String, Vec<u8>)> {
     ));
     let results = runner::run_all(&s, seed).unwrap();
     let out = lbsim::outdir::OutDir::claim(dir).unwrap();
-    output::write_all(&out, "", &results).unwrap();
+    output::write_all(&out, "", &results, lbsim::openmetrics::DEFAULT_EPOCH_S).unwrap();
     let inputs = Inputs::Run {
         scenario: InputFile {
             path: "test.ron".into(),
@@ -49,18 +49,10 @@ fn same_seed_gives_byte_identical_files_and_another_seed_differs() {
     let first = outputs(7, a.path());
     let second = outputs(7, b.path());
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "changes.csv",
-            "connections.csv",
-            "events.csv",
-            "nodes.csv",
-            "run.json",
-            "summary.csv",
-            "timeseries.csv"
-        ]
-    );
+    let mut want: Vec<&str> = output::CSV_FILES.to_vec();
+    want.extend([output::OPENMETRICS_FILE, "run.json"]);
+    want.sort_unstable();
+    assert_eq!(names, want);
     for ((name, x), (_, y)) in first.iter().zip(&second) {
         if x != y {
             let line = x

@@ -9,6 +9,8 @@ mod dataplane;
 mod determinism;
 mod layer2;
 mod outputs;
+mod plotdata;
+mod prometheus;
 mod scenarios;
 mod suite;
 mod sweep;

@@ -454,10 +454,25 @@ fn probes_are_counted_apart_from_requests_and_route_changes_collapse() {
         "requests {} should be the web clients' alone (~{web_sent})",
         c.started
     );
-    let series: u64 = (0..r.series.started.len())
-        .map(|i| r.series.started.get(i))
-        .sum();
-    assert_eq!(series, c.started, "the time series counts requests only");
+    // Each group's series counts its own: the request groups' requests, the ping groups' probes.
+    let sent = |kind| -> u64 {
+        r.series
+            .groups
+            .iter()
+            .filter(|g| g.kind == kind)
+            .map(|g| g.sent.values().iter().sum::<u64>())
+            .sum()
+    };
+    assert_eq!(
+        sent(lbsim::lab::GroupKind::Requests),
+        c.started,
+        "request series: requests only"
+    );
+    assert_eq!(
+        sent(lbsim::lab::GroupKind::Probes),
+        p.sent,
+        "probe series: probes only"
+    );
     // The terminal shows the same split: requests columns, then probes with their own.
     let header = tables
         .lines()

@@ -165,7 +165,7 @@ fn run_once(dir: &Path, out: &Path) -> String {
     let run = suite::run(&s, &SuiteOptions::default(), &|| {}).unwrap_or_else(|e| panic!("{e}"));
     let agg = Aggregate::of(&s, &run);
     let dir = lbsim::outdir::OutDir::claim(out).unwrap();
-    suite::write_out(&dir, &s, &run, &agg).unwrap();
+    suite::write_out(&dir, &s, &run, &agg, lbsim::openmetrics::DEFAULT_EPOCH_S).unwrap();
     let seeds = suite::seeds(&s, &SuiteOptions::default());
     dir.seal(lbsim::manifest::Inputs::suite(&s, seeds).unwrap())
         .unwrap();
