@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bgp::ecmp::{HashFields, HashFunction, HashSource, RssKey, Selection};
 use clap::{Parser, Subcommand};
+use lbsim::cost::{self, Assumptions, Limits};
 use lbsim::hashcalc::{self, Change, HashQuestion, Position};
 use lbsim::outdir::{self, OutDir};
 use lbsim::validate::{self, Checked};
@@ -22,6 +23,29 @@ use sim_core::SimDuration;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The resource limits a command is checked against before it starts (docs/cost.md).
+#[derive(clap::Args, Clone, Copy)]
+struct LimitArgs {
+    /// Refuse what the cost estimate says needs more memory than this, e.g. 8GiB (default
+    /// 16GiB).
+    #[arg(long, value_name = "SIZE", value_parser = lbsim::sweep::budget::parse_size)]
+    max_memory: Option<u64>,
+    /// Refuse what the cost estimate says handles more events than this, e.g. 2e10 (default
+    /// 1e10).
+    #[arg(long, value_name = "N", value_parser = cost::parse_count)]
+    max_events: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_memory: self.max_memory.unwrap_or(d.max_memory),
+            max_events: self.max_events.unwrap_or(d.max_events),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -49,6 +73,8 @@ enum Command {
         /// file per variant named <stem>-<variant>.pcap beside it.
         #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run a benchmark suite (e.g. scenarios/blog): every test x iteration x variant on all
     /// cores; the latency, throughput-by-clients and failover tables, mean ± 95 % CI.
@@ -73,6 +99,8 @@ enum Command {
         /// Seed of the first iteration; iteration k runs seed S + k - 1.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Sweep a scenario over field values (--vary, or a sweep file): every point x seed x
     /// variant on all cores; sweep.csv and mean ± 95 % CI per point. `sim sweep merge`
@@ -96,6 +124,12 @@ enum Command {
         /// directories.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print each file's cost estimate: events, requests, memory and output per run, and
+        /// the largest items with the field each is blamed on.
+        #[arg(long)]
+        cost: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// ECMP what-if: how many flows move when one of N next hops leaves or joins.
     Hash {
@@ -257,7 +291,8 @@ fn main() -> ExitCode {
             json,
             epoch,
             pcap,
-        } => run(file, seed, out, pcap, Print { json, epoch }),
+            limits,
+        } => run(file, seed, out, pcap, Print { json, epoch }, limits.limits()),
         Command::Suite {
             dir,
             out,
@@ -265,7 +300,8 @@ fn main() -> ExitCode {
             epoch,
             iterations,
             seed,
-        } => suite(&dir, out, iterations, seed, Print { json, epoch }),
+            limits,
+        } => suite(&dir, out, iterations, seed, Print { json, epoch }, limits.limits()),
         Command::Sweep { merge, args } => match (merge, args) {
             (
                 Some(SweepCommand::Merge {
@@ -279,7 +315,11 @@ fn main() -> ExitCode {
             (None, Some(a)) => sweep(a),
             (None, None) => Err("sim sweep FILE [--vary PATH=V1,V2,...] or sim sweep merge DIR... --out OUT (see --help)".into()),
         },
-        Command::Validate { files } => validate(&files),
+        Command::Validate {
+            files,
+            cost,
+            limits,
+        } => validate(&files, cost, limits.limits()),
         Command::Verify { dir } => verify(&dir),
         Command::Hash {
             fields,
@@ -364,9 +404,17 @@ fn run(
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
     print: Print,
+    limits: Limits,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let scenario = match checked(&file)? {
+    let assume = Assumptions {
+        capture: pcap.is_some(),
+        out: out.is_some(),
+        ..Assumptions::default()
+    };
+    let report = checked(&file, &limits, &assume)?;
+    let estimate = report.estimate;
+    let scenario = match report.checked {
         Checked::Scenario(s) => *s,
         Checked::Suite(_) => {
             return Err(format!(
@@ -401,8 +449,13 @@ fn run(
     let opts = lbsim::lab::RunOptions {
         capture: pcap.is_some(),
         out: out.clone(),
+        progress: Some(Default::default()),
+        max_events: Some(limits.max_events),
     };
-    let results = runner::run_all_opts(&scenario, seed, &opts).map_err(|e| e.to_string())?;
+    let results = with_event_progress(estimate.as_ref(), opts.progress.clone(), || {
+        runner::run_all_opts(&scenario, seed, &opts)
+    })
+    .map_err(|e| e.to_string())?;
     if print.json {
         print_json(&lbsim::rows::RunJson::of(&scenario.name, &results))?;
     } else {
@@ -456,9 +509,15 @@ fn suite(
     iterations: Option<u32>,
     seed: u64,
     print: Print,
+    limits: Limits,
 ) -> Result<(), String> {
     let wall = Instant::now();
-    let loaded = match checked(dir)? {
+    // The suite's own cost (its iterations may differ from the file's) is checked below.
+    let unlimited = Limits {
+        max_memory: u64::MAX,
+        max_events: u64::MAX,
+    };
+    let loaded = match checked(dir, &unlimited, &Assumptions::default())?.checked {
         Checked::Suite(s) => *s,
         Checked::Scenario(_) => {
             return Err(format!(
@@ -476,6 +535,13 @@ fn suite(
         iterations,
         first_seed: seed,
     };
+    let assume = Assumptions {
+        out: out.is_some(),
+        ..Assumptions::default()
+    };
+    let estimate = cost::estimate_suite(&loaded, &opts, &assume);
+    cost::check(&estimate, &limits)
+        .map_err(|r| validate::Error::Suite(cost::located_in_suite(&loaded, r)).to_string())?;
     let inputs = manifest::Inputs::suite(&loaded, suite::seeds(&loaded, &opts))
         .map_err(|e| format!("reading {}: {e}", loaded.path.display()))?;
     let out = out
@@ -622,19 +688,24 @@ fn sweep_merge(
     Ok(())
 }
 
-/// Run `f` with a progress bar of `runs` on stderr, ticked once per finished run, only for a
-/// person watching: never in CI logs or pipes.
-fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
+/// A progress bar of `len` on stderr, only for a person watching: never in CI logs or pipes.
+fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(runs as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
-        ) {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
-    });
+    })
+}
+
+/// Run `f` with a progress bar of `runs`, ticked once per finished run.
+fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
+    let bar = progress_bar(
+        runs as u64,
+        "{elapsed_precise} [{bar:40}] {pos}/{len} runs, eta {eta}",
+    );
     let tick = || {
         if let Some(b) = &bar {
             b.inc(1);
@@ -647,6 +718,49 @@ fn with_progress<T>(runs: usize, f: impl FnOnce(&(dyn Fn() + Sync)) -> T) -> T {
     out
 }
 
+/// Seconds of estimated work above which `sim run` shows a progress bar.
+const PROGRESS_AFTER_S: f64 = 3.0;
+
+/// Run `work` with a progress bar of the events `counter` has seen against the estimate's,
+/// when the estimate says it takes a while. The bar only reads the counter: it cannot change
+/// a result.
+fn with_event_progress<T>(
+    estimate: Option<&cost::Estimate>,
+    counter: Option<Arc<std::sync::atomic::AtomicU64>>,
+    work: impl FnOnce() -> T,
+) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some((estimate, counter)) = estimate
+        .filter(|e| e.wall_seconds() > PROGRESS_AFTER_S)
+        .zip(counter)
+    else {
+        return work();
+    };
+    let total = estimate.events().min(u64::MAX as f64) as u64;
+    let Some(bar) = progress_bar(
+        total,
+        "{elapsed_precise} [{bar:40}] {percent:>3}% of ~{human_len} events, eta {eta}",
+    ) else {
+        return work();
+    };
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let seen = counter.load(Ordering::Relaxed);
+                bar.set_length(total.max(seen));
+                bar.set_position(seen);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    bar.finish_and_clear();
+    result
+}
+
 /// The process's peak resident set (VmHWM), where /proc tells it.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -655,25 +769,32 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Load and validate a scenario or suite ([`validate::check_file`]), printing its warnings to
-/// stderr.
-fn checked(path: &std::path::Path) -> Result<Checked, String> {
-    let report = validate::check_file(path).map_err(|e| e.to_string())?;
+/// Load, validate and cost-check a scenario or suite ([`validate::check_file_with`]),
+/// printing its warnings to stderr.
+fn checked(
+    path: &std::path::Path,
+    limits: &Limits,
+    assume: &Assumptions,
+) -> Result<validate::Report, String> {
+    let report = validate::check_file_with(path, limits, assume).map_err(|e| e.to_string())?;
     for w in report.warnings() {
         eprintln!("{w}");
     }
-    Ok(report.checked)
+    Ok(report)
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), String> {
+fn validate(files: &[PathBuf], show_cost: bool, limits: Limits) -> Result<(), String> {
     let mut failed = 0;
     for f in files {
-        match validate::check_file(f) {
+        match validate::check_file_with(f, &limits, &Assumptions::default()) {
             Ok(report) => {
                 for w in report.warnings() {
                     eprintln!("{w}");
                 }
                 outln!("{}: {}", f.display(), report.summary());
+                if let Some(e) = report.estimate.as_ref().filter(|_| show_cost) {
+                    out!("{}", e.table());
+                }
             }
             Err(e) => {
                 eprintln!("{e}");

@@ -22,7 +22,14 @@ pub fn run_all_with(
     seed: u64,
     capture: bool,
 ) -> Result<Vec<RunResult>, LabError> {
-    run_all_opts(scenario, seed, &RunOptions { capture, out: None })
+    run_all_opts(
+        scenario,
+        seed,
+        &RunOptions {
+            capture,
+            ..RunOptions::default()
+        },
+    )
 }
 
 /// As [`run_all`], with [`RunOptions`] for every variant.

@@ -648,26 +648,10 @@ pub fn scenario_paths(suite: &Suite) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A rough cost of one run: requests it will issue (closed loops counted as busy), so the
-/// longest jobs start first and the last one to finish is short.
+/// The events a test's runs will handle ([`crate::cost`]), so the longest jobs start first and
+/// the last one to finish is short.
 fn cost_estimate(s: &Scenario) -> f64 {
-    let end = s.duration.as_secs_f64();
-    s.clients
-        .iter()
-        .map(|c| {
-            let stop = c.stop.map_or(end, |t| t.as_secs_f64().min(end));
-            let window = (stop - c.start.as_secs_f64()).max(0.0);
-            let rate = match c.load {
-                Load::OpenLoop { rate, .. } | Load::Vegeta { rate, .. } => rate,
-                Load::Fortio { qps, .. } => qps,
-                Load::Ping { interval } => 1.0 / interval.as_secs_f64().max(1e-9),
-                Load::ClosedLoop { users, .. } => 1000.0 * f64::from(users),
-                Load::Wrk { connections, .. } => 1000.0 * f64::from(connections),
-                Load::Iperf3 { .. } => 1.0,
-            };
-            rate * window * f64::from(c.count)
-        })
-        .sum()
+    crate::cost::estimate(s).events()
 }
 
 /// Run every (test, seed, variant) of the suite as independent jobs on rayon's pool; `tick`

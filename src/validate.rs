@@ -14,6 +14,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::cost::{self, Assumptions, Estimate, Limits};
 use crate::input;
 use crate::scenario::{Scenario, ScenarioError, Warning};
 use crate::suite::{Suite, SuiteError, SUITE_FILE};
@@ -37,6 +38,9 @@ pub struct Report {
     pub file: PathBuf,
     /// What it holds.
     pub checked: Checked,
+    /// What running it costs (a scenario: `sim run`; a suite: `sim suite` with the file's
+    /// iterations); none for a sweep, which sizes its parallelism to the memory it has.
+    pub estimate: Option<Estimate>,
 }
 
 impl Report {
@@ -53,13 +57,18 @@ impl Report {
     pub fn summary(&self) -> String {
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         match &self.checked {
-            Checked::Scenario(s) => format!("ok ({})", plural(s.variant_list().len(), "variant")),
+            Checked::Scenario(s) => format!(
+                "ok ({}{})",
+                plural(s.variant_list().len(), "variant"),
+                self.cost_summary()
+            ),
             Checked::Suite(s) => {
                 let variants = s.scenarios.iter().map(|s| s.variant_list().len()).sum();
                 format!(
-                    "ok (suite of {}, {})",
+                    "ok (suite of {}, {}{})",
                     plural(s.scenarios.len(), "test"),
-                    plural(variants, "variant")
+                    plural(variants, "variant"),
+                    self.cost_summary()
                 )
             }
             Checked::Sweep(s) => format!(
@@ -69,6 +78,19 @@ impl Report {
                 plural(s.def.variants.len(), "variant")
             ),
         }
+    }
+}
+
+impl Report {
+    /// `; about 8,273,783 events, peak memory 11.1 MiB`, or nothing without an estimate.
+    fn cost_summary(&self) -> String {
+        self.estimate.as_ref().map_or_else(String::new, |e| {
+            format!(
+                "; about {} events, peak memory {}",
+                cost::count(e.events()),
+                cost::bytes(e.peak_memory())
+            )
+        })
     }
 }
 
@@ -103,17 +125,38 @@ impl std::error::Error for Error {}
 /// # Errors
 /// An [`Error`] with the file, line, column, field and what would be valid.
 pub fn check_file(path: &Path) -> Result<Report, Error> {
-    let checked = if is_suite(path) {
-        Checked::Suite(Box::new(Suite::load(path).map_err(Error::Suite)?))
+    check_file_with(path, &Limits::default(), &Assumptions::default())
+}
+
+/// [`check_file`], then refuse what running it would cost beyond `limits` ([`cost::check`]):
+/// the refusal is located at the field responsible, in the scenario file it is about.
+///
+/// # Errors
+/// An [`Error`] with the file, line, column, field and what would be valid, or the estimate
+/// against the limit.
+pub fn check_file_with(
+    path: &Path,
+    limits: &Limits,
+    assume: &Assumptions,
+) -> Result<Report, Error> {
+    let (checked, estimate) = if is_suite(path) {
+        let suite = Suite::load(path).map_err(Error::Suite)?;
+        let e = cost::estimate_suite(&suite, &crate::suite::SuiteOptions::default(), assume);
+        cost::check(&e, limits).map_err(|r| Error::Suite(cost::located_in_suite(&suite, r)))?;
+        (Checked::Suite(Box::new(suite)), Some(e))
     } else if is_sweep(path) {
         let sweep = Sweep::load(path, &SweepArgs::default()).map_err(Error::Sweep)?;
-        Checked::Sweep(Box::new(sweep))
+        (Checked::Sweep(Box::new(sweep)), None)
     } else {
-        Checked::Scenario(Box::new(Scenario::load(path).map_err(Error::Scenario)?))
+        let s = Scenario::load(path).map_err(Error::Scenario)?;
+        let e = cost::estimate_with(&s, assume);
+        cost::check(&e, limits).map_err(|r| Error::Scenario(cost::located(path, r)))?;
+        (Checked::Scenario(Box::new(s)), Some(e))
     };
     Ok(Report {
         file: path.to_path_buf(),
         checked,
+        estimate,
     })
 }
 

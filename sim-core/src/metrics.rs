@@ -21,10 +21,26 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     const MAX_NS: u64 = 3_600_000_000_000;
+    const DIGITS: u8 = 3;
+
+    /// Bytes of counts every histogram allocates, whatever it records: HdrHistogram keeps
+    /// `(buckets + 1) * sub_buckets / 2` counters of 8 bytes, sub-buckets the power of two
+    /// above `2 * 10^digits`, buckets doubling from there to the largest value
+    /// (`Histogram::new_with_bounds`, hdrhistogram `lib.rs`).
+    pub const HEAP_BYTES: usize = {
+        let sub_buckets = (2 * 10u64.pow(Self::DIGITS as u32)).next_power_of_two();
+        let mut smallest_untrackable = sub_buckets;
+        let mut buckets = 1;
+        while smallest_untrackable <= Self::MAX_NS {
+            smallest_untrackable <<= 1;
+            buckets += 1;
+        }
+        (buckets + 1) * (sub_buckets as usize / 2) * 8
+    };
 
     /// An empty histogram.
     pub fn new() -> Self {
-        let hist = Histogram::new_with_bounds(1, Self::MAX_NS, 3)
+        let hist = Histogram::new_with_bounds(1, Self::MAX_NS, Self::DIGITS)
             .expect("constant bounds 1 ns .. 1 h with 3 digits are valid");
         LatencyHistogram { hist }
     }
@@ -95,13 +111,20 @@ pub struct TimeSeries {
 
 impl TimeSeries {
     /// An empty series with buckets of `bucket` (at least 1 ns), pre-sized for `horizon`.
-    pub fn new(bucket: SimDuration, horizon: SimDuration) -> Self {
+    ///
+    /// # Errors
+    /// The allocation failed (a fine bucket over a long horizon can ask for more memory than
+    /// there is): reported, never an abort.
+    pub fn new(
+        bucket: SimDuration,
+        horizon: SimDuration,
+    ) -> Result<Self, std::collections::TryReserveError> {
         let bucket = SimDuration(bucket.as_nanos().max(1));
-        let n = horizon.as_nanos().div_ceil(bucket.as_nanos()) as usize;
-        TimeSeries {
+        let n = horizon.as_nanos().div_ceil(bucket.as_nanos());
+        Ok(TimeSeries {
             bucket,
-            values: vec![0; n],
-        }
+            values: zeroed(usize::try_from(n).unwrap_or(usize::MAX))?,
+        })
     }
 
     /// Add `v` to the bucket holding `t`.
@@ -138,6 +161,17 @@ impl TimeSeries {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+}
+
+/// `n` zeros, or the allocation error.
+///
+/// # Errors
+/// There is not that much memory.
+fn zeroed(n: usize) -> Result<Vec<u64>, std::collections::TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)?;
+    v.resize(n, 0);
+    Ok(v)
 }
 
 /// A small log-linear latency histogram for one time bucket: 16 bins per power of two (values
@@ -255,13 +289,20 @@ pub struct HistogramSeries {
 
 impl HistogramSeries {
     /// An empty series with buckets of `bucket` (at least 1 ns), pre-sized for `horizon`.
-    pub fn new(bucket: SimDuration, horizon: SimDuration) -> Self {
+    ///
+    /// # Errors
+    /// The allocation failed (as [`TimeSeries::new`]).
+    pub fn new(
+        bucket: SimDuration,
+        horizon: SimDuration,
+    ) -> Result<Self, std::collections::TryReserveError> {
         let bucket = SimDuration(bucket.as_nanos().max(1));
-        let n = horizon.as_nanos().div_ceil(bucket.as_nanos()) as usize;
-        HistogramSeries {
-            bucket,
-            hists: vec![LogHistogram::default(); n],
-        }
+        let n = horizon.as_nanos().div_ceil(bucket.as_nanos());
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        let mut hists = Vec::new();
+        hists.try_reserve_exact(n)?;
+        hists.resize(n, LogHistogram::default());
+        Ok(HistogramSeries { bucket, hists })
     }
 
     /// Record `latency` in the bucket holding `t`.
@@ -343,8 +384,14 @@ mod tests {
     }
 
     #[test]
+    fn heap_bytes_is_what_a_histogram_allocates() {
+        let h = LatencyHistogram::new();
+        assert_eq!(LatencyHistogram::HEAP_BYTES, h.raw().distinct_values() * 8);
+    }
+
+    #[test]
     fn series_buckets_by_time() {
-        let mut s = TimeSeries::new(DEFAULT_BUCKET, SimDuration::from_secs(1));
+        let mut s = TimeSeries::new(DEFAULT_BUCKET, SimDuration::from_secs(1)).unwrap();
         assert_eq!(s.len(), 10);
         s.add(SimTime(0), 1);
         s.add(SimTime(99_999_999), 1);
@@ -353,6 +400,12 @@ mod tests {
         assert_eq!(&s.values()[..2], &[2, 5]);
         assert_eq!(s.get(20), 7);
         assert_eq!(s.get(99), 0);
+    }
+
+    #[test]
+    fn an_impossible_series_is_an_error_not_an_abort() {
+        let r = TimeSeries::new(SimDuration(1), SimDuration(u64::MAX));
+        assert!(r.is_err());
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub struct Client {
     pub backlog: VecDeque<SimTime>,
     /// Outstanding requests by deadline (deadlines only grow: sends are in time order).
     pub deadlines: VecDeque<(SimTime, Key)>,
-    /// Whether a timeout check is scheduled.
-    pub timeout_armed: bool,
+    /// When the pending timeout check fires (the earliest one scheduled), if one is.
+    pub timeout_at: Option<SimTime>,
     /// Probe bookkeeping (every client keeps it; it matters for `Ping`).
     pub probes: ProbeStats,
 }
@@ -195,7 +195,7 @@ impl Client {
             open_conns: 0,
             backlog: VecDeque::new(),
             deadlines: VecDeque::new(),
-            timeout_armed: false,
+            timeout_at: None,
             probes: ProbeStats::default(),
         }
     }

@@ -85,6 +85,16 @@ pub enum LabError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An allocation the run needs failed.
+    #[error("variant {variant}: {what} need {bytes} bytes, more than this machine can allocate; `sim validate --cost` shows what the scenario costs")]
+    Memory {
+        /// Variant name.
+        variant: String,
+        /// What needed it.
+        what: &'static str,
+        /// How much.
+        bytes: u64,
+    },
     /// The output directory refused a stream file.
     #[error("variant {variant}: {source}")]
     Out {
@@ -504,6 +514,46 @@ fn instance_name(name: &str, k: usize) -> String {
     }
 }
 
+/// Bytes of one item of each structure of a run that grows with the scenario, taken from the
+/// types themselves so the cost estimate (`crate::cost`) follows them when they change.
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    /// A pending event in the queue.
+    pub event: usize,
+    /// A live request (slab slot).
+    pub request: usize,
+    /// A live connection (slab slot).
+    pub connection: usize,
+    /// A client's entry in its timeout queue.
+    pub deadline: usize,
+    /// A connections.csv row held until the end.
+    pub conn_row: usize,
+    /// An event-log entry (its strings are extra).
+    pub log_entry: usize,
+    /// A ping probe kept for the ping log.
+    pub ping_probe: usize,
+    /// A client instance's record.
+    pub client: usize,
+    /// A client instance's probe record in the result.
+    pub probe_stats: usize,
+    /// A latency histogram's counters.
+    pub histogram: usize,
+}
+
+/// The [`Footprint`] of this build.
+pub const FOOTPRINT: Footprint = Footprint {
+    event: Scheduler::<Ev>::ENTRY_BYTES,
+    request: Slab::<Req>::SLOT_BYTES + 4,
+    connection: Slab::<Conn>::SLOT_BYTES + 4,
+    deadline: std::mem::size_of::<(SimTime, Key)>(),
+    conn_row: std::mem::size_of::<ConnRow>(),
+    log_entry: std::mem::size_of::<sim_core::LogEntry>(),
+    ping_probe: std::mem::size_of::<crate::tools::PingProbe>(),
+    client: std::mem::size_of::<Client>(),
+    probe_stats: std::mem::size_of::<(bool, client::ProbeStats)>(),
+    histogram: LatencyHistogram::HEAP_BYTES,
+};
+
 /// Limits that stop a run with a message instead of exhausting the machine.
 const MAX_LIVE_REQUESTS: usize = 5_000_000;
 /// `TCP_RTO_MIN` (include/net/tcp.h, HZ/5): the floor of Linux's retransmission timeout, and
@@ -589,6 +639,15 @@ fn new_capture(capture: bool) -> Option<sim_core::pcap::PcapWriter<Vec<u8>>> {
     capture
         .then(|| sim_core::pcap::PcapWriter::with_epoch(Vec::new(), EPOCH).ok())
         .flatten()
+}
+
+/// Make sure client `c` has a timeout check at `deadline` or earlier: one pending check per
+/// client (the earliest), never one per request; a later one is superseded, not cancelled.
+fn arm_timeout(client: &mut Client, c: u32, deadline: SimTime, sched: &mut Scheduler<Ev>) {
+    if client.timeout_at.is_none_or(|t| t > deadline) {
+        client.timeout_at = Some(deadline);
+        let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+    }
 }
 
 /// Client instance `i`'s address, from the benchmarking range 198.18.0.0/15 (RFC 2544).
@@ -683,7 +742,17 @@ impl Lab {
                 )
             })
             .collect();
+        // One record per instance: the largest vector a build grows (bounded by the cost check;
+        // a failure here is an error, never an abort).
+        let instances: u64 = scenario.clients.iter().map(|c| u64::from(c.count)).sum();
         let mut clients = Vec::new();
+        clients
+            .try_reserve_exact(usize::try_from(instances).unwrap_or(usize::MAX))
+            .map_err(|_| LabError::Memory {
+                variant: vname.clone(),
+                what: "client instances",
+                bytes: instances.saturating_mul(FOOTPRINT.client as u64),
+            })?;
         let end = SimTime(scenario.duration.as_nanos());
         for (group, spec) in scenario.clients.iter().enumerate() {
             for k in 0..spec.count {
@@ -725,7 +794,14 @@ impl Lab {
                 (tool && spec.output.is_some()).then(crate::tools::LoadRecorder::new)
             })
             .collect();
-        let series = Series::new(scenario, nodes.len());
+        // The largest allocations a build makes; `cost::check` refuses scenarios that would not
+        // fit, and a failure here is an error, never an abort.
+        let series = Series::new(scenario, nodes.len()).map_err(|_| LabError::Memory {
+            variant: vname.clone(),
+            what: "time series",
+            bytes: (scenario.duration.as_nanos() / scenario.timeseries_bucket.as_nanos().max(1))
+                .saturating_mul(Series::bytes_per_bucket(scenario)),
+        })?;
         let control = scenario
             .bgp_of(variant)
             .map(|spec| ControlPlane::new(spec, scenario.nodes.count, svc.vip, seed, capture));
@@ -928,10 +1004,7 @@ impl Lab {
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
         client.deadlines.push_back((deadline, req));
-        if !client.timeout_armed {
-            client.timeout_armed = true;
-            let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
-        }
+        arm_timeout(client, c, deadline, sched);
         let (uplink, bytes) = (client.uplink, client.request_bytes);
         if let Some(at) = self.topo.link_mut(uplink).transmit(now, bytes) {
             let _ = sched.schedule_at(at, Ev::AtRouter(req));
@@ -1289,15 +1362,18 @@ impl Lab {
 
     fn timeout_check(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        self.clients[c as usize].timeout_armed = false;
+        let client = &mut self.clients[c as usize];
+        if client.timeout_at != Some(now) {
+            return; // superseded by an earlier check that has already run
+        }
+        client.timeout_at = None;
         while let Some(&(deadline, key)) = self.clients[c as usize].deadlines.front() {
             if self.reqs.get(key).is_none() {
                 self.clients[c as usize].deadlines.pop_front();
                 continue;
             }
             if deadline > now {
-                self.clients[c as usize].timeout_armed = true;
-                let _ = sched.schedule_at(deadline, Ev::TimeoutCheck(c));
+                arm_timeout(&mut self.clients[c as usize], c, deadline, sched);
                 break;
             }
             self.clients[c as usize].deadlines.pop_front();
@@ -2113,7 +2189,15 @@ pub fn run_variant_with(
     seed: u64,
     capture: bool,
 ) -> Result<RunResult, LabError> {
-    run_variant_opts(scenario, variant, seed, &RunOptions { capture, out: None })
+    run_variant_opts(
+        scenario,
+        variant,
+        seed,
+        &RunOptions {
+            capture,
+            ..RunOptions::default()
+        },
+    )
 }
 
 /// How to run a variant, beyond what the scenario says.
@@ -2124,7 +2208,16 @@ pub struct RunOptions {
     /// Stream per-request results (vegeta's CSV encoding) into files in this output directory
     /// while the run goes, so memory stays bounded by what is live, not by requests simulated.
     pub out: Option<std::sync::Arc<crate::outdir::OutDir>>,
+    /// Add the events handled here as the run goes (a progress bar reads it; it cannot change
+    /// a result).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Stop with [`LabError::Limit`] after this many events: the guard behind the cost
+    /// estimate, should a run outgrow it.
+    pub max_events: Option<u64>,
 }
+
+/// Events handled between looks at progress and limits.
+const SLICE: u64 = 1 << 16;
 
 /// Run one variant with [`RunOptions`].
 ///
@@ -2142,7 +2235,21 @@ pub fn run_variant_opts(
         sim.model.open_streams(out)?;
     }
     let end = SimTime(scenario.duration.as_nanos());
-    sim.run_until(end);
+    let mut reported = 0;
+    loop {
+        let done = sim.run_for(end, SLICE);
+        let events = sim.events_processed();
+        if let Some(p) = &opts.progress {
+            p.fetch_add(events - reported, std::sync::atomic::Ordering::Relaxed);
+            reported = events;
+        }
+        if let Some(max) = opts.max_events.filter(|&m| events > m) {
+            sim.model.limit_hit = Some(("events", max));
+        }
+        if done || sim.model.limit_hit.is_some() {
+            break;
+        }
+    }
     let events = sim.events_processed();
     let now = sim.now();
     sim.model.finish_run(events, now)

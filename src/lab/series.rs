@@ -7,6 +7,8 @@
 //! bins its latencies fell in: 16 per power of two of spread); the scrapes S x 14 x 8 bytes.
 //! iperf3 groups have no series.
 
+use std::collections::TryReserveError;
+
 use sim_core::{HistogramSeries, LogHistogram, SimDuration, SimTime, TimeSeries};
 
 use super::ErrorKind;
@@ -96,57 +98,63 @@ pub struct Series {
 
 impl Series {
     /// Empty series for `scenario` with `nodes` nodes.
-    pub fn new(scenario: &Scenario, nodes: usize) -> Series {
+    ///
+    /// # Errors
+    /// An allocation failed: the series of a fine bucket over a long run are the largest thing
+    /// a run allocates at once.
+    pub fn new(scenario: &Scenario, nodes: usize) -> Result<Series, TryReserveError> {
         let bucket = scenario.timeseries_bucket;
         let horizon = scenario.duration;
         let ts = || TimeSeries::new(bucket, horizon);
-        let groups = scenario
-            .clients
-            .iter()
-            .map(|c| {
-                let kind = match c.load {
-                    Load::Ping { .. } => GroupKind::Probes,
-                    Load::Iperf3 { .. } => GroupKind::Bulk,
-                    _ => GroupKind::Requests,
-                };
-                // iperf3 groups never record: no memory for them.
-                let h = if kind == GroupKind::Bulk {
-                    SimDuration::ZERO
-                } else {
-                    horizon
-                };
-                GroupSeries {
-                    name: c.name.clone(),
-                    kind,
-                    start: SimTime(c.start.as_nanos()),
-                    sent: TimeSeries::new(bucket, h),
-                    reset: TimeSeries::new(bucket, h),
-                    timeout: TimeSeries::new(bucket, h),
-                    refused: TimeSeries::new(bucket, h),
-                    latency: HistogramSeries::new(bucket, h),
-                    in_flight_end: 0,
-                }
-            })
-            .collect();
-        let nodes = (0..nodes)
-            .map(|_| NodeSeries {
-                ingress: ts(),
-                served: ts(),
-                latency: HistogramSeries::new(bucket, horizon),
-            })
-            .collect();
+        let mut groups = Vec::with_capacity(scenario.clients.len());
+        for c in &scenario.clients {
+            let kind = match c.load {
+                Load::Ping { .. } => GroupKind::Probes,
+                Load::Iperf3 { .. } => GroupKind::Bulk,
+                _ => GroupKind::Requests,
+            };
+            // iperf3 groups never record: no memory for them.
+            let h = if kind == GroupKind::Bulk {
+                SimDuration::ZERO
+            } else {
+                horizon
+            };
+            groups.push(GroupSeries {
+                name: c.name.clone(),
+                kind,
+                start: SimTime(c.start.as_nanos()),
+                sent: TimeSeries::new(bucket, h)?,
+                reset: TimeSeries::new(bucket, h)?,
+                timeout: TimeSeries::new(bucket, h)?,
+                refused: TimeSeries::new(bucket, h)?,
+                latency: HistogramSeries::new(bucket, h)?,
+                in_flight_end: 0,
+            });
+        }
+        let mut node_series = Vec::with_capacity(nodes);
+        for _ in 0..nodes {
+            node_series.push(NodeSeries {
+                ingress: ts()?,
+                served: ts()?,
+                latency: HistogramSeries::new(bucket, horizon)?,
+            });
+        }
         let scrape = || TimeSeries::new(SCRAPE_INTERVAL, horizon);
+        let mut buckets = Vec::with_capacity(DURATION_BUCKETS_S.len() + 1);
+        for _ in 0..=DURATION_BUCKETS_S.len() {
+            buckets.push(scrape()?);
+        }
         let scrapes = Scrapes {
-            served: scrape(),
-            buckets: (0..=DURATION_BUCKETS_S.len()).map(|_| scrape()).collect(),
-            sum_ns: scrape(),
+            served: scrape()?,
+            buckets,
+            sum_ns: scrape()?,
         };
-        Series {
+        Ok(Series {
             bucket,
             groups,
-            nodes,
+            nodes: node_series,
             scrapes,
-        }
+        })
     }
 
     /// Bytes per time bucket this scenario's series hold, for a memory estimate: the fixed

@@ -54,6 +54,10 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
+    /// Bytes one slot takes (the entries never shrink: a slab costs its peak of live entries
+    /// times this, plus 4 bytes per slot on the free list).
+    pub const SLOT_BYTES: usize = std::mem::size_of::<Entry<T>>();
+
     /// Store `value`; returns its key.
     #[inline]
     pub fn insert(&mut self, value: T) -> Key {

@@ -9,44 +9,19 @@
 //! assert_eq!(max_in_flight(&[3 * gib], Some(2 * gib), 8), Err(0));
 //! ```
 
-use crate::scenario::{Load, Scenario, Variant};
+use crate::scenario::{Scenario, Variant};
 
-/// Estimated peak memory of one run, in bytes.
-///
-/// TEMPORARY SEAM: a placeholder until `cost::estimate` (issue 9, workstream `cost`) lands;
-/// the integrator replaces this body by that estimate. It counts what a run holds for its
-/// whole length or at its peak: a fixed part (engine, topology, histograms, protocol
-/// machines), the time-series buckets, every connection slot a client can keep open, and the
-/// requests that can be outstanding at once (rate x timeout).
-pub fn estimate_peak_bytes(s: &Scenario, _v: &Variant) -> u64 {
-    const FIXED: u64 = 16 << 20;
-    const PER_CONNECTION: u64 = 512;
-    const PER_REQUEST: u64 = 256;
-    let buckets = s.duration.as_nanos() / s.timeseries_bucket.as_nanos().max(1);
-    let mut connections = 0u64;
-    let mut requests = 0.0f64;
-    for c in &s.clients {
-        let n = u64::from(c.count);
-        let timeout = c.timeout.as_secs_f64();
-        let (slots, rate) = match c.load {
-            Load::OpenLoop { rate, .. } => (1, rate),
-            Load::Vegeta { rate, workers } => (u64::from(workers), rate),
-            Load::Fortio { qps, connections } => (u64::from(connections), qps),
-            Load::Wrk { connections, .. } => (u64::from(connections), 0.0),
-            Load::ClosedLoop { users, .. } => (u64::from(users), 0.0),
-            Load::Iperf3 { parallel, .. } => (u64::from(parallel), 0.0),
-            Load::Ping { .. } => (1, 0.0),
-        };
-        let pool = match c.connections {
-            crate::scenario::Connections::KeepAlive { pool } => u64::from(pool),
-            crate::scenario::Connections::PerRequest => 0,
-        };
-        connections += n * slots.max(pool);
-        requests += n as f64 * (rate * timeout + slots as f64);
-    }
-    // The series per client group and node (lab/series.rs); the 15 s scrapes are negligible.
-    let per_bucket = crate::lab::Series::bytes_per_bucket(s);
-    FIXED + buckets * per_bucket + connections * PER_CONNECTION + requests as u64 * PER_REQUEST
+/// Estimated peak memory of one run, in bytes: its working memory and its result at the
+/// end ([`crate::cost::run_cost`]; a sweep reduces each result to its metrics as it ends).
+pub fn estimate_peak_bytes(s: &Scenario, v: &Variant) -> u64 {
+    let assume = crate::cost::Assumptions {
+        capture: false,
+        threads: 1,
+        out: false,
+    };
+    crate::cost::run_cost(s, v, &assume)
+        .working()
+        .min(u64::MAX as f64) as u64
 }
 
 /// The most runs that may be in flight at once: whichever `n` of them run together, their

@@ -204,8 +204,8 @@ fn vegeta_streams_every_result_to_a_file_in_its_csv_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let out = lbsim::outdir::OutDir::claim(dir.path()).unwrap();
     let opts = lbsim::lab::RunOptions {
-        capture: false,
         out: Some(std::sync::Arc::new(out)),
+        ..lbsim::lab::RunOptions::default()
     };
     let r = lbsim::lab::run_variant_opts(&s, &s.variant_list()[0], 1, &opts).unwrap();
     let csv = std::fs::read_to_string(dir.path().join("base_vegeta_200rps.csv")).unwrap();

@@ -4,6 +4,7 @@ mod bad_scenarios;
 mod calib;
 mod cli;
 mod control;
+mod cost;
 mod dataplane;
 mod determinism;
 mod layer2;
