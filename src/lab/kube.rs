@@ -211,7 +211,9 @@ pub fn sample(dist: &ServiceTime, rng: &mut Stream) -> SimDuration {
 #[derive(Debug, Clone)]
 pub struct KubeProxy {
     mode: KubeProxyMode,
-    rr_next: usize,
+    /// IPVS round robin's position, per virtual service (ip_vs_rr.c keeps it per service);
+    /// grown on first use.
+    rr_next: Vec<usize>,
     rng: Stream,
 }
 
@@ -220,7 +222,7 @@ impl KubeProxy {
     pub fn new(mode: KubeProxyMode, rng: Stream) -> Self {
         KubeProxy {
             mode,
-            rr_next: 0,
+            rr_next: Vec::new(),
             rng,
         }
     }
@@ -228,6 +230,17 @@ impl KubeProxy {
     /// The endpoint for a new connection arriving at `node`, or `None` if this node has no
     /// endpoint to offer (for Local policy: no local ready pod).
     pub fn choose(&mut self, node: u16, policy: TrafficPolicy, pods: &[Pod]) -> Option<u32> {
+        self.choose_for(0, node, policy, pods)
+    }
+
+    /// [`choose`](Self::choose) among the endpoints `pods` of service `service`.
+    pub fn choose_for(
+        &mut self,
+        service: u32,
+        node: u16,
+        policy: TrafficPolicy,
+        pods: &[Pod],
+    ) -> Option<u32> {
         let eligible = |p: &Pod| p.ready && (policy == TrafficPolicy::Cluster || p.node == node);
         let count = pods.iter().filter(|p| eligible(p)).count();
         if count == 0 {
@@ -244,8 +257,12 @@ impl KubeProxy {
             // KUBE-SVC chain: rule i matches with probability 1/(n-i): uniform overall.
             KubeProxyMode::Iptables => nth(self.rng.random_range(0..count)),
             KubeProxyMode::IpvsRoundRobin => {
-                let pick = self.rr_next % count;
-                self.rr_next = self.rr_next.wrapping_add(1);
+                let s = service as usize;
+                if self.rr_next.len() <= s {
+                    self.rr_next.resize(s + 1, 0);
+                }
+                let pick = self.rr_next[s] % count;
+                self.rr_next[s] = self.rr_next[s].wrapping_add(1);
                 nth(pick)
             }
             // ip_vs_lc.c: fewest active connections, first in list on ties.
