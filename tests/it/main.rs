@@ -12,6 +12,7 @@ mod outputs;
 mod plotdata;
 mod prometheus;
 mod scenarios;
+mod services;
 mod suite;
 mod sweep;
 mod tools;
