@@ -80,6 +80,9 @@ struct Trial {
     next: f64,
     /// The keep-alive pool was (re)opened since the previous route-changing fault.
     fresh_pool: bool,
+    /// A scripted route withdraw/announce (lbsim's `join` variant): its resets count, its
+    /// route-change time is no speaker's.
+    scripted: bool,
 }
 
 /// Ping gap and lost probes of each trial, from a failover log: the longest gap between two
@@ -176,7 +179,13 @@ pub fn profile(dir: &Path) -> Result<Figures, ProfileError> {
                     || g.kind == "bfd_off"
             })
             .map_or(x.time + 60.0, |g| g.time);
-        let label = if x.kind == "blackout" {
+        let label = if x.kind == "resume" {
+            if x.detail.contains("zebra") {
+                "resume_all_frr".to_string()
+            } else {
+                "resume_bgpd".to_string()
+            }
+        } else if x.kind == "blackout" {
             format!(
                 "blackout_txrehash{}",
                 x.detail
@@ -195,6 +204,7 @@ pub fn profile(dir: &Path) -> Result<Figures, ProfileError> {
             down,
             next,
             fresh_pool: fresh,
+            scripted: false,
         });
         if x.kind != "blackout" {
             fresh = false;
@@ -333,12 +343,24 @@ fn resets_real(
 ///
 /// # Errors
 /// A malformed file, named with its line.
-pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
+pub fn sim(dir: &Path, pool: Option<f64>) -> Result<Figures, ProfileError> {
     let mut f = Figures::new();
     tool_files(dir, &mut f)?;
     let events = csv_rows(dir, "events.csv")?;
     let changes = csv_rows(dir, "changes.csv")?;
     let clients = csv_rows(dir, "timeseries_clients.csv")?;
+    // Per (variant, change id): the keep-alive pool's connections (client `conns-*`) and how
+    // many of them failed at their next packet.
+    let mut pool_fates: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for r in csv_rows(dir, "connections.csv")? {
+        if r.len() >= 14 && r[2].starts_with("conns-") {
+            let e = pool_fates.entry((r[0].clone(), r[9].clone())).or_default();
+            e.0 += 1.0;
+            if r[13] == "reset" || r[13] == "timeout" {
+                e.1 += 1.0;
+            }
+        }
+    }
     let mut variants: Vec<String> = events.iter().map(|r| r[0].clone()).collect();
     variants.dedup();
     for v in &variants {
@@ -369,10 +391,15 @@ pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
                     .into(),
                     true,
                 ),
-                ("route_withdraw", _) => ("withdraw".into(), true),
+                ("route_withdrawn", d) if d.contains("by=update") => ("withdraw".into(), true),
                 ("node_recover", _) => ("restore".into(), false),
-                ("speaker_resume", _) => ("resume".into(), false),
-                ("route_announce", _) => ("graceful_start".into(), false),
+                ("speaker_resume", _) => match last_down.get(&node).map(String::as_str) {
+                    Some("hang_all_frr") => ("resume_all_frr".into(), false),
+                    _ => ("resume_bgpd".into(), false),
+                },
+                ("route_received", _) if last_down.get(&node).is_some_and(|l| l == "withdraw") => {
+                    ("graceful_start".into(), false)
+                }
                 ("bgp_start", d) if d == "side=speaker" && t > 0.0 => {
                     match last_down.get(&node).map(String::as_str) {
                         Some("graceful_stop") => ("graceful_start".into(), false),
@@ -395,6 +422,7 @@ pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
                 down,
                 next: f64::INFINITY,
                 fresh_pool: false,
+                scripted: matches!(r[2].as_str(), "route_withdrawn" | "route_received"),
             });
         }
         let times: Vec<f64> = trials.iter().map(|t| t.t).collect();
@@ -405,7 +433,7 @@ pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
         for tr in &trials {
             if tr.label.starts_with("blackout") {
                 // No route change: the keep-alive pool's resets until the next fault.
-                let (mut reset, mut live) = (0.0, 0.0);
+                let mut reset = 0.0;
                 for r in clients.iter().filter(|r| &r[0] == v && r[2] == "conns") {
                     let t: f64 = r[1].parse().unwrap_or(f64::NAN);
                     if t >= tr.t - 1.0 && t < tr.next {
@@ -413,42 +441,34 @@ pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
                             r[5].parse::<f64>().unwrap_or(0.0) + r[6].parse::<f64>().unwrap_or(0.0);
                     }
                 }
-                if let Some(c) = ch.last() {
-                    live = c[6].parse().unwrap_or(0.0);
-                }
-                if live > 0.0 && first_fault_or_blackout(&trials, tr) {
+                if let Some(live) = pool.filter(|p| *p > 0.0) {
                     add(&mut f, "resets_fraction", &tr.label, "", reset / live);
                 }
                 continue;
             }
             let sign = if tr.down { '-' } else { '+' };
             let cause = format!("{sign}{}", tr.node);
+            // A scripted withdraw/announce changes the route as a BGP UPDATE does.
             let hit = ch.iter().find(|r| {
                 r[3].split_whitespace().any(|w| w == cause)
                     && r[2].parse::<f64>().is_ok_and(|t| t >= tr.t)
             });
             if let Some(r) = hit {
                 let t: f64 = r[2].parse().unwrap_or(f64::NAN);
-                add(
-                    &mut f,
-                    if tr.down {
-                        "failover_fib_s"
-                    } else {
-                        "restore_fib_s"
-                    },
-                    &tr.label,
-                    "s",
-                    t - tr.t,
-                );
-                let live: f64 = r[6].parse().unwrap_or(0.0);
-                // Only the first change of a variant finds the pool as it opened (the lab's
-                // fresh pool); later ones depend on how the pool reconnected.
-                if first && live > 0.0 {
-                    let broken =
-                        r[8].parse::<f64>().unwrap_or(0.0) + r[9].parse::<f64>().unwrap_or(0.0);
-                    add(&mut f, "resets_fraction", &tr.label, "", broken / live);
+                let name = match (tr.scripted, tr.down) {
+                    (true, _) => "scripted_route_s",
+                    (false, true) => "failover_fib_s",
+                    (false, false) => "restore_fib_s",
+                };
+                add(&mut f, name, &tr.label, "s", t - tr.t);
+                // Only the first change of a variant that finds the pool open is the lab's
+                // fresh pool; later ones depend on how the pool reconnected.
+                if let Some(&(live, broken)) = pool_fates.get(&(v.clone(), r[1].clone())) {
+                    if first && live > 0.0 {
+                        add(&mut f, "resets_fraction", &tr.label, "", broken / live);
+                        first = false;
+                    }
                 }
-                first = false;
             }
         }
         ping_figures(
@@ -460,10 +480,6 @@ pub fn sim(dir: &Path) -> Result<Figures, ProfileError> {
         )?;
     }
     Ok(f)
-}
-
-fn first_fault_or_blackout(_trials: &[Trial], tr: &Trial) -> bool {
-    tr.label.starts_with("blackout")
 }
 
 /// A CSV of an lbsim output as rows of strings (without the header); absent: no rows.

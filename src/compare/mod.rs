@@ -247,8 +247,9 @@ fn fitted_of(
     scenarios: &[(PathBuf, String)],
     sim_dir: &Path,
     notes: &mut Vec<String>,
-) -> Vec<String> {
+) -> (Vec<String>, Option<f64>) {
     let mut out = Vec::new();
+    let mut pool = None;
     for (path, sha) in scenarios {
         let candidates = [
             path.clone(),
@@ -260,6 +261,14 @@ fn fitted_of(
         match found {
             Some(p) => {
                 let text = std::fs::read_to_string(p).unwrap_or_default();
+                // The keep-alive pool (client `conns`): the share a blackout resets is of it.
+                if let Ok(sc) = crate::scenario::Scenario::parse(p, &text) {
+                    for c in sc.clients.iter().filter(|c| c.name == "conns") {
+                        if let crate::scenario::Connections::KeepAlive { pool: n } = c.connections {
+                            pool = Some(f64::from(n) * f64::from(c.count));
+                        }
+                    }
+                }
                 match text.lines().find_map(|l| l.strip_prefix("// Fitted (sim compare shows, never judges): ")) {
                     Some(list) => {
                         notes.push(format!("fitted metrics from {}: {list}", p.display()));
@@ -274,7 +283,10 @@ fn fitted_of(
             )),
         }
     }
-    out
+    if pool.is_none() {
+        notes.push("no keep-alive pool `conns` known: no simulated blackout resets".into());
+    }
+    (out, pool)
 }
 
 fn is_fitted(fitted: &[String], metric: &str, variant: &str) -> bool {
@@ -314,10 +326,10 @@ pub fn compare(
 ) -> Result<Comparison, String> {
     let mut notes = Vec::new();
     let (dirs, scenarios) = sim_dirs(sim, true, &mut notes)?;
-    let fitted = fitted_of(&scenarios, sim, &mut notes);
+    let (fitted, pool) = fitted_of(&scenarios, sim, &mut notes);
     let mut s_fig = Figures::new();
     for d in &dirs {
-        for (k, (u, v)) in extract::sim(d).map_err(|e| e.to_string())? {
+        for (k, (u, v)) in extract::sim(d, pool).map_err(|e| e.to_string())? {
             s_fig
                 .entry(k)
                 .or_insert_with(|| (u, Vec::new()))
@@ -327,10 +339,11 @@ pub fn compare(
     }
     // REAL_DIR: an lbsim output is read as lbsim's (a hand-edited one too); else a profile.
     let r_fig = if real.join("run.json").exists() {
-        let (rd, _) = sim_dirs(real, false, &mut notes)?;
+        let (rd, rs) = sim_dirs(real, false, &mut notes)?;
+        let (_, pool) = fitted_of(&rs, real, &mut Vec::new());
         let mut f = Figures::new();
         for d in &rd {
-            for (k, (u, v)) in extract::sim(d).map_err(|e| e.to_string())? {
+            for (k, (u, v)) in extract::sim(d, pool).map_err(|e| e.to_string())? {
                 f.entry(k).or_insert_with(|| (u, Vec::new())).1.extend(v);
             }
         }
