@@ -9,6 +9,7 @@
 
 pub mod cost;
 pub mod hashcalc;
+pub mod html;
 pub mod input;
 pub mod lab;
 pub mod manifest;
