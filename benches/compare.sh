@@ -6,6 +6,7 @@
 #   benches/compare.sh                 # RUNS=7 rounds per workload, then the blog suite once
 #   RUNS=3 SUITE=0 benches/compare.sh  # quicker, without the suite
 #   LBSIM_BENCH_DIR=/path/to/bench benches/compare.sh
+#   LBSIM_SIM=/path/to/sim benches/compare.sh   # time that binary, do not build one
 #
 # Each round runs every program once on the workload, alternating their order from round to
 # round, so that drift of a shared machine hits all of them alike; a round is one pair (or
@@ -34,9 +35,9 @@ fi
 echo "building rust-limit and sim (release) ..."
 cargo build --quiet --release --manifest-path "$BENCH/rust-limit/Cargo.toml" \
     --target-dir "$TARGET/rust-limit"
-cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bin sim
 LIMIT=$TARGET/rust-limit/release/rust-limit
-SIM=$TARGET/release/sim
+SIM=${LBSIM_SIM:-$TARGET/release/sim}
+[ -n "${LBSIM_SIM:-}" ] || cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --bin sim
 
 NS3=""
 if [ -f "$BENCH/ecmp_ns3_req.cc" ] && command -v g++ > /dev/null \
