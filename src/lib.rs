@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod cost;
 pub mod hashcalc;
+pub mod html;
 pub mod input;
 pub mod lab;
 pub mod manifest;

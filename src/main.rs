@@ -73,6 +73,10 @@ enum Command {
         /// file per variant named <stem>-<variant>.pcap beside it.
         #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
+        /// With --out: also write DIR/report.html (charts and tables, docs/report.md), listed
+        /// in run.json.
+        #[arg(long, requires = "out")]
+        report: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -99,6 +103,10 @@ enum Command {
         /// Seed of the first iteration; iteration k runs seed S + k - 1.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// With --out: also write OUT/report.html (charts and tables, docs/report.md), listed
+        /// in run.json.
+        #[arg(long, requires = "out")]
+        report: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -111,6 +119,16 @@ enum Command {
         merge: Option<SweepCommand>,
         #[command(flatten)]
         args: Option<SweepRunArgs>,
+    },
+    /// Write DIR/report.html: one self-contained HTML page of charts and tables (docs/report.md)
+    /// for the --out directory of `sim run`, `sim suite` or `sim sweep`, or a directory with a
+    /// compare.csv; listed in DIR/run.json when DIR is a complete output.
+    Report {
+        /// The directory.
+        dir: PathBuf,
+        /// Write the page here instead of DIR/report.html.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
     /// marker, every file as run.json lists it (size and sha256).
@@ -385,8 +403,20 @@ fn main() -> ExitCode {
             json,
             epoch,
             pcap,
+            report,
             limits,
-        } => run(file, seed, out, pcap, Print { json, epoch }, limits.limits()),
+        } => run(
+            file,
+            seed,
+            out,
+            pcap,
+            Print {
+                json,
+                epoch,
+                report,
+            },
+            limits.limits(),
+        ),
         Command::Suite {
             dir,
             out,
@@ -394,8 +424,20 @@ fn main() -> ExitCode {
             epoch,
             iterations,
             seed,
+            report,
             limits,
-        } => suite(&dir, out, iterations, seed, Print { json, epoch }, limits.limits()),
+        } => suite(
+            &dir,
+            out,
+            iterations,
+            seed,
+            Print {
+                json,
+                epoch,
+                report,
+            },
+            limits.limits(),
+        ),
         Command::Sweep { merge, args } => match (merge, args) {
             (
                 Some(SweepCommand::Merge {
@@ -435,6 +477,7 @@ fn main() -> ExitCode {
             out,
             experiment,
         } => profile(&dir, out.as_deref(), experiment.as_deref()),
+        Command::Report { dir, output } => report_cmd(&dir, output.as_deref()),
         Command::Hash {
             fields,
             function,
@@ -485,10 +528,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// How `run` and `suite` report: tables or JSON on stdout, and the OpenMetrics epoch.
+/// How `run` and `suite` report: tables or JSON on stdout, the OpenMetrics epoch, and
+/// whether --out also gets report.html.
 struct Print {
     json: bool,
     epoch: u64,
+    report: bool,
+}
+
+/// With `--report`: the directory's report.html, before run.json seals it.
+fn write_report(dir: &OutDir, inputs: &manifest::Inputs) -> Result<(), String> {
+    let html = lbsim::html::render(dir.root(), Some(inputs)).map_err(|e| e.to_string())?;
+    dir.write(lbsim::html::REPORT_FILE, html.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// `sim report DIR [-o FILE]`.
+fn report_cmd(dir: &std::path::Path, output: Option<&std::path::Path>) -> Result<(), String> {
+    let (path, listed) = lbsim::html::write(dir, output).map_err(|e| e.to_string())?;
+    outln!(
+        "wrote {}{}",
+        path.display(),
+        if listed { " (listed in run.json)" } else { "" }
+    );
+    Ok(())
 }
 
 impl Print {
@@ -590,6 +653,9 @@ fn run(
     }
     if let Some(dir) = &out {
         output::write_all(dir, "", &results, print.epoch).map_err(|e| e.to_string())?;
+        if print.report {
+            write_report(dir, &inputs)?;
+        }
         let m = dir.seal(inputs).map_err(|e| e.to_string())?;
         print.note(&format!(
             "\nwrote {} CSV files, {} ({} files in all) and run.json to {}",
@@ -675,6 +741,9 @@ fn suite(
     }
     if let Some(dir) = &out {
         suite::write_out(dir, &loaded, &run, &agg, print.epoch).map_err(|e| e.to_string())?;
+        if print.report {
+            write_report(dir, &inputs)?;
+        }
         dir.seal(inputs).map_err(|e| e.to_string())?;
         print.note(&format!(
             "\nwrote suite.csv, suite_latency_histogram.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",
