@@ -3,6 +3,7 @@
 mod bad_scenarios;
 mod calib;
 mod cli;
+mod compare;
 mod control;
 mod cost;
 mod dataplane;
@@ -10,6 +11,7 @@ mod determinism;
 mod layer2;
 mod outputs;
 mod plotdata;
+mod profile;
 mod prometheus;
 mod scenarios;
 mod suite;
