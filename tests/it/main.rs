@@ -11,6 +11,7 @@ mod layer2;
 mod outputs;
 mod plotdata;
 mod prometheus;
+mod report;
 mod scenarios;
 mod suite;
 mod sweep;
