@@ -7,6 +7,7 @@
 //! The engine lives in `sim-core`, ECMP and the BGP protocols in `bgp`, Layer 2 in `l2`.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod cost;
 pub mod hashcalc;
 pub mod html;
@@ -16,6 +17,7 @@ pub mod manifest;
 pub mod openmetrics;
 pub mod outdir;
 pub mod output;
+pub mod profile;
 pub mod report;
 pub mod rows;
 pub mod runner;

@@ -149,6 +149,36 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Derive a scenario from a real-cluster profile (docs/profile.md): every value with its
+    /// evidence, defaults said so.
+    Profile {
+        /// The profile directory (e.g. reallab/profiles/calib).
+        dir: PathBuf,
+        /// Write the scenario here (default: print it on stdout after the evidence).
+        #[arg(short = 'o', long, value_name = "scenario.ron")]
+        out: Option<PathBuf>,
+        /// Take the cluster's shape (lab.json) and the fault timeline (faults.csv) from this
+        /// profile instead: derive from one run, replay another's experiment.
+        #[arg(long, value_name = "DIR")]
+        experiment: Option<PathBuf>,
+    },
+    /// Compare a real cluster's profile (or an lbsim output) with lbsim's output, metric by
+    /// metric (docs/compare.md); exit status 1 when a predicted metric is out of tolerance.
+    Compare {
+        /// The real side: a profile directory (docs/profile.md) or an lbsim output.
+        real_dir: PathBuf,
+        /// `sim run --out` or `sim suite --out` (every seed); its run.json must verify.
+        sim_dir: PathBuf,
+        /// METRIC[/VARIANT]=X with X 10%, 20ms, 10%+20ms, 3se or range10% (repeatable).
+        #[arg(long, value_name = "METRIC=X", value_parser = lbsim::compare::parse_tolerance)]
+        tolerance: Vec<(String, lbsim::compare::Tolerance)>,
+        /// Print one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Write compare.csv into this directory (default: SIM_DIR).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// ECMP what-if: how many flows move when one of N next hops leaves or joins.
     Hash {
         /// Header fields: l3, 3-tuple, 5-tuple.
@@ -299,6 +329,70 @@ macro_rules! outln {
     }};
 }
 
+/// `sim profile`: the evidence on stderr (stdout when writing a file), the scenario on stdout
+/// or into `out`, checked as `sim validate` checks a file.
+fn profile(
+    dir: &std::path::Path,
+    out: Option<&std::path::Path>,
+    experiment: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let d = lbsim::profile::derive(dir, experiment).map_err(|e| e.to_string())?;
+    let name = out.unwrap_or(std::path::Path::new("profile.ron"));
+    lbsim::scenario::Scenario::parse(name, &d.text).map_err(|e| {
+        format!("the derived scenario does not validate (a bug in sim profile): {e}")
+    })?;
+    let mut evidence = String::new();
+    for e in &d.evidence {
+        let src = e.source.as_deref().unwrap_or("DEFAULT (not derived)");
+        evidence.push_str(&format!("{:<48} {:<28} {src}", e.field, e.value));
+        if !e.note.is_empty() {
+            evidence.push_str(&format!("\n{:<48} {}", "", e.note));
+        }
+        evidence.push('\n');
+    }
+    evidence.push_str(&format!(
+        "fitted (shown by sim compare, never judged): {}\n",
+        d.fitted.join(", ")
+    ));
+    match out {
+        Some(path) => {
+            std::fs::write(path, &d.text).map_err(|e| format!("{}: {e}", path.display()))?;
+            out!("{evidence}");
+            outln!("wrote {}", path.display());
+        }
+        None => {
+            eprint!("{evidence}");
+            out!("{}", d.text);
+        }
+    }
+    Ok(())
+}
+
+/// `sim compare`: the table (or JSON) on stdout, compare.csv written; `Ok(true)` when a
+/// predicted metric failed.
+fn compare(
+    real: &std::path::Path,
+    sim: &std::path::Path,
+    tolerances: &[(String, lbsim::compare::Tolerance)],
+    json: bool,
+    out: Option<&std::path::Path>,
+) -> Result<bool, String> {
+    let c = lbsim::compare::compare(real, sim, tolerances)?;
+    let path = out.unwrap_or(sim).join("compare.csv");
+    std::fs::write(&path, lbsim::compare::to_csv(&c))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&c).map_err(|e| e.to_string())?
+        );
+    } else {
+        out!("{}", lbsim::compare::to_table(&c));
+        outln!("wrote {}", path.display());
+    }
+    Ok(c.failed())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -363,6 +457,22 @@ fn main() -> ExitCode {
             limits,
         } => validate(&files, cost, limits.limits()),
         Command::Verify { dir } => verify(&dir),
+        Command::Compare {
+            real_dir,
+            sim_dir,
+            tolerance,
+            json,
+            out,
+        } => match compare(&real_dir, &sim_dir, &tolerance, json, out.as_deref()) {
+            Ok(true) => return ExitCode::FAILURE,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Command::Profile {
+            dir,
+            out,
+            experiment,
+        } => profile(&dir, out.as_deref(), experiment.as_deref()),
         Command::Report { dir, output } => report_cmd(&dir, output.as_deref()),
         Command::Hash {
             fields,
