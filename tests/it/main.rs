@@ -13,6 +13,7 @@ mod outputs;
 mod plotdata;
 mod profile;
 mod prometheus;
+mod report;
 mod scenarios;
 mod suite;
 mod sweep;
