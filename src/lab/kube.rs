@@ -116,7 +116,7 @@ fn reserve(core: &mut VecDeque<(SimTime, SimTime)>, start: SimTime, end: SimTime
 /// One pod: a FIFO queue in front of `workers` servers.
 #[derive(Debug, Clone)]
 pub struct Pod {
-    /// Index of the node it runs on.
+    /// Index of the node it runs on; fixed when it is made (kube-proxy keeps per-node lists).
     pub node: u16,
     /// In the service's endpoints (kube-proxy may choose it).
     pub ready: bool,
@@ -213,6 +213,11 @@ pub struct KubeProxy {
     mode: KubeProxyMode,
     rr_next: usize,
     rng: Stream,
+    /// Indices of the pods on this node, ascending (a pod's node is fixed when it is made), for
+    /// `pods` of the length kept beside it: a Local choice scans these, not every pod.
+    local: (usize, Vec<u32>),
+    /// Scratch for the eligible endpoints of one choice (kept to reuse its allocation).
+    eligible: Vec<u32>,
 }
 
 impl KubeProxy {
@@ -222,40 +227,61 @@ impl KubeProxy {
             mode,
             rr_next: 0,
             rng,
+            local: (0, Vec::new()),
+            eligible: Vec::new(),
         }
     }
 
     /// The endpoint for a new connection arriving at `node`, or `None` if this node has no
     /// endpoint to offer (for Local policy: no local ready pod).
+    ///
+    /// The endpoints are the ready pods (for Local policy: of this node) in pod order, as the
+    /// KUBE-SVC / KUBE-SVL chains and IPVS destinations list them; they are collected in one
+    /// pass, over this node's pods only under Local policy, so a choice costs what the node has,
+    /// not what the cluster has.
     pub fn choose(&mut self, node: u16, policy: TrafficPolicy, pods: &[Pod]) -> Option<u32> {
-        let eligible = |p: &Pod| p.ready && (policy == TrafficPolicy::Cluster || p.node == node);
-        let count = pods.iter().filter(|p| eligible(p)).count();
-        if count == 0 {
-            return None;
+        let mut eligible = std::mem::take(&mut self.eligible);
+        eligible.clear();
+        match policy {
+            TrafficPolicy::Cluster => eligible.extend(
+                pods.iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.ready)
+                    .map(|(i, _)| i as u32),
+            ),
+            TrafficPolicy::Local => {
+                if self.local.0 != pods.len() {
+                    self.local = (
+                        pods.len(),
+                        (0..pods.len() as u32)
+                            .filter(|&i| pods[i as usize].node == node)
+                            .collect(),
+                    );
+                }
+                eligible.extend(self.local.1.iter().copied().filter(|&i| {
+                    let p = &pods[i as usize];
+                    debug_assert_eq!(p.node, node, "a pod moved to another node");
+                    p.ready
+                }));
+            }
         }
-        let nth = |n: usize| {
-            pods.iter()
-                .enumerate()
-                .filter(|(_, p)| eligible(p))
-                .nth(n)
-                .map(|(i, _)| i as u32)
-        };
-        match self.mode {
+        let pick = match self.mode {
+            _ if eligible.is_empty() => None,
             // KUBE-SVC chain: rule i matches with probability 1/(n-i): uniform overall.
-            KubeProxyMode::Iptables => nth(self.rng.random_range(0..count)),
+            KubeProxyMode::Iptables => Some(eligible[self.rng.random_range(0..eligible.len())]),
             KubeProxyMode::IpvsRoundRobin => {
-                let pick = self.rr_next % count;
+                let pick = self.rr_next % eligible.len();
                 self.rr_next = self.rr_next.wrapping_add(1);
-                nth(pick)
+                Some(eligible[pick])
             }
             // ip_vs_lc.c: fewest active connections, first in list on ties.
-            KubeProxyMode::IpvsLeastConnection => pods
+            KubeProxyMode::IpvsLeastConnection => eligible
                 .iter()
-                .enumerate()
-                .filter(|(_, p)| eligible(p))
-                .min_by_key(|(i, p)| (p.active_conns, *i))
-                .map(|(i, _)| i as u32),
-        }
+                .copied()
+                .min_by_key(|&i| (pods[i as usize].active_conns, i)),
+        };
+        self.eligible = eligible;
+        pick
     }
 }
 
