@@ -60,6 +60,35 @@ const EOR_HEX: &str = "
     ffffffff ffffffff ffffffff ffffffff 001d 02
     0000 0006  80 0f 03 0002 01";
 
+/// FRR 8.4's UPDATE passing 2001:db8:ff::10/128 back to lbsim in `tests/interop_frr.rs`
+/// (eBGP, its own global next hop 2001:db8:fe::1, AS_PATH 64512 64513), as captured there: FRR
+/// puts MP_REACH_NLRI first and sets Extended Length on it and on AS_PATH.
+const FRR_REACH_HEX: &str =
+    "ffffffffffffffffffffffffffffffff0053020000003c900e00260002011020010db800fe0000
+    0000000000000001008020010db800ff00000000000000000010400101005002000a02020000fc000000fc01";
+/// FRR's withdrawal of it.
+const FRR_UNREACH_HEX: &str =
+    "ffffffffffffffffffffffffffffffff002f0200000018900f00140002018020010db800ff00000000000000000010";
+
+#[test]
+fn frr_bytes_decode_and_re_encode_byte_for_byte() {
+    for text in [FRR_REACH_HEX, FRR_UNREACH_HEX] {
+        let bytes = hex(text);
+        let msg = Message::decode(&bytes, FOUR).unwrap();
+        assert_eq!(encode(&msg), bytes);
+    }
+    let Ok(Message::Update(reach)) = Message::decode(&hex(FRR_REACH_HEX), FOUR) else {
+        panic!()
+    };
+    let mp = reach.mp_reach_ipv6().unwrap();
+    assert_eq!(mp.next_hop, "2001:db8:fe::1".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(
+        (mp.link_local, mp.nlri.as_slice()),
+        (None, &[Ipv6Prefix::host(VIP)][..])
+    );
+    assert_eq!(reach.as_path(), Some(&AsPath::sequence(vec![64512, 64513])));
+}
+
 fn announce() -> Update {
     Update::announce_ipv6(
         vec![
