@@ -203,12 +203,30 @@ async fn session(
     }
     eprintln!("kernel: {}FRR:\n{shown}", route);
 
+    // FRR passes the route back to us (eBGP); wait for that before withdrawing, or it may
+    // never send it.
+    let has = |p: &Peer, reach: bool| {
+        p.received().iter().any(|r| match &r.message {
+            Message::Update(u) if reach => u.mp_reach_ipv6().is_some(),
+            Message::Update(u) => u.mp_unreach_ipv6().is_some_and(|m| !m.withdrawn.is_empty()),
+            _ => false,
+        })
+    };
+    peer.wait_for("FRR's MP_REACH_NLRI back", step(), |p| {
+        Ok(has(p, true).then_some(()))
+    })
+    .await?;
+
     // 3. End-of-RIB, then withdraw.
     peer.send(Update::end_of_rib_ipv6()).await?;
     peer.send(Update::withdraw_ipv6(vec![Ipv6Prefix::host(VIP)]))
         .await?;
     peer.wait_for("the kernel route to go", step(), |_| {
         Ok(kernel(lab)?.trim().is_empty().then_some(()))
+    })
+    .await?;
+    peer.wait_for("FRR's MP_UNREACH_NLRI back", step(), |p| {
+        Ok(has(p, false).then_some(()))
     })
     .await?;
     let after = frr.vtysh(&format!("show bgp ipv6 unicast {VIP}/128"))?;
