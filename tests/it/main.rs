@@ -15,6 +15,7 @@ mod profile;
 mod prometheus;
 mod report;
 mod scenarios;
+mod services;
 mod suite;
 mod sweep;
 mod tools;
