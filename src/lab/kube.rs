@@ -377,7 +377,9 @@ mod tests {
             let p = kp.choose(1, TrafficPolicy::Local, &pods).unwrap();
             assert_eq!(pods[p as usize].node, 1);
         }
-        assert_eq!(kp.choose(5, TrafficPolicy::Local, &pods), None);
+        // Every node runs its own kube-proxy (its Local endpoints are cached per node).
+        let mut on_node_5 = KubeProxy::new(KubeProxyMode::Iptables, s.stream("kp5"));
+        assert_eq!(on_node_5.choose(5, TrafficPolicy::Local, &pods), None);
         let mut rr = KubeProxy::new(KubeProxyMode::IpvsRoundRobin, s.stream("rr"));
         let picks: Vec<u32> = (0..5)
             .map(|_| rr.choose(0, TrafficPolicy::Cluster, &pods).unwrap())

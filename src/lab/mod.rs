@@ -1176,6 +1176,17 @@ impl Lab {
     /// A request ended (answered, failed or timed out): free its connection for what's next.
     fn finish(&mut self, req: Req, outcome: Result<(), ErrorKind>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
+        // Forget the finished requests at the front of the client's deadlines (this one is out
+        // of `reqs` already): the timeout check would only skip them, and requests finish
+        // nearly in send order, so the queue holds about what is outstanding, not a whole
+        // timeout's worth of sends.
+        let deadlines = &mut self.clients[req.client as usize].deadlines;
+        while deadlines
+            .front()
+            .is_some_and(|&(_, k)| self.reqs.get(k).is_none())
+        {
+            deadlines.pop_front();
+        }
         self.record_tool(&req, outcome, now);
         let probes = &mut self.clients[req.client as usize].probes;
         match outcome {

@@ -3,6 +3,7 @@
 mod bad_scenarios;
 mod calib;
 mod cli;
+mod compare;
 mod control;
 mod cost;
 mod dataplane;
@@ -10,7 +11,9 @@ mod determinism;
 mod layer2;
 mod outputs;
 mod plotdata;
+mod profile;
 mod prometheus;
+mod report;
 mod scenarios;
 mod services;
 mod suite;
