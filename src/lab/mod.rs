@@ -207,6 +207,8 @@ pub enum Ev {
     Retransmit(Key),
     /// A scripted `kill_speaker`'s restart, or a hung speaker's `resume_speaker` (node).
     SpeakerResume(u16),
+    /// A client's retries whose backoff is over are sent.
+    Retry(u32),
 }
 
 /// A worker node.
@@ -291,6 +293,8 @@ struct Req {
     sent: SimTime,
     /// Retransmissions so far (the RTO doubles with each).
     retransmits: u32,
+    /// 0 for a first try; k for the k-th retry of a request (`clients[i].retry`).
+    attempt: u8,
 }
 
 /// One route change (or resilient migration) and what it did to live connections.
@@ -360,9 +364,17 @@ pub struct ConnRow {
     pub fate: &'static str,
 }
 
-/// Totals of a run's requests (ping probes are not requests: see [`ProbeCounts`]).
+/// Totals of a run's requests (ping probes are not requests: see [`ProbeCounts`]). Every
+/// attempt is a request here; with client retry, `retries` of them were retries, and as many
+/// failures were retried instead of reaching the user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Requests that were a retry of a failed one (`clients[i].retry`).
+    pub retries: u64,
+    /// Failed requests that were retried (sent again, or waiting for their backoff at the end).
+    pub retried: u64,
+    /// Failed requests the client wanted to retry but its budget did not allow.
+    pub retries_refused: u64,
     /// Requests started.
     pub started: u64,
     /// Answered.
@@ -396,6 +408,11 @@ impl Counts {
     /// All failures.
     pub fn failed(&self) -> u64 {
         self.reset + self.timeout + self.refused
+    }
+
+    /// Failures the user saw: those not retried (a retry queued at the end counts as retried).
+    pub fn user_failed(&self) -> u64 {
+        self.failed() - self.retried
     }
 }
 
@@ -1197,6 +1214,7 @@ impl Model for Lab {
             Ev::Arrival(c) => {
                 let now = sched.now();
                 if now < self.clients[c as usize].stop {
+                    self.clients[c as usize].originals += 1;
                     self.send_request(c, now, NO_USER, sched);
                     let gap = self.clients[c as usize].next_gap();
                     sched.schedule_in(gap, Ev::Arrival(c));
@@ -1231,6 +1249,7 @@ impl Model for Lab {
             Ev::BulkStop(c) => self.bulk_end(c, sched),
             Ev::Retransmit(k) => self.retransmit(k, sched),
             Ev::SpeakerResume(node) => self.control_resume(node, sched),
+            Ev::Retry(c) => self.send_retries(c, sched),
         }
     }
 }

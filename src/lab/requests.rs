@@ -12,6 +12,18 @@ impl Lab {
         user: u32,
         sched: &mut Scheduler<Ev>,
     ) {
+        self.send_attempt(c, start, user, 0, sched);
+    }
+
+    /// Issue attempt `attempt` (0: the first) of a request of client `c` due at `start`.
+    pub(super) fn send_attempt(
+        &mut self,
+        c: u32,
+        start: SimTime,
+        user: u32,
+        attempt: u8,
+        sched: &mut Scheduler<Ev>,
+    ) {
         let now = sched.now();
         let conn = match self.clients[c as usize].pool {
             Pool::PerRequest => self.open_conn(c, now),
@@ -34,7 +46,7 @@ impl Lab {
                 } else if let Some(k) = client.idle.pop_front() {
                     k
                 } else {
-                    client.backlog.push_back(start);
+                    client.backlog.push_back((start, attempt));
                     return;
                 }
             }
@@ -45,6 +57,9 @@ impl Lab {
             self.counts.started += 1;
             let s = self.clients[c as usize].service as usize;
             self.svcs[s].counts.started += 1;
+            if attempt > 0 {
+                self.counts.retries += 1;
+            }
         }
         self.series.sent(self.clients[c as usize].group, now);
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
@@ -70,6 +85,7 @@ impl Lab {
             seq,
             sent: now,
             retransmits: 0,
+            attempt,
         });
         let client = &mut self.clients[c as usize];
         let deadline = now + client.timeout;
@@ -189,7 +205,58 @@ impl Lab {
                 .answered(group, req.ingress, now, now - req.start),
             Err(kind) => self.series.failed(group, kind, now),
         }
+        if outcome.is_err() {
+            self.maybe_retry(&req, sched);
+        }
         self.after_request(req, outcome, sched);
+    }
+
+    /// A request of a client with a retry policy failed: queue it again after its backoff if
+    /// it has attempts left and the client's budget allows one more retry.
+    fn maybe_retry(&mut self, req: &Req, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let client = &mut self.clients[req.client as usize];
+        let Some(r) = client.retry else {
+            return;
+        };
+        if req.attempt >= r.attempts {
+            return;
+        }
+        let ran = now
+            .saturating_since(SimTime(client.start.as_nanos()))
+            .as_secs_f64();
+        let allowed = r.budget * client.originals as f64 + r.min_per_s * ran;
+        if (client.retries + 1) as f64 > allowed {
+            self.counts.retries_refused += 1;
+            return;
+        }
+        client.retries += 1;
+        self.counts.retried += 1;
+        let wait = r
+            .backoff
+            .as_nanos()
+            .saturating_mul(1 << req.attempt.min(20));
+        let due = now + SimDuration(wait);
+        client.retry_queue.push((due, req.start, req.attempt + 1));
+        let _ = sched.schedule_at(due, Ev::Retry(req.client));
+    }
+
+    /// Send client `c`'s retries whose backoff is over, in the order they became due.
+    pub(super) fn send_retries(&mut self, c: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let queue = &mut self.clients[c as usize].retry_queue;
+        let mut due: Vec<(SimTime, SimTime, u8)> = Vec::new();
+        queue.retain(|&e| {
+            let ready = e.0 <= now;
+            if ready {
+                due.push(e);
+            }
+            !ready
+        });
+        due.sort_by_key(|e| e.0);
+        for (_, start, attempt) in due {
+            self.send_attempt(c, start, NO_USER, attempt, sched);
+        }
     }
 
     /// Count a finished request in the totals: answered (with its latency) or failed.
@@ -218,10 +285,10 @@ impl Lab {
         match (outcome, keep_alive) {
             (Ok(()), true) => {
                 let client = &mut self.clients[c as usize];
-                if let Some(start) = client.backlog.pop_front() {
+                if let Some((start, attempt)) = client.backlog.pop_front() {
                     // The freed connection carries the oldest waiting request; put it back first.
                     client.idle.push_front(req.conn);
-                    self.send_request(c, start, NO_USER, sched);
+                    self.send_attempt(c, start, NO_USER, attempt, sched);
                 } else {
                     client.idle.push_back(req.conn);
                 }
@@ -237,8 +304,8 @@ impl Lab {
                 // A keep-alive client replaces the connection for whoever waits.
                 let client = &mut self.clients[c as usize];
                 if keep_alive {
-                    if let Some(start) = client.backlog.pop_front() {
-                        self.send_request(c, start, NO_USER, sched);
+                    if let Some((start, attempt)) = client.backlog.pop_front() {
+                        self.send_attempt(c, start, NO_USER, attempt, sched);
                     }
                 }
             }
