@@ -120,7 +120,7 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
     );
     let _ = writeln!(
         out,
-        "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+        "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8} {:>7} {:>6} {:>6} {:>7}",
         "variant",
         "service",
         "ip",
@@ -129,6 +129,8 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
         "reset",
         "timeout",
         "refused",
+        "retried",
+        "user fails",
         "p99 ms",
         "changes",
         "moved",
@@ -139,14 +141,14 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
         let mut order: Vec<usize> = (0..r.services.len()).collect();
         order.sort_by_key(|&i| {
             let s = &r.services[i];
-            std::cmp::Reverse((s.broken + s.counts.failed(), s.moved))
+            std::cmp::Reverse((s.broken + s.counts.failed(), s.moved, s.counts.started))
         });
         for &i in order.iter().take(TOP) {
             let s = &r.services[i];
             let p99 = s.latency.quantile(0.99).map_or("-".into(), ms);
             let _ = writeln!(
                 out,
-                "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+                "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8} {:>7} {:>6} {:>6} {:>7}",
                 r.variant,
                 s.name,
                 s.vip.to_string(),
@@ -155,6 +157,8 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
                 s.counts.reset,
                 s.counts.timeout,
                 s.counts.refused,
+                s.counts.retried,
+                s.counts.user_failed(),
                 p99,
                 s.changes,
                 s.moved,
@@ -167,7 +171,7 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
         };
         let _ = writeln!(
             out,
-            "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+            "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8} {:>7} {:>6} {:>6} {:>7}",
             r.variant,
             format!("total ({})", r.services.len()),
             "",
@@ -176,6 +180,8 @@ fn services_table(out: &mut String, results: &[RunResult], w: usize) {
             sum(&|s| s.counts.reset),
             sum(&|s| s.counts.timeout),
             sum(&|s| s.counts.refused),
+            sum(&|s| s.counts.retried),
+            sum(&|s| s.counts.user_failed()),
             ms(r.latency.quantile(0.99)),
             sum(&|s| s.changes),
             sum(&|s| s.moved),

@@ -678,6 +678,8 @@ pub struct ServiceRow<'a> {
     errors_timeout: u64,
     errors_refused: u64,
     in_flight_end: u64,
+    retried: u64,
+    user_failed: u64,
     #[serde(serialize_with = "o6")]
     latency_p50_ms: Option<f64>,
     #[serde(serialize_with = "o6")]
@@ -711,6 +713,8 @@ pub fn services(results: &[RunResult]) -> Vec<ServiceRow<'_>> {
                 errors_timeout: s.counts.timeout,
                 errors_refused: s.counts.refused,
                 in_flight_end: s.counts.in_flight,
+                retried: s.counts.retried,
+                user_failed: s.counts.user_failed(),
                 latency_p50_ms: s.latency.quantile(0.5).map(ms),
                 latency_p99_ms: s.latency.quantile(0.99).map(ms),
                 route_changes: s.changes,

@@ -232,6 +232,7 @@ impl Lab {
         }
         client.retries += 1;
         self.counts.retried += 1;
+        self.svcs[client.service as usize].counts.retried += 1;
         let wait = r
             .backoff
             .as_nanos()
