@@ -400,16 +400,30 @@ fn compare_report_draws_every_row_against_its_tolerance() {
     check_charts(&html, "compare");
     let svg = &figures(&html)[0].1;
     let m = marks(svg);
-    let rows = read(&d.join("compare.csv")).lines().count() - 1;
+    let csv = read(&d.join("compare.csv"));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows.len() > 20, "the fixture has {} rows", rows.len());
     assert_eq!(
         m.iter().filter(|x| x.0 == "circle").count(),
-        rows,
+        rows.len(),
         "a marker per row"
     );
-    let fail = hex(lbsim::html::compare::verdict_color("fail"));
+    let fail = hex(lbsim::html::compare::verdict_color("FAIL"));
+    let fails = rows.iter().filter(|r| r.ends_with(",FAIL")).count();
+    assert!(fails > 0);
     assert_eq!(
         m.iter().filter(|x| x.0 == "circle" && x.1 == fail).count(),
-        1
+        fails
+    );
+    // A band for each relative tolerance (not for 3se, nor where there is none).
+    let bands = rows
+        .iter()
+        .filter(|r| r.contains("%") && r.contains(",predicted,"))
+        .count();
+    let band = hex(lbsim::html::chart::BAND);
+    assert_eq!(
+        m.iter().filter(|x| x.0 == "rect" && x.1 == band).count(),
+        bands
     );
 }
 
