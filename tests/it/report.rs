@@ -368,6 +368,14 @@ fn suite_report_has_the_suite_charts_with_data() {
     }
     assert!(read(&d.join("run.json")).contains("\"path\": \"report.html\""));
     sim_ok(&["verify", d.to_str().unwrap()]);
+    // One test's run inside the suite's output: its page is listed in the suite's run.json.
+    let run = d.join("failover/seed-1");
+    let out = sim_ok(&["report", run.to_str().unwrap()]);
+    assert!(out.contains("listed in run.json"), "{out}");
+    check_charts(&read(&run.join("report.html")), "run");
+    assert!(read(&d.join("run.json")).contains("\"path\": \"failover/seed-1/report.html\""));
+    let out = sim_ok(&["verify", d.to_str().unwrap()]);
+    assert!(!out.contains("not part of the run"), "{out}");
 }
 
 #[test]
