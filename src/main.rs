@@ -483,7 +483,11 @@ fn main() -> ExitCode {
         } => match compare(&real_dir, &sim_dir, &tolerance, json, out.as_deref()) {
             Ok(true) => return ExitCode::FAILURE,
             Ok(false) => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => {
+                // Refused or unreadable: 2, so that 1 always means a failed prediction.
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
         },
         Command::Profile {
             dir,

@@ -150,7 +150,7 @@ pub struct Row {
     pub variant: String,
     /// Unit.
     pub unit: String,
-    /// The real figure: the median of the real samples.
+    /// The real figure: the mean of the real samples (their median for a distribution).
     pub real: f64,
     /// Real samples.
     pub real_n: usize,
@@ -370,7 +370,13 @@ pub fn compare(
         } else {
             "reported"
         };
-        let real_med = crate::profile::read::median(rv);
+        // Like with like: means on both sides; medians for a distribution check.
+        let distribution = matches!(t, Some(Tolerance::Distribution { .. }));
+        let real_med = if distribution {
+            crate::profile::read::median(rv)
+        } else {
+            rv.iter().sum::<f64>() / rv.len() as f64
+        };
         let Some((_, sv)) = s_fig.get(&(metric.clone(), variant.clone())) else {
             if role == "predicted" {
                 rows.push(Row {
@@ -397,7 +403,7 @@ pub fn compare(
         let (mean, ci) = mean_ci(sv);
         let lo = sv.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = sv.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let centre = if matches!(t, Some(Tolerance::Distribution { .. })) {
+        let centre = if distribution {
             crate::profile::read::median(sv)
         } else {
             mean
