@@ -461,6 +461,12 @@ pub fn ipv6_with(
     path: &str,
 ) -> Result<Option<Ipv6Hash>, HashCalcError> {
     if !enabled {
+        // The defaults of the flags; anything else without --ipv6 would be silently ignored.
+        if policy != 0 || fields != "0x0007" || path != "forwarded" {
+            return Err(HashCalcError::Invalid(
+                "--ipv6-policy, --ipv6-hash-fields and --ipv6-path need --ipv6".into(),
+            ));
+        }
         return Ok(None);
     }
     let fields = match fields.strip_prefix("0x").or_else(|| fields.strip_prefix("0X")) {
@@ -985,6 +991,7 @@ mod tests {
         assert!(ipv6_with(true, 4, "0", "forwarded").is_err());
         assert!(ipv6_with(true, 3, "0xzz", "forwarded").is_err());
         assert!(ipv6_with(true, 0, "0", "sideways").is_err());
-        assert_eq!(ipv6_with(false, 9, "x", "y").unwrap(), None);
+        assert_eq!(ipv6_with(false, 0, "0x0007", "forwarded").unwrap(), None);
+        assert!(ipv6_with(false, 2, "0x0007", "forwarded").is_err());
     }
 }
