@@ -7,14 +7,18 @@
 //! The engine lives in `sim-core`, ECMP and the BGP protocols in `bgp`, Layer 2 in `l2`.
 #![warn(missing_docs)]
 
+pub mod cluster;
+pub mod compare;
 pub mod cost;
 pub mod hashcalc;
+pub mod html;
 pub mod input;
 pub mod lab;
 pub mod manifest;
 pub mod openmetrics;
 pub mod outdir;
 pub mod output;
+pub mod profile;
 pub mod report;
 pub mod rows;
 pub mod runner;

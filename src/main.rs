@@ -73,6 +73,10 @@ enum Command {
         /// file per variant named <stem>-<variant>.pcap beside it.
         #[arg(long, value_name = "FILE|DIR")]
         pcap: Option<PathBuf>,
+        /// With --out: also write DIR/report.html (charts and tables, docs/report.md), listed
+        /// in run.json.
+        #[arg(long, requires = "out")]
+        report: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -99,6 +103,10 @@ enum Command {
         /// Seed of the first iteration; iteration k runs seed S + k - 1.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// With --out: also write OUT/report.html (charts and tables, docs/report.md), listed
+        /// in run.json.
+        #[arg(long, requires = "out")]
+        report: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -111,6 +119,16 @@ enum Command {
         merge: Option<SweepCommand>,
         #[command(flatten)]
         args: Option<SweepRunArgs>,
+    },
+    /// Write DIR/report.html: one self-contained HTML page of charts and tables (docs/report.md)
+    /// for the --out directory of `sim run`, `sim suite` or `sim sweep`, or a directory with a
+    /// compare.csv; listed in DIR/run.json when DIR is a complete output.
+    Report {
+        /// The directory.
+        dir: PathBuf,
+        /// Write the page here instead of DIR/report.html.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Check that an output directory (--out) is complete: run.json present, no INCOMPLETE
     /// marker, every file as run.json lists it (size and sha256).
@@ -130,6 +148,36 @@ enum Command {
         cost: bool,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+    /// Derive a scenario from a real-cluster profile (docs/profile.md): every value with its
+    /// evidence, defaults said so.
+    Profile {
+        /// The profile directory (e.g. reallab/profiles/calib).
+        dir: PathBuf,
+        /// Write the scenario here (default: print it on stdout after the evidence).
+        #[arg(short = 'o', long, value_name = "scenario.ron")]
+        out: Option<PathBuf>,
+        /// Take the cluster's shape (lab.json) and the fault timeline (faults.csv) from this
+        /// profile instead: derive from one run, replay another's experiment.
+        #[arg(long, value_name = "DIR")]
+        experiment: Option<PathBuf>,
+    },
+    /// Compare a real cluster's profile (or an lbsim output) with lbsim's output, metric by
+    /// metric (docs/compare.md); exit status 1 when a predicted metric is out of tolerance.
+    Compare {
+        /// The real side: a profile directory (docs/profile.md) or an lbsim output.
+        real_dir: PathBuf,
+        /// `sim run --out` or `sim suite --out` (every seed); its run.json must verify.
+        sim_dir: PathBuf,
+        /// METRIC[/VARIANT]=X with X 10%, 20ms, 10%+20ms, 3se or range10% (repeatable).
+        #[arg(long, value_name = "METRIC=X", value_parser = lbsim::compare::parse_tolerance)]
+        tolerance: Vec<(String, lbsim::compare::Tolerance)>,
+        /// Print one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Write compare.csv into this directory (default: SIM_DIR).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// ECMP what-if: how many flows move when one of N next hops leaves or joins.
     Hash {
@@ -281,6 +329,70 @@ macro_rules! outln {
     }};
 }
 
+/// `sim profile`: the evidence on stderr (stdout when writing a file), the scenario on stdout
+/// or into `out`, checked as `sim validate` checks a file.
+fn profile(
+    dir: &std::path::Path,
+    out: Option<&std::path::Path>,
+    experiment: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let d = lbsim::profile::derive(dir, experiment).map_err(|e| e.to_string())?;
+    let name = out.unwrap_or(std::path::Path::new("profile.ron"));
+    lbsim::scenario::Scenario::parse(name, &d.text).map_err(|e| {
+        format!("the derived scenario does not validate (a bug in sim profile): {e}")
+    })?;
+    let mut evidence = String::new();
+    for e in &d.evidence {
+        let src = e.source.as_deref().unwrap_or("DEFAULT (not derived)");
+        evidence.push_str(&format!("{:<48} {:<28} {src}", e.field, e.value));
+        if !e.note.is_empty() {
+            evidence.push_str(&format!("\n{:<48} {}", "", e.note));
+        }
+        evidence.push('\n');
+    }
+    evidence.push_str(&format!(
+        "fitted (shown by sim compare, never judged): {}\n",
+        d.fitted.join(", ")
+    ));
+    match out {
+        Some(path) => {
+            std::fs::write(path, &d.text).map_err(|e| format!("{}: {e}", path.display()))?;
+            out!("{evidence}");
+            outln!("wrote {}", path.display());
+        }
+        None => {
+            eprint!("{evidence}");
+            out!("{}", d.text);
+        }
+    }
+    Ok(())
+}
+
+/// `sim compare`: the table (or JSON) on stdout, compare.csv written; `Ok(true)` when a
+/// predicted metric failed.
+fn compare(
+    real: &std::path::Path,
+    sim: &std::path::Path,
+    tolerances: &[(String, lbsim::compare::Tolerance)],
+    json: bool,
+    out: Option<&std::path::Path>,
+) -> Result<bool, String> {
+    let c = lbsim::compare::compare(real, sim, tolerances)?;
+    let path = out.unwrap_or(sim).join("compare.csv");
+    std::fs::write(&path, lbsim::compare::to_csv(&c))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&c).map_err(|e| e.to_string())?
+        );
+    } else {
+        out!("{}", lbsim::compare::to_table(&c));
+        outln!("wrote {}", path.display());
+    }
+    Ok(c.failed())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -291,8 +403,20 @@ fn main() -> ExitCode {
             json,
             epoch,
             pcap,
+            report,
             limits,
-        } => run(file, seed, out, pcap, Print { json, epoch }, limits.limits()),
+        } => run(
+            file,
+            seed,
+            out,
+            pcap,
+            Print {
+                json,
+                epoch,
+                report,
+            },
+            limits.limits(),
+        ),
         Command::Suite {
             dir,
             out,
@@ -300,8 +424,20 @@ fn main() -> ExitCode {
             epoch,
             iterations,
             seed,
+            report,
             limits,
-        } => suite(&dir, out, iterations, seed, Print { json, epoch }, limits.limits()),
+        } => suite(
+            &dir,
+            out,
+            iterations,
+            seed,
+            Print {
+                json,
+                epoch,
+                report,
+            },
+            limits.limits(),
+        ),
         Command::Sweep { merge, args } => match (merge, args) {
             (
                 Some(SweepCommand::Merge {
@@ -321,6 +457,27 @@ fn main() -> ExitCode {
             limits,
         } => validate(&files, cost, limits.limits()),
         Command::Verify { dir } => verify(&dir),
+        Command::Compare {
+            real_dir,
+            sim_dir,
+            tolerance,
+            json,
+            out,
+        } => match compare(&real_dir, &sim_dir, &tolerance, json, out.as_deref()) {
+            Ok(true) => return ExitCode::FAILURE,
+            Ok(false) => Ok(()),
+            Err(e) => {
+                // Refused or unreadable: 2, so that 1 always means a failed prediction.
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Command::Profile {
+            dir,
+            out,
+            experiment,
+        } => profile(&dir, out.as_deref(), experiment.as_deref()),
+        Command::Report { dir, output } => report_cmd(&dir, output.as_deref()),
         Command::Hash {
             fields,
             function,
@@ -371,10 +528,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// How `run` and `suite` report: tables or JSON on stdout, and the OpenMetrics epoch.
+/// How `run` and `suite` report: tables or JSON on stdout, the OpenMetrics epoch, and
+/// whether --out also gets report.html.
 struct Print {
     json: bool,
     epoch: u64,
+    report: bool,
+}
+
+/// With `--report`: the directory's report.html, before run.json seals it.
+fn write_report(dir: &OutDir, inputs: &manifest::Inputs) -> Result<(), String> {
+    let html = lbsim::html::render(dir.root(), Some(inputs)).map_err(|e| e.to_string())?;
+    dir.write(lbsim::html::REPORT_FILE, html.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// `sim report DIR [-o FILE]`.
+fn report_cmd(dir: &std::path::Path, output: Option<&std::path::Path>) -> Result<(), String> {
+    let (path, listed) = lbsim::html::write(dir, output).map_err(|e| e.to_string())?;
+    outln!(
+        "wrote {}{}",
+        path.display(),
+        if listed { " (listed in run.json)" } else { "" }
+    );
+    Ok(())
 }
 
 impl Print {
@@ -476,6 +653,9 @@ fn run(
     }
     if let Some(dir) = &out {
         output::write_all(dir, "", &results, print.epoch).map_err(|e| e.to_string())?;
+        if print.report {
+            write_report(dir, &inputs)?;
+        }
         let m = dir.seal(inputs).map_err(|e| e.to_string())?;
         print.note(&format!(
             "\nwrote {} CSV files, {} ({} files in all) and run.json to {}",
@@ -561,6 +741,9 @@ fn suite(
     }
     if let Some(dir) = &out {
         suite::write_out(dir, &loaded, &run, &agg, print.epoch).map_err(|e| e.to_string())?;
+        if print.report {
+            write_report(dir, &inputs)?;
+        }
         dir.seal(inputs).map_err(|e| e.to_string())?;
         print.note(&format!(
             "\nwrote suite.csv, suite_latency_histogram.csv, the first iteration's tool files, <test>/seed-<S>/ for {} tests and run.json to {}",

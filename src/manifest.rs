@@ -379,6 +379,34 @@ pub fn verify(dir: &Path) -> io::Result<Verdict> {
     })
 }
 
+/// Write `rel` (a file made from the directory's own files, such as `sim report`'s
+/// report.html) into `dir` atomically, and when `dir` is a complete output apart from `rel`
+/// itself, list it in `run.json` (rewritten atomically), so that `sim verify` still passes.
+/// Returns whether run.json lists it now.
+///
+/// # Errors
+/// A write fails.
+pub fn add_file(dir: &Path, rel: &str, bytes: &[u8]) -> io::Result<bool> {
+    let v = verify(dir)?;
+    let about_rel =
+        |p: &String| p.starts_with(&format!("{rel}:")) || *p == format!("{rel} is missing");
+    let complete = v.manifest.is_some() && v.problems.iter().all(about_rel);
+    crate::output::write_atomic(&dir.join(rel), bytes)?;
+    let Some(mut m) = v.manifest.filter(|_| complete) else {
+        return Ok(false);
+    };
+    let (sha256, size) = sha256_file(&dir.join(rel))?;
+    m.files.retain(|f| f.path != rel);
+    m.files.push(FileEntry {
+        path: rel.to_string(),
+        size,
+        sha256,
+    });
+    m.files.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::output::write_atomic(&dir.join(MANIFEST), &m.to_bytes())?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,9 @@
 use bgp::bfd::BfdControl;
 use bgp::wire::{CodecOptions, Message, MessageReader, Notification};
 use bytes::BytesMut;
-use l2::wire::{Arp, EtherType, EthernetFrame, ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN};
+use l2::wire::{
+    Arp, EtherType, EthernetFrame, MacAddr, NdpPacket, ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN,
+};
 use lbsim::scenario::Scenario;
 use lbsim::suite::SuiteFile;
 use std::path::Path;
@@ -40,6 +42,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "l2_frame",
         run: l2_frame,
+    },
+    Target {
+        name: "ndp_packet",
+        run: ndp_packet,
     },
     Target {
         name: "scenario",
@@ -179,6 +185,36 @@ pub fn l2_frame(data: &[u8]) {
         let decoded = EthernetFrame::decode(&bytes).expect("an encoded frame decodes");
         assert_eq!(decoded.to_arp().as_ref(), Ok(&arp));
     }
+}
+
+/// `NdpPacket::decode` (RFC 4861 NS/NA in their IPv6 header), then `validate`: whatever
+/// decodes re-encodes to `encoded_len` bytes that decode to the same value, alone and inside an
+/// Ethernet frame, and re-encode to the same bytes; bytes after the IPv6 payload are ignored.
+pub fn ndp_packet(data: &[u8]) {
+    let Ok(packet) = NdpPacket::decode(data) else {
+        return;
+    };
+    let _ = packet.validate();
+    let mut once = BytesMut::new();
+    packet.encode(&mut once);
+    assert_eq!(
+        once.len(),
+        packet.encoded_len(),
+        "encoded_len of {packet:?}"
+    );
+    assert!(
+        once.len() <= data.len(),
+        "an encoding longer than its input"
+    );
+    assert_eq!(NdpPacket::decode(&once).as_ref(), Ok(&packet));
+    let mut again = BytesMut::new();
+    packet.encode(&mut again);
+    assert_eq!(again, once, "encoding is canonical");
+    let frame = packet.frame(MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let mut bytes = BytesMut::new();
+    frame.encode(&mut bytes);
+    let decoded = EthernetFrame::decode(&bytes).expect("an encoded frame decodes");
+    assert_eq!(decoded.to_ndp().as_ref(), Ok(&packet));
 }
 
 /// Where a loader error points must exist in the input: line 1 to one past the last line,

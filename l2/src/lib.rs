@@ -17,7 +17,9 @@
 //!
 //! Modules:
 //! - [`wire`]: Ethernet II and ARP codec ([`wire::EthernetFrame`], [`wire::Arp`],
-//!   [`wire::MacAddr`]), MetalLB's gratuitous ARP frames, the kernel's test for "gratuitous".
+//!   [`wire::MacAddr`]), MetalLB's gratuitous ARP frames, the kernel's test for "gratuitous";
+//!   IPv6 Neighbor Discovery ([`wire::NdpPacket`]: NS/NA with link-layer options, the ICMPv6
+//!   checksum, solicited-node groups and their `33:33` MACs, MetalLB's NAs).
 //! - [`election`]: MetalLB's per-IP leader choice, `sha256(node + "#" + ip)` ascending.
 //! - [`switch`]: a learning switch with per-entry aging and port up/down.
 //! - [`neighbour`]: a host's ARP cache as Linux keeps it (INCOMPLETE, REACHABLE, STALE, DELAY,

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `linux` with `hash-threshold` or `resilient` reproduces the Linux kernel's choice exactly
-//! (checked against a real kernel by `tests/kernel_ecmp.rs`).
+//! (checked against a real kernel by `tests/kernel_ecmp.rs`); for IPv6 flows
+//! ([`FlowKey6`]) [`Ipv6Hasher`] is the kernel's `rt6_multipath_hash`, whose 31-bit value the
+//! same [`EcmpGroup`] selections take.
 //!
 //! ```
 //! use bgp::ecmp::{EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, Selection};
@@ -40,6 +42,7 @@ mod config;
 mod group;
 pub mod hash;
 mod linux;
+pub mod linux6;
 mod resilient;
 pub mod whatif;
 
@@ -50,6 +53,7 @@ pub use config::{
 };
 pub use group::{EcmpGroup, MAX_MAGLEV_TABLE_SIZE};
 pub use hash::FlowHasher;
+pub use linux6::{random_flows6, FlowKey6, Ipv6HashPath, Ipv6HashPolicy, Ipv6Hasher};
 
 /// A flow as the router's hash sees it: IPv4 addresses, protocol and ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,4 @@
-//! Ethernet II and ARP (RFC 826) on the wire: owned structs, `decode`, `encoded_len`, `encode`.
+//! Ethernet II, ARP (RFC 826) and IPv6 Neighbor Discovery (RFC 4861) on the wire: owned structs, `decode`, `encoded_len`, `encode`.
 //!
 //! Contract, checked by property tests in `l2/tests/wire.rs`: `decode` never panics on any
 //! input, and `encode` then `decode` gives back the value (for Ethernet, up to the zero padding
@@ -6,9 +6,16 @@
 
 mod arp;
 mod ethernet;
+mod ndp;
 
 pub use arp::{Arp, ArpOp, ARP_LEN};
 pub use ethernet::{EtherType, EthernetFrame, ETHERNET_HEADER_LEN, ETHERNET_MIN_FRAME_LEN};
+pub use ndp::{
+    ethernet_dst, icmpv6_checksum, is_solicited_node, link_local_from_mac, multicast_mac,
+    solicited_node, NdpInvalid, NdpMessage, NdpOption, NdpPacket, ALL_NODES,
+    ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, IPV6_HEADER_LEN, NDP_FIXED_LEN,
+    NDP_HOP_LIMIT, NEXT_HEADER_ICMPV6,
+};
 
 use std::fmt;
 use std::str::FromStr;
@@ -143,4 +150,40 @@ pub enum DecodeError {
     /// The Ethernet payload is not ARP (asked to read ARP from a frame of another type).
     #[error("ethertype {0:#06x} is not ARP (0x0806)")]
     NotArp(u16),
+    /// The Ethernet payload is not IPv6 (asked to read NDP from a frame of another type).
+    #[error("ethertype {0:#06x} is not IPv6 (0x86dd)")]
+    NotIpv6Frame(u16),
+    /// The IP version nibble is not 6.
+    #[error("IP version {0} at offset 0 is not 6")]
+    NotIpv6(u8),
+    /// The IPv6 next header is not ICMPv6 (58); NDP never carries extension headers.
+    #[error("IPv6 next header {0} at offset 6 is not ICMPv6 (58)")]
+    NotIcmpv6(u8),
+    /// An ICMPv6 message that is not a Neighbor Solicitation (135) or Advertisement (136) with
+    /// code 0 (RFC 4861 §7.1: a non-zero code is invalid).
+    #[error(
+        "ICMPv6 type {kind} code {code} at offset 40 is not an NS (135) or NA (136) with code 0"
+    )]
+    NotNdp {
+        /// ICMPv6 type.
+        kind: u8,
+        /// ICMPv6 code.
+        code: u8,
+    },
+    /// The ICMPv6 checksum over the pseudo-header does not verify.
+    #[error("ICMPv6 checksum {found:#06x} at offset 42 does not verify")]
+    BadChecksum {
+        /// The checksum field as received.
+        found: u16,
+    },
+    /// An NDP option of length zero or running past the message (RFC 4861 §4.6).
+    #[error(
+        "NDP option at offset {offset} has length {units} (8-octet units): zero or past the end"
+    )]
+    BadNdpOption {
+        /// Byte offset of the option in the IPv6 packet.
+        offset: usize,
+        /// Its Length octet.
+        units: u8,
+    },
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the `l2` crate, one binary with a module per part.
 
 mod memberlist;
+mod ndp;
 mod neighbour;
 mod speaker;
 mod wire;
