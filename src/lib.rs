@@ -7,6 +7,7 @@
 //! The engine lives in `sim-core`, ECMP and the BGP protocols in `bgp`, Layer 2 in `l2`.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod compare;
 pub mod cost;
 pub mod hashcalc;

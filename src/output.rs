@@ -202,6 +202,10 @@ pub fn write_all(
     write_csv(out, &at("changes.csv"), rows::changes(results))?;
     write_csv(out, &at("events.csv"), rows::events(results))?;
     write_csv(out, &at("nodes.csv"), rows::nodes(results))?;
+    if results.iter().any(|r| r.multi_service) {
+        write_csv(out, &at("services.csv"), rows::services(results))?;
+        write_csv(out, &at("service_nodes.csv"), rows::service_nodes(results))?;
+    }
     out.write(
         &at(OPENMETRICS_FILE),
         crate::openmetrics::render(results, epoch_s).as_bytes(),

@@ -51,7 +51,135 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     requests_table(&mut out, results, w);
     probes_table(&mut out, results, w);
     changes_table(&mut out, results, w);
+    if results.iter().any(|r| r.multi_service) {
+        services_table(&mut out, results, w);
+        service_nodes_table(&mut out, results, w);
+    }
     out
+}
+
+/// Rows the per-service and per-node tables show; the CSVs have them all.
+const TOP: usize = 20;
+
+/// Per service (scenarios with `services`): the 20 with the most broken connections and
+/// failed requests, then the totals.
+fn services_table(out: &mut String, results: &[RunResult], w: usize) {
+    let _ = writeln!(
+        out,
+        "\nservices: the {TOP} with the most broken connections and failed requests per variant (all in services.csv)"
+    );
+    let sw = column_width(
+        results
+            .iter()
+            .flat_map(|r| r.services.iter().map(|s| s.name.as_str())),
+        7,
+    );
+    let _ = writeln!(
+        out,
+        "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+        "variant",
+        "service",
+        "ip",
+        "sent",
+        "answered",
+        "reset",
+        "timeout",
+        "refused",
+        "p99 ms",
+        "changes",
+        "moved",
+        "broken",
+        "nodes"
+    );
+    for r in results.iter().filter(|r| r.multi_service) {
+        let mut order: Vec<usize> = (0..r.services.len()).collect();
+        order.sort_by_key(|&i| {
+            let s = &r.services[i];
+            std::cmp::Reverse((s.broken + s.counts.failed(), s.moved))
+        });
+        for &i in order.iter().take(TOP) {
+            let s = &r.services[i];
+            let p99 = s.latency.quantile(0.99).map_or("-".into(), ms);
+            let _ = writeln!(
+                out,
+                "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+                r.variant,
+                s.name,
+                s.vip.to_string(),
+                s.counts.started,
+                s.counts.ok,
+                s.counts.reset,
+                s.counts.timeout,
+                s.counts.refused,
+                p99,
+                s.changes,
+                s.moved,
+                s.broken,
+                s.announcers.len()
+            );
+        }
+        let sum = |f: &dyn Fn(&crate::lab::ServiceResult) -> u64| -> u64 {
+            r.services.iter().map(f).sum()
+        };
+        let _ = writeln!(
+            out,
+            "{:<w$} {:<sw$} {:>15} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6} {:>6} {:>7}",
+            r.variant,
+            format!("total ({})", r.services.len()),
+            "",
+            sum(&|s| s.counts.started),
+            sum(&|s| s.counts.ok),
+            sum(&|s| s.counts.reset),
+            sum(&|s| s.counts.timeout),
+            sum(&|s| s.counts.refused),
+            ms(r.latency.quantile(0.99)),
+            sum(&|s| s.changes),
+            sum(&|s| s.moved),
+            sum(&|s| s.broken),
+            ""
+        );
+    }
+}
+
+/// How the services spread over the nodes: the 20 nodes that carry the most, and the
+/// spread (in L2 mode, the leaders MetalLB's election chose).
+fn service_nodes_table(out: &mut String, results: &[RunResult], w: usize) {
+    let _ = writeln!(
+        out,
+        "\nservices per node: the {TOP} nodes carrying the most services (ECMP member or L2 leader) per variant (all in service_nodes.csv)"
+    );
+    let nw = column_width(
+        results
+            .iter()
+            .flat_map(|r| r.node_names.iter().map(String::as_str)),
+        4,
+    );
+    let _ = writeln!(
+        out,
+        "{:<w$} {:<nw$} {:>8} {:>9} {:>9}",
+        "variant", "node", "services", "ingress", "served"
+    );
+    for r in results.iter().filter(|r| r.multi_service) {
+        let per = crate::rows::services_per_node(r);
+        let mut order: Vec<usize> = (0..per.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse((per[i], r.node_ingress[i])));
+        for &i in order.iter().take(TOP) {
+            let _ = writeln!(
+                out,
+                "{:<w$} {:<nw$} {:>8} {:>9} {:>9}",
+                r.variant, r.node_names[i], per[i], r.node_ingress[i], r.node_served[i]
+            );
+        }
+        let carrying = per.iter().filter(|&&n| n > 0).count();
+        let max = per.iter().copied().max().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{:<w$} {carrying} of {} nodes carry services, at most {max} on one; ingress max/mean {:.3}",
+            r.variant,
+            per.len(),
+            ingress_balance(r).max_over_mean
+        );
+    }
 }
 
 /// Requests (never probes): how many were sent and what became of them, latency, moves.
@@ -164,6 +292,19 @@ pub struct ChangeRow {
     pub reset: u64,
     /// ... or timed out.
     pub timeout: u64,
+    /// How many services' changes the row sums (several-service scenarios).
+    pub services: u32,
+    /// The cause without the service's name, for collapsing.
+    cause_key: String,
+}
+
+/// A multi-service change's cause without its `service: ` prefix.
+fn strip_service<'a>(cause: &'a str, r: &RunResult, s: u32) -> &'a str {
+    r.services
+        .get(s as usize)
+        .and_then(|svc| cause.strip_prefix(svc.name.as_str()))
+        .and_then(|c| c.strip_prefix(": "))
+        .unwrap_or(cause)
 }
 
 /// The route-change rows of one run, as the terminal shows them: changes at the same time
@@ -197,7 +338,33 @@ pub fn change_rows(r: &RunResult) -> (Vec<ChangeRow>, usize) {
             row.timeout += c.broken_timeout;
             continue;
         }
+        if r.multi_service {
+            // The same change of many services at one instant: one row, `[N services]`.
+            let cause = strip_service(&c.cause, r, c.service);
+            if let Some((row, None)) = rows
+                .iter_mut()
+                .rev()
+                .take_while(|(row, _)| row.time == c.time)
+                .find(|(row, arp)| {
+                    arp.is_none() && c.arp.is_none() && row.group == group && row.cause_key == cause
+                })
+            {
+                row.services += 1;
+                row.change = format!("{cause} [{} services]", row.services);
+                row.live += c.live;
+                row.moved += c.moved;
+                row.reset += c.broken_reset;
+                row.timeout += c.broken_timeout;
+                continue;
+            }
+        }
         let row = ChangeRow {
+            cause_key: if r.multi_service {
+                strip_service(&c.cause, r, c.service).to_string()
+            } else {
+                String::new()
+            },
+            services: 1,
             time: c.time,
             change: c.cause.clone(),
             group,
@@ -234,7 +401,9 @@ fn changes_table(out: &mut String, results: &[RunResult], w: usize) {
             "variant", "t s", "change", "group", "live", "moved", "moved %", "reset", "timeout"
         );
         for (r, rows, _) in &per_run {
-            for c in rows {
+            // A scenario with many services may have thousands: the first rows, then a count.
+            let shown = if r.multi_service { TOP } else { usize::MAX };
+            for c in rows.iter().take(shown) {
                 let pct = if c.live > 0 {
                     100.0 * c.moved as f64 / c.live as f64
                 } else {
@@ -253,6 +422,10 @@ fn changes_table(out: &mut String, results: &[RunResult], w: usize) {
                     c.reset,
                     c.timeout
                 );
+            }
+            if rows.len() > shown {
+                let more = rows.len() - shown;
+                let _ = writeln!(out, "{:<w$} ({more} more rows in changes.csv)", r.variant);
             }
         }
     }

@@ -664,6 +664,114 @@ pub fn nodes(results: &[RunResult]) -> Vec<NodeRow<'_>> {
         .collect()
 }
 
+/// services.csv: one row per variant and service (scenarios with `services`).
+#[derive(Serialize, Default)]
+pub struct ServiceRow<'a> {
+    variant: &'a str,
+    service: &'a str,
+    pool: &'a str,
+    ip: String,
+    traffic_policy: &'static str,
+    requests_started: u64,
+    requests_ok: u64,
+    errors_reset: u64,
+    errors_timeout: u64,
+    errors_refused: u64,
+    in_flight_end: u64,
+    #[serde(serialize_with = "o6")]
+    latency_p50_ms: Option<f64>,
+    #[serde(serialize_with = "o6")]
+    latency_p99_ms: Option<f64>,
+    route_changes: u64,
+    live_at_changes: u64,
+    connections_moved: u64,
+    connections_broken: u64,
+    announcing_nodes: usize,
+    announced_by: String,
+}
+
+/// services.csv's rows.
+pub fn services(results: &[RunResult]) -> Vec<ServiceRow<'_>> {
+    results
+        .iter()
+        .filter(|r| r.multi_service)
+        .flat_map(|r| {
+            r.services.iter().map(move |s| ServiceRow {
+                variant: &r.variant,
+                service: &s.name,
+                pool: &s.pool,
+                ip: s.vip.to_string(),
+                traffic_policy: match s.policy {
+                    crate::scenario::TrafficPolicy::Cluster => "Cluster",
+                    crate::scenario::TrafficPolicy::Local => "Local",
+                },
+                requests_started: s.counts.started,
+                requests_ok: s.counts.ok,
+                errors_reset: s.counts.reset,
+                errors_timeout: s.counts.timeout,
+                errors_refused: s.counts.refused,
+                in_flight_end: s.counts.in_flight,
+                latency_p50_ms: s.latency.quantile(0.5).map(ms),
+                latency_p99_ms: s.latency.quantile(0.99).map(ms),
+                route_changes: s.changes,
+                live_at_changes: s.live_at_changes,
+                connections_moved: s.moved,
+                connections_broken: s.broken,
+                announcing_nodes: s.announcers.len(),
+                announced_by: s
+                    .announcers
+                    .iter()
+                    .map(|&n| r.node_names[usize::from(n)].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            })
+        })
+        .collect()
+}
+
+/// Per node of a run: how many services its traffic for enters through at the end (ECMP
+/// member, or L2 leader).
+pub fn services_per_node(r: &RunResult) -> Vec<u64> {
+    let mut per = vec![0u64; r.node_names.len()];
+    for s in &r.services {
+        for &n in &s.announcers {
+            per[usize::from(n)] += 1;
+        }
+    }
+    per
+}
+
+/// service_nodes.csv: one row per variant and node (scenarios with `services`).
+#[derive(Serialize, Default)]
+pub struct ServiceNodeRow<'a> {
+    variant: &'a str,
+    node: &'a str,
+    services_announced: u64,
+    ingress_requests: u64,
+    served_requests: u64,
+}
+
+/// service_nodes.csv's rows.
+pub fn service_nodes(results: &[RunResult]) -> Vec<ServiceNodeRow<'_>> {
+    results
+        .iter()
+        .filter(|r| r.multi_service)
+        .flat_map(|r| {
+            let per = services_per_node(r);
+            r.node_names
+                .iter()
+                .enumerate()
+                .map(move |(i, n)| ServiceNodeRow {
+                    variant: &r.variant,
+                    node: n,
+                    services_announced: per[i],
+                    ingress_requests: r.node_ingress[i],
+                    served_requests: r.node_served[i],
+                })
+        })
+        .collect()
+}
+
 /// `sim run --json`: the terminal tables' content, one document.
 #[derive(Serialize)]
 pub struct RunJson<'a> {
@@ -679,6 +787,9 @@ pub struct RunJson<'a> {
     pub probes: Vec<ProbeRow<'a>>,
     /// changes.csv's rows.
     pub changes: Vec<ChangeRow<'a>>,
+    /// services.csv's rows (only for scenarios with `services`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceRow<'a>>,
 }
 
 impl<'a> RunJson<'a> {
@@ -691,6 +802,7 @@ impl<'a> RunJson<'a> {
             latency: latency(results),
             probes: probes(results),
             changes: changes(results),
+            services: services(results),
         }
     }
 }

@@ -40,8 +40,18 @@ pub struct Scenario {
     pub network: Network,
     /// The worker nodes.
     pub nodes: Nodes,
-    /// The LoadBalancer service and its pods.
+    /// The LoadBalancer service and its pods; with `services`, the defaults every entry
+    /// takes for what it leaves out, and the node-wide settings (kube-proxy, conntrack).
     pub service: Service,
+    /// MetalLB IPAddressPools the services take their IPs from.
+    #[serde(default)]
+    pub pools: Vec<crate::cluster::AddressPool>,
+    /// Several LoadBalancer services (none: the one `service`).
+    #[serde(default)]
+    pub services: Vec<crate::cluster::ServiceEntry>,
+    /// BGPAdvertisements and L2Advertisements (none: every pool from every node, /32).
+    #[serde(default)]
+    pub advertisements: Vec<crate::cluster::Advertisement>,
     /// How the router spreads flows over the nodes.
     #[serde(default)]
     pub ecmp: Ecmp,
@@ -117,7 +127,7 @@ impl Default for Network {
 }
 
 /// The worker nodes: `node-1` .. `node-N`.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
@@ -132,6 +142,9 @@ pub struct Nodes {
     /// CPU time per packet for forwarding/NAT (kube-proxy's iptables or IPVS path).
     #[serde(default)]
     pub packet_cost: SimDuration,
+    /// Node labels, for advertisements' `node_selectors`.
+    #[serde(default)]
+    pub labels: Vec<crate::cluster::NodeLabel>,
 }
 
 fn default_cores() -> u16 {
@@ -600,6 +613,10 @@ pub struct ClientSpec {
     /// Ping loads have a format.
     #[serde(default)]
     pub output: Option<String>,
+    /// The service it sends to: a service's name, or the base name of a `services` entry with
+    /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
+    #[serde(default)]
+    pub service: Option<String>,
 }
 
 /// Where a client runs.
@@ -896,7 +913,7 @@ impl ScriptedEvent {
 }
 
 /// A variant: the base scenario with some settings replaced.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Name in output.
@@ -916,6 +933,12 @@ pub struct Variant {
     /// Replaces the whole `l2` section; clears `bgp`.
     #[serde(default)]
     pub l2: Option<L2Spec>,
+    /// Replaces the `services` list.
+    #[serde(default)]
+    pub services: Option<Vec<crate::cluster::ServiceEntry>>,
+    /// Replaces the `advertisements` list.
+    #[serde(default)]
+    pub advertisements: Option<Vec<crate::cluster::Advertisement>>,
 }
 
 /// Replacement ECMP settings.
@@ -1172,11 +1195,7 @@ impl Scenario {
         if self.variants.is_empty() {
             vec![Variant {
                 name: "base".into(),
-                ecmp: None,
-                service: None,
-                events: None,
-                bgp: None,
-                l2: None,
+                ..Variant::default()
             }]
         } else {
             self.variants.clone()
@@ -1202,6 +1221,7 @@ impl Scenario {
         self.check_modes(&mut notes)?;
         self.check_ecmp()?;
         self.check_variants(&mut notes)?;
+        self.check_cluster()?;
         Ok(notes.0)
     }
 
@@ -1289,6 +1309,28 @@ impl Scenario {
             }
             for (i, n) in list.iter().enumerate() {
                 self.known_node(&format!("service.pods.placement[{i}]"), n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pools, services and advertisements resolve in every variant, and every client's
+    /// `service` names one.
+    fn check_cluster(&self) -> Result<(), Refusal> {
+        for v in self.variant_list() {
+            let c = crate::cluster::Cluster::resolve(self, &v)?;
+            for (i, spec) in self.clients.iter().enumerate() {
+                if c.targets(spec.service.as_deref()).is_empty() {
+                    let names: Vec<&str> = c.services.iter().map(|d| d.name.as_str()).collect();
+                    return refuse(
+                        format!("clients[{i}].service"),
+                        format!(
+                            "no service {:?}; valid: {}",
+                            spec.service.as_deref().unwrap_or(""),
+                            names.join(", ")
+                        ),
+                    );
+                }
             }
         }
         Ok(())

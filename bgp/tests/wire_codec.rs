@@ -988,7 +988,9 @@ fn arb_attributes(
         }
     };
     let unknown = prop::collection::btree_map(
-        any::<u8>().prop_filter("known type", |t| !(1..=8).contains(t)),
+        any::<u8>().prop_filter("known type", |t| {
+            !(1..=8).contains(t) && !matches!(t, 14 | 15)
+        }),
         (any::<u8>(), prop::collection::vec(any::<u8>(), 0..300)),
         0..4,
     )

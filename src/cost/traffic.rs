@@ -48,8 +48,8 @@ pub struct GroupLoad {
     pub conns: f64,
     /// Connections opened over the run.
     pub opened: f64,
-    /// Peak entries in one instance's timeout queue (it is emptied lazily: every request
-    /// of the last `timeout` stays there).
+    /// Peak entries in one instance's timeout queue (the sends since its oldest outstanding
+    /// request).
     pub deadlines_per_instance: f64,
     /// Requests an instance queues behind a full pool (keep-alive under overload), peak.
     pub backlog: f64,
@@ -441,7 +441,16 @@ pub fn traffic(s: &Scenario, mode: Mode, policy: TrafficPolicy, gateway: bool) -
                 _ => peak(mean_live),
             };
             gl.live = gl.live.max(live);
-            gl.deadlines_per_instance = gl.deadlines_per_instance.max(started / n * timeout);
+            // The timeout queue forgets finished requests at its front (lab `finish`): it holds
+            // the sends since the oldest outstanding request, a whole timeout's worth only when
+            // requests wait that long; else 20 round trips (queueing aside) or 100 ms, whichever
+            // is longer, cover the tail of an unsaturated run.
+            let held = if behind {
+                timeout
+            } else {
+                (20.0 * gl.rtt).max(0.1).min(timeout)
+            };
+            gl.deadlines_per_instance = gl.deadlines_per_instance.max(started / n * held);
             if let Shape::Pooled(_) = shape(c) {
                 gl.backlog = gl.backlog.max((own - served).max(0.0) * len / n);
             }

@@ -121,7 +121,8 @@ fn style(c: RGBColor, width: u32) -> ShapeStyle {
 
 /// Numbers on axes: short, without trailing zeros.
 pub fn tick(v: f64) -> String {
-    if v == 0.0 {
+    // A tick computed as a multiple of a step can be -5e-17 for 0.
+    if v.abs() < 1e-12 {
         return "0".into();
     }
     let a = v.abs();
@@ -347,9 +348,8 @@ pub fn hbars(
                 }
             }
         }
-        let label = (FONT, 12)
-            .into_text_style(root)
-            .pos(Pos::new(HPos::Right, VPos::Center));
+        let label =
+            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         for (ci, c) in categories.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(x0, n as f64 - ci as f64 - 0.5));
             root.draw(&Text::new(c.clone(), (px - 6, py), label.clone()))?;
@@ -517,9 +517,8 @@ pub fn timeline(
             .x_desc("simulated time (s)")
             .x_label_formatter(&|v| tick(*v))
             .draw()?;
-        let label = (FONT, 11)
-            .into_text_style(&root)
-            .pos(Pos::new(HPos::Right, VPos::Center));
+        let label =
+            TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         for (i, l) in lanes.iter().enumerate() {
             let y = n - 1 - i as i64;
             let (px, py) = chart.backend_coord(&(0.0, y));
@@ -529,6 +528,74 @@ pub fn timeline(
                     .iter()
                     .map(|&t| TriangleMarker::new((t, y), 5, l.color.filled())),
             )?;
+        }
+        Ok(())
+    })
+}
+
+/// One row of a tolerance chart: a value and the band it must lie in.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The row's name.
+    pub name: String,
+    /// The value (`None`: not drawn).
+    pub value: Option<f64>,
+    /// The band `[-tolerance, +tolerance]` (`None`: no band).
+    pub tolerance: Option<f64>,
+    /// The marker's colour (by verdict).
+    pub color: RGBColor,
+}
+
+/// Band colour of a tolerance chart.
+pub const BAND: RGBColor = SERIES[5];
+
+/// A row per judged value: its band around 0 and a marker at the value.
+///
+/// # Errors
+/// What plotters reports.
+pub fn tolerance(title: &str, x_label: &str, rows: &[Judged]) -> Result<String, ReportError> {
+    let n = rows.len().max(1);
+    let height = 80 + 24 * n as u32;
+    let label_w = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4) as u32
+        * 7
+        + 16;
+    svg(WIDTH, height, |root| {
+        let vals = rows
+            .iter()
+            .flat_map(|r| [r.value, r.tolerance, r.tolerance.map(|t| -t)])
+            .flatten();
+        let (x0, x1) = range(vals, true);
+        let m = x0.abs().max(x1.abs());
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 15))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(label_w.min(WIDTH / 2))
+            .build_cartesian_2d(-m..m, 0.0..n as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_label_formatter(&|_| String::new())
+            .x_desc(x_label)
+            .x_label_formatter(&|v| tick(*v))
+            .draw()?;
+        let label =
+            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, r) in rows.iter().enumerate() {
+            let y = n as f64 - i as f64 - 0.5;
+            if let Some(t) = r.tolerance {
+                chart
+                    .draw_series([Rectangle::new([(-t, y - 0.3), (t, y + 0.3)], BAND.filled())])?;
+            }
+            if let Some(v) = r.value {
+                chart.draw_series([Circle::new((v, y), 5, r.color.filled())])?;
+            }
+            let (px, py) = chart.backend_coord(&(-m, y));
+            root.draw(&Text::new(r.name.clone(), (px - 6, py), label.clone()))?;
         }
         Ok(())
     })

@@ -9,10 +9,13 @@
 //! inputs, which `run.json` holds afterwards): same files, same bytes.
 
 pub mod chart;
+pub mod compare;
 pub mod data;
 pub mod lanes;
 pub mod page;
 mod run;
+mod suite;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +70,20 @@ pub fn render(dir: &Path, inputs: Option<&Inputs>) -> Result<String, ReportError
     let has = |f: &str| dir.join(f).is_file();
     let mut sections = Vec::new();
     let mut kinds = Vec::new();
+    // A compare result may sit in a run's directory (sim compare writes compare.csv into
+    // SIM_DIR): every kind the directory holds gets its sections, compare first.
+    if has("compare.csv") {
+        kinds.push("compare");
+        sections.extend(compare::sections(dir)?);
+    }
+    if has("suite.csv") {
+        kinds.push("suite");
+        sections.extend(suite::sections(dir, inputs)?);
+    }
+    if has("sweep.csv") {
+        kinds.push("sweep");
+        sections.extend(sweep::sections(dir)?);
+    }
     if has("summary.csv") {
         kinds.push("run");
         sections.extend(run::sections(dir)?);

@@ -185,9 +185,10 @@ impl Lab {
         if let Some(node) = self.clients[c as usize].in_cluster {
             return Some(node);
         }
+        let svc = &self.svcs[self.clients[c as usize].service as usize];
         match &self.layer2 {
-            Some(l2) => l2.leader_of(self.vip),
-            None => self.route.peek(hash).map(|n| n as u16),
+            Some(l2) => l2.leader_of(svc.vip),
+            None => svc.route.peek(hash).map(|n| n as u16),
         }
     }
 
@@ -199,29 +200,32 @@ impl Lab {
         };
         let mut paths = Vec::new();
         let mut ports = Vec::new();
+        let s = self.clients[c as usize].service;
         for _ in 0..parallel {
             let client = &mut self.clients[c as usize];
             let port = client.take_port();
             let flow = FlowKey {
                 src: client.ip,
-                dst: self.vip,
+                dst: self.svcs[s as usize].vip,
                 proto: 6,
                 sport: port,
                 dport: IPERF_PORT,
             };
-            let hash = self.route.hasher.hash(&flow);
+            let hash = self.svcs[s as usize].route.hasher.hash(&flow);
             let Some(ingress) = self.ingress_for(c, hash) else {
                 continue;
             };
+            let svc = &self.svcs[s as usize];
             let policy = if self.clients[c as usize].in_cluster.is_some() {
                 TrafficPolicy::Cluster
             } else {
-                self.policy
+                svc.policy
             };
             // The stream is one TCP connection: kube-proxy on the ingress node picks its pod.
             let Some(pod) = self.nodes[usize::from(ingress)]
                 .kube_proxy
-                .choose(ingress, policy, &self.pods)
+                .choose_for(s, ingress, policy, &self.pods[svc.pod_range()])
+                .map(|p| p + svc.pods.start)
             else {
                 continue;
             };
@@ -384,7 +388,7 @@ impl Lab {
             let group = &self.groups[client.group as usize];
             if let Some(template) = &group.output {
                 let report = IperfReport {
-                    server: self.vip.to_string(),
+                    server: self.svcs[client.service as usize].vip.to_string(),
                     port: IPERF_PORT,
                     client: client.ip.to_string(),
                     epoch_ns: DEFAULT_EPOCH_NS,

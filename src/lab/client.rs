@@ -54,6 +54,8 @@ pub struct Client {
     pub ping_log: Option<Vec<crate::tools::PingProbe>>,
     /// In a pod on this node: kube-proxy there intercepts the VIP (set by the lab).
     pub in_cluster: Option<u16>,
+    /// The service it sends to (an index into the lab's services).
+    pub service: u32,
     /// Per-request timeout.
     pub timeout: SimDuration,
     /// Request size.
@@ -181,6 +183,7 @@ impl Client {
             slots: Vec::new(),
             slot_gap,
             in_cluster: None,
+            service: 0,
             ping_log: (matches!(spec.load, Load::Ping { .. }) && spec.output.is_some())
                 .then(Vec::new),
             timeout: spec.timeout,

@@ -11,7 +11,7 @@
 //!      ─▶ ServiceRoute::set_members ─▶ EcmpGroup, and every established connection re-evaluated
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 
 use bgp::bfd::session::{BfdConfig, BfdInput, BfdOutput, BfdSession};
@@ -133,7 +133,9 @@ pub struct ControlPlane {
     pcap: Option<PcapWriter<Vec<u8>>>,
     prefix: Ipv4Prefix,
     /// What each speaker was last told to advertise.
-    advertising: Vec<bool>,
+    advertising: Vec<BTreeSet<Ipv4Prefix>>,
+    /// Per announced prefix: the services whose traffic may follow it (longest match).
+    prefix_services: BTreeMap<Ipv4Prefix, Vec<u32>>,
     seed: u64,
 }
 
@@ -166,7 +168,8 @@ impl ControlPlane {
             // Writing into memory cannot fail; the file is written atomically at the end.
             pcap: super::new_capture(capture),
             prefix: Ipv4Prefix::host(vip),
-            advertising: vec![false; usize::from(nodes)],
+            advertising: vec![BTreeSet::new(); usize::from(nodes)],
+            prefix_services: BTreeMap::new(),
             spec,
             seed,
         }
@@ -351,7 +354,14 @@ impl Lab {
 
     /// Start every speaker and every router peer at time zero.
     pub(super) fn control_start(&mut self, sched: &mut Scheduler<Ev>) {
-        let Some(cp) = &self.control else { return };
+        let mut prefix_services: BTreeMap<Ipv4Prefix, Vec<u32>> = BTreeMap::new();
+        for (i, svc) in self.svcs.iter().enumerate() {
+            for &p in &svc.prefixes {
+                prefix_services.entry(p).or_default().push(i as u32);
+            }
+        }
+        let Some(cp) = &mut self.control else { return };
+        cp.prefix_services = prefix_services;
         let n = cp.speakers.len() as u16;
         for i in 0..n {
             self.start_stack(Side::Router, i, true, sched);
@@ -389,41 +399,76 @@ impl Lab {
         );
         self.pump(side, node, Work::Bgp(BgpIn::ManualStart), sched);
         if side == Side::Speaker {
-            self.cp().advertising[usize::from(node)] = false;
+            self.cp().advertising[usize::from(node)].clear();
             self.readvertise(node, sched);
         }
         self.arm(side, node, sched);
     }
 
-    /// Tell a speaker to advertise or withdraw the service IP, following MetalLB's BGP rule.
+    /// Tell a speaker what to advertise, following MetalLB's BGP rule per service: each
+    /// BGPAdvertisement of the service's pool whose nodeSelectors pick this node announces the
+    /// IP at its aggregationLength (speaker/bgp_controller.go), when the service is eligible
+    /// here (Local: a ready local endpoint; Cluster: one anywhere).
     fn readvertise(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
-        let local = self.pods.iter().any(|p| p.node == node && p.ready);
-        let any = self.pods.iter().any(|p| p.ready);
-        let policy = match self.policy {
-            crate::scenario::TrafficPolicy::Cluster => bgp::rib::TrafficPolicy::Cluster,
-            crate::scenario::TrafficPolicy::Local => bgp::rib::TrafficPolicy::Local,
-        };
         let eligible = !self.withdrawn_by_script.contains(&node);
-        let want = bgp::rib::advertises(policy, local, any, eligible);
+        let mut want = BTreeSet::new();
+        for svc in &self.svcs {
+            let pods = &self.pods[svc.pod_range()];
+            let local = pods.iter().any(|p| p.node == node && p.ready);
+            let any = pods.iter().any(|p| p.ready);
+            let policy = match svc.policy {
+                crate::scenario::TrafficPolicy::Cluster => bgp::rib::TrafficPolicy::Cluster,
+                crate::scenario::TrafficPolicy::Local => bgp::rib::TrafficPolicy::Local,
+            };
+            if !bgp::rib::advertises(policy, local, any, eligible) {
+                continue;
+            }
+            want.extend(self.announced_from(svc, node));
+        }
         self.set_advertising(node, want, sched);
     }
 
-    fn set_advertising(&mut self, node: u16, want: bool, sched: &mut Scheduler<Ev>) {
+    /// The prefixes `svc`'s advertisements announce from `node`.
+    fn announced_from<'a>(
+        &'a self,
+        svc: &'a super::Svc,
+        node: u16,
+    ) -> impl Iterator<Item = Ipv4Prefix> + 'a {
+        svc.ad_prefixes
+            .iter()
+            .filter(move |(ad, _)| self.ads[*ad as usize].nodes[usize::from(node)])
+            .map(|&(_, p)| p)
+    }
+
+    fn set_advertising(
+        &mut self,
+        node: u16,
+        want: BTreeSet<Ipv4Prefix>,
+        sched: &mut Scheduler<Ev>,
+    ) {
         let cp = self.cp();
-        if cp.advertising[usize::from(node)] == want {
+        let have = &cp.advertising[usize::from(node)];
+        if *have == want {
             return;
         }
+        let added: Vec<Ipv4Prefix> = want.difference(have).copied().collect();
+        let removed: Vec<Ipv4Prefix> = have.difference(&want).copied().collect();
         cp.advertising[usize::from(node)] = want;
-        let prefix = cp.prefix;
-        let input = if want {
-            BgpIn::Announce {
-                prefixes: vec![prefix],
+        if !removed.is_empty() {
+            self.pump(
+                Side::Speaker,
+                node,
+                Work::Bgp(BgpIn::Withdraw(removed)),
+                sched,
+            );
+        }
+        if !added.is_empty() {
+            let input = BgpIn::Announce {
+                prefixes: added,
                 next_hop: node_ip(node),
-            }
-        } else {
-            BgpIn::Withdraw(vec![prefix])
-        };
-        self.pump(Side::Speaker, node, Work::Bgp(input), sched);
+            };
+            self.pump(Side::Speaker, node, Work::Bgp(input), sched);
+        }
     }
 
     /// A scripted `withdraw`/`announce` with BGP running: the node's speaker stops or starts
@@ -750,21 +795,34 @@ impl Lab {
                 if side != Side::Router {
                     return; // the router advertises nothing to the speakers
                 }
-                for (p, nh) in &announced {
-                    self.log.push(
-                        now,
-                        "route_received",
-                        name.clone(),
-                        format!("prefix={p} next_hop={nh}"),
-                    );
-                }
-                for p in &withdrawn {
-                    self.log.push(
-                        now,
-                        "route_withdrawn",
-                        name.clone(),
-                        format!("prefix={p} by=update"),
-                    );
+                if self.multi {
+                    // Hundreds of prefixes per UPDATE: one line each way.
+                    if let Some((p, nh)) = announced.first() {
+                        let detail =
+                            format!("prefixes={} first={p} next_hop={nh}", announced.len());
+                        self.log.push(now, "route_received", name.clone(), detail);
+                    }
+                    if let Some(p) = withdrawn.first() {
+                        let detail = format!("prefixes={} first={p} by=update", withdrawn.len());
+                        self.log.push(now, "route_withdrawn", name.clone(), detail);
+                    }
+                } else {
+                    for (p, nh) in &announced {
+                        self.log.push(
+                            now,
+                            "route_received",
+                            name.clone(),
+                            format!("prefix={p} next_hop={nh}"),
+                        );
+                    }
+                    for p in &withdrawn {
+                        self.log.push(
+                            now,
+                            "route_withdrawn",
+                            name.clone(),
+                            format!("prefix={p} by=update"),
+                        );
+                    }
                 }
                 let cp = self.cp();
                 let changed = cp.rib.update(now, u32::from(node), &announced, &withdrawn);
@@ -1059,15 +1117,21 @@ impl Lab {
             return;
         }
         let now = sched.now();
+        let multi = self.multi;
         let cp = self.cp();
         cp.fib.rib_changed_after(now, extra, &cp.rib, changed);
-        let hops = cp.rib.next_hops(cp.prefix);
-        let names: Vec<&str> = hops
-            .iter()
-            .map(|&h| self.nodes[h as usize].name.as_str())
-            .collect();
-        let detail = format!("prefix={} next_hops={}", self.vip, names.join(" "));
-        self.log.push(now, "rib_best", self.vip.to_string(), detail);
+        // With several services, one line per change of the RIB: how many prefixes, the first.
+        let first = if multi { changed[0] } else { cp.prefix };
+        let hops = cp.rib.next_hops(first);
+        let names = self.node_list(hops.iter().map(|&h| h as u16));
+        if self.multi {
+            let detail = format!("prefixes={} first={first} next_hops={names}", changed.len());
+            self.log.push(now, "rib_best", "router", detail);
+        } else {
+            let vip = first.addr();
+            let detail = format!("prefix={vip} next_hops={names}");
+            self.log.push(now, "rib_best", vip.to_string(), detail);
+        }
         if let Some(t) = self.cp().fib.next_timeout() {
             let _ = sched.schedule_at(t.max(now), Ev::FibTimer);
         }
@@ -1085,10 +1149,15 @@ impl Lab {
         if self.cp().rib.next_timeout().is_some_and(|t| t <= now) {
             let changed = self.cp().rib.on_timeout(now);
             if !changed.is_empty() {
+                let subject = if self.multi {
+                    "router".to_string()
+                } else {
+                    self.cp().prefix.addr().to_string()
+                };
                 self.log.push(
                     now,
                     "route_withdrawn",
-                    self.vip.to_string(),
+                    subject,
                     "by=stale_timer".to_string(),
                 );
             }
@@ -1104,48 +1173,57 @@ impl Lab {
         if cp.fib.next_timeout().is_none_or(|t| t > now) {
             return;
         }
-        let prefix = cp.prefix;
         let programmed = cp.fib.on_timeout(now);
-        for (p, hops) in programmed {
-            if p != prefix {
-                continue;
+        // The services whose longest announced prefix with next hops may have changed.
+        let mut touched = BTreeSet::new();
+        for (p, hops) in &programmed {
+            if let Some(list) = self.cp().prefix_services.get(p) {
+                touched.extend(list.iter().copied());
             }
-            let before: Vec<NextHop> = self.route.members().to_vec();
-            let hops: Vec<NextHop> = hops.into_iter().collect();
-            let names = |v: &[NextHop]| {
-                v.iter()
-                    .map(|&h| self.nodes[h as usize].name.clone())
-                    .collect::<Vec<_>>()
-            };
-            self.log.push(
-                now,
-                "fib_programmed",
-                self.vip.to_string(),
-                format!("next_hops={}", names(&hops).join(" ")),
-            );
-            if self.route.set_members(now, &hops) {
-                let removed: Vec<String> = names(
-                    &before
-                        .iter()
-                        .copied()
-                        .filter(|h| !hops.contains(h))
-                        .collect::<Vec<_>>(),
-                );
-                let added: Vec<String> = names(
-                    &hops
-                        .iter()
-                        .copied()
-                        .filter(|h| !before.contains(h))
-                        .collect::<Vec<_>>(),
-                );
+            if !self.multi {
+                let names = self.node_list(hops.iter().map(|&h| h as u16));
+                let detail = format!("next_hops={names}");
+                self.log
+                    .push(now, "fib_programmed", p.addr().to_string(), detail);
+            }
+        }
+        if self.multi {
+            if let Some((p, hops)) = programmed.first() {
+                let names = self.node_list(hops.iter().map(|&h| h as u16));
+                let detail = format!("prefixes={} first={p} next_hops={names}", programmed.len());
+                self.log.push(now, "fib_programmed", "router", detail);
+            }
+        }
+        for s in touched {
+            let s = s as usize;
+            // Longest prefix match: the most specific announced prefix that has next hops.
+            let fib = &self.control.as_ref().expect("bgp runs").fib;
+            let hops: Vec<NextHop> = self.svcs[s]
+                .prefixes
+                .iter()
+                .map(|&p| fib.next_hops(p))
+                .find(|h| !h.is_empty())
+                .map(<[NextHop]>::to_vec)
+                .unwrap_or_default();
+            let before: Vec<NextHop> = self.svcs[s].route.members().to_vec();
+            if self.svcs[s].route.set_members(now, &hops) {
+                let removed = before.iter().copied().filter(|h| !hops.contains(h));
+                let added = hops.iter().copied().filter(|h| !before.contains(h));
                 let mut cause = String::from("fib");
-                for r in removed {
-                    cause.push_str(&format!(" -{r}"));
+                let mut shown = 0;
+                let mut more = 0;
+                for (sign, h) in removed.map(|h| ('-', h)).chain(added.map(|h| ('+', h))) {
+                    if shown == 16 {
+                        more += 1;
+                        continue;
+                    }
+                    shown += 1;
+                    cause.push_str(&format!(" {sign}{}", self.nodes[h as usize].name));
                 }
-                for a in added {
-                    cause.push_str(&format!(" +{a}"));
+                if more > 0 {
+                    cause.push_str(&format!(" (+{more} more)"));
                 }
-                self.record_change(cause, before.len(), sched);
+                self.record_change(s, cause, before.len(), sched);
             }
         }
         if let Some(t) = self.cp().fib.next_timeout() {

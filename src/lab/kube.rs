@@ -211,11 +211,14 @@ pub fn sample(dist: &ServiceTime, rng: &mut Stream) -> SimDuration {
 #[derive(Debug, Clone)]
 pub struct KubeProxy {
     mode: KubeProxyMode,
-    rr_next: usize,
+    /// IPVS round robin's position, per virtual service (ip_vs_rr.c keeps it per service);
+    /// grown on first use.
+    rr_next: Vec<usize>,
     rng: Stream,
-    /// Indices of the pods on this node, ascending (a pod's node is fixed when it is made), for
-    /// `pods` of the length kept beside it: a Local choice scans these, not every pod.
-    local: (usize, Vec<u32>),
+    /// Per service: indices of its pods on this node, ascending (a pod's node is fixed when it
+    /// is made), for `pods` of the length kept beside it: a Local choice scans these, not every
+    /// pod. Grown on first use.
+    local: Vec<(usize, Vec<u32>)>,
     /// Scratch for the eligible endpoints of one choice (kept to reuse its allocation).
     eligible: Vec<u32>,
 }
@@ -225,9 +228,9 @@ impl KubeProxy {
     pub fn new(mode: KubeProxyMode, rng: Stream) -> Self {
         KubeProxy {
             mode,
-            rr_next: 0,
+            rr_next: Vec::new(),
             rng,
-            local: (0, Vec::new()),
+            local: Vec::new(),
             eligible: Vec::new(),
         }
     }
@@ -240,6 +243,18 @@ impl KubeProxy {
     /// pass, over this node's pods only under Local policy, so a choice costs what the node has,
     /// not what the cluster has.
     pub fn choose(&mut self, node: u16, policy: TrafficPolicy, pods: &[Pod]) -> Option<u32> {
+        self.choose_for(0, node, policy, pods)
+    }
+
+    /// [`choose`](Self::choose) among the endpoints `pods` of service `service`.
+    pub fn choose_for(
+        &mut self,
+        service: u32,
+        node: u16,
+        policy: TrafficPolicy,
+        pods: &[Pod],
+    ) -> Option<u32> {
+        let s = service as usize;
         let mut eligible = std::mem::take(&mut self.eligible);
         eligible.clear();
         match policy {
@@ -250,15 +265,19 @@ impl KubeProxy {
                     .map(|(i, _)| i as u32),
             ),
             TrafficPolicy::Local => {
-                if self.local.0 != pods.len() {
-                    self.local = (
+                if self.local.len() <= s {
+                    self.local.resize(s + 1, (usize::MAX, Vec::new()));
+                }
+                let local = &mut self.local[s];
+                if local.0 != pods.len() {
+                    *local = (
                         pods.len(),
                         (0..pods.len() as u32)
                             .filter(|&i| pods[i as usize].node == node)
                             .collect(),
                     );
                 }
-                eligible.extend(self.local.1.iter().copied().filter(|&i| {
+                eligible.extend(local.1.iter().copied().filter(|&i| {
                     let p = &pods[i as usize];
                     debug_assert_eq!(p.node, node, "a pod moved to another node");
                     p.ready
@@ -270,8 +289,11 @@ impl KubeProxy {
             // KUBE-SVC chain: rule i matches with probability 1/(n-i): uniform overall.
             KubeProxyMode::Iptables => Some(eligible[self.rng.random_range(0..eligible.len())]),
             KubeProxyMode::IpvsRoundRobin => {
-                let pick = self.rr_next % eligible.len();
-                self.rr_next = self.rr_next.wrapping_add(1);
+                if self.rr_next.len() <= s {
+                    self.rr_next.resize(s + 1, 0);
+                }
+                let pick = self.rr_next[s] % eligible.len();
+                self.rr_next[s] = self.rr_next[s].wrapping_add(1);
                 Some(eligible[pick])
             }
             // ip_vs_lc.c: fewest active connections, first in list on ties.
@@ -355,7 +377,9 @@ mod tests {
             let p = kp.choose(1, TrafficPolicy::Local, &pods).unwrap();
             assert_eq!(pods[p as usize].node, 1);
         }
-        assert_eq!(kp.choose(5, TrafficPolicy::Local, &pods), None);
+        // Every node runs its own kube-proxy (its Local endpoints are cached per node).
+        let mut on_node_5 = KubeProxy::new(KubeProxyMode::Iptables, s.stream("kp5"));
+        assert_eq!(on_node_5.choose(5, TrafficPolicy::Local, &pods), None);
         let mut rr = KubeProxy::new(KubeProxyMode::IpvsRoundRobin, s.stream("rr"));
         let picks: Vec<u32> = (0..5)
             .map(|_| rr.choose(0, TrafficPolicy::Cluster, &pods).unwrap())

@@ -195,22 +195,58 @@ impl Lab {
         }
     }
 
-    fn service_spec(&self) -> ServiceSpec {
-        let serving: BTreeSet<String> = self
-            .pods
+    /// What the speakers know of service `s`. MetalLB elects among the live nodes that an
+    /// L2Advertisement of the service's pool selects (layer2_controller.go `ShouldAnnounce`,
+    /// nodes filtered by the advertisements' nodeSelectors); a selector that leaves nodes out
+    /// is given to the speaker as a Local-style candidate list (the selected nodes, when any
+    /// endpoint is ready), which elects over exactly those.
+    fn service_spec(&self, s: usize) -> ServiceSpec {
+        let svc = &self.svcs[s];
+        let pods = &self.pods[svc.pod_range()];
+        let selected = &self.selected[s];
+        let all = selected.iter().all(|&x| x);
+        let mut serving: BTreeSet<String> = pods
             .iter()
-            .filter(|p| p.ready)
+            .filter(|p| p.ready && selected[usize::from(p.node)])
             .map(|p| self.nodes[usize::from(p.node)].name.clone())
             .collect();
+        let mut policy = match svc.policy {
+            TrafficPolicy::Cluster => l2::speaker::TrafficPolicy::Cluster,
+            TrafficPolicy::Local => l2::speaker::TrafficPolicy::Local,
+        };
+        if svc.policy == TrafficPolicy::Cluster && !all {
+            let any = pods.iter().any(|p| p.ready);
+            serving = if any {
+                (0..self.nodes.len())
+                    .filter(|&n| selected[n])
+                    .map(|n| self.nodes[n].name.clone())
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+            policy = l2::speaker::TrafficPolicy::Local;
+        } else if svc.policy == TrafficPolicy::Cluster {
+            serving = pods
+                .iter()
+                .filter(|p| p.ready)
+                .map(|p| self.nodes[usize::from(p.node)].name.clone())
+                .collect();
+        }
         ServiceSpec {
-            name: "default/service".into(),
-            ip: self.vip,
-            policy: match self.policy {
-                TrafficPolicy::Cluster => l2::speaker::TrafficPolicy::Cluster,
-                TrafficPolicy::Local => l2::speaker::TrafficPolicy::Local,
+            name: if s == 0 {
+                "default/service".into()
+            } else {
+                format!("default/{}", svc.name)
             },
+            ip: svc.vip,
+            policy,
             serving_nodes: serving,
         }
+    }
+
+    /// The service whose IP is `ip`.
+    fn service_of_ip(&self, ip: Ipv4Addr) -> Option<usize> {
+        self.svcs.iter().position(|s| s.vip == ip)
     }
 
     /// Start every node's speaker at time zero.
@@ -265,8 +301,10 @@ impl Lab {
             let live = self.live_members(i);
             self.speaker_input(i, SpeakerIn::Members(live), sched);
         }
-        let spec = self.service_spec();
-        self.speaker_input(i, SpeakerIn::Service(spec), sched);
+        for s in 0..self.svcs.len() {
+            let spec = self.service_spec(s);
+            self.speaker_input(i, SpeakerIn::Service(spec), sched);
+        }
         self.l2_arm(L2Machine::Member, u32::from(i), sched);
     }
 
@@ -368,7 +406,7 @@ impl Lab {
                 // The request is lost; the client's timeout counts it.
                 CacheOut::Drop { .. } => {}
                 CacheOut::StateChanged { ip, from, to } => {
-                    if *ip == self.vip {
+                    if self.service_of_ip(*ip).is_some() {
                         self.log.push(
                             now,
                             "neighbour_state",
@@ -378,7 +416,7 @@ impl Lab {
                     }
                 }
                 CacheOut::MacChanged { ip, from, to } => {
-                    if *ip == self.vip {
+                    if let Some(s) = self.service_of_ip(*ip) {
                         let name = |m: Option<MacAddr>| {
                             m.and_then(|m| self.layer2.as_ref().and_then(|l| l.node_of(m)))
                                 .map_or_else(
@@ -399,7 +437,7 @@ impl Lab {
                             from: from.map(|_| before),
                             to: after,
                         };
-                        self.record_path_change(arp, node, sched);
+                        self.record_path_change(s, arp, node, sched);
                     }
                 }
             }
@@ -410,7 +448,7 @@ impl Lab {
     /// A request reaches the segment: the resolving host looks up the VIP's MAC.
     pub(super) fn l2_route(&mut self, key: Key, client: u32, sched: &mut Scheduler<Ev>) {
         let c = self.cache_of(client);
-        let vip = self.vip;
+        let vip = self.svcs[self.clients[client as usize].service as usize].vip;
         let l2 = self.l2();
         // Fast path: a REACHABLE entry needs no state change (neigh_event_send returns at once).
         if let Some((NudState::Reachable, Some(mac))) = l2.caches[c as usize].lookup(vip) {
@@ -443,7 +481,7 @@ impl Lab {
             return;
         }
         l2.confirmed[c] = now;
-        let vip = self.vip;
+        let vip = self.svcs[self.clients[c].service as usize].vip;
         self.cache_input(client, CacheIn::Confirm { ip: vip }, sched);
     }
 
@@ -668,9 +706,11 @@ impl Lab {
         if self.layer2.is_none() {
             return;
         }
-        let spec = self.service_spec();
-        for i in 0..self.nodes.len() as u16 {
-            self.speaker_input(i, SpeakerIn::Service(spec.clone()), sched);
+        for s in 0..self.svcs.len() {
+            let spec = self.service_spec(s);
+            for i in 0..self.nodes.len() as u16 {
+                self.speaker_input(i, SpeakerIn::Service(spec.clone()), sched);
+            }
         }
     }
 

@@ -15,6 +15,7 @@ mod kube;
 mod layer2;
 mod router;
 mod series;
+mod service;
 mod slab;
 
 use std::net::Ipv4Addr;
@@ -34,11 +35,11 @@ pub use router::{RouteChange, ServiceRoute};
 pub use series::{
     GroupKind, GroupSeries, NodeSeries, Scrapes, Series, DURATION_BUCKETS_S, SCRAPE_INTERVAL,
 };
+pub use service::{ServiceResult, Svc};
 use slab::{Key, Slab};
 
-use crate::scenario::{
-    Action, Load, Placement, Scenario, ScriptedEvent, ServiceTime, TrafficPolicy, Variant,
-};
+use crate::cluster::{AdDef, Cluster};
+use crate::scenario::{Action, Load, Scenario, ScriptedEvent, TrafficPolicy, Variant};
 
 /// Why a run could not be built or did not add up.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,16 @@ pub enum LabError {
         variant: String,
         /// The cause.
         source: bgp::ecmp::EcmpError,
+    },
+    /// The services, pools or advertisements do not resolve (validation refuses these first).
+    #[error("variant {variant}: {field}: {message}")]
+    Cluster {
+        /// Variant name.
+        variant: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
     },
     /// The topology could not be assembled.
     #[error("variant {variant}: topology: {source}")]
@@ -236,6 +247,8 @@ impl Node {
 #[derive(Debug)]
 struct Conn {
     client: u32,
+    /// The service it goes to.
+    service: u32,
     flow: FlowKey,
     hash: u32,
     opened_at: SimTime,
@@ -275,6 +288,8 @@ struct Req {
 pub struct ChangeRecord {
     /// Sequence number within the run.
     pub id: u32,
+    /// The service whose route (or ARP entry) changed.
+    pub service: u32,
     /// When.
     pub time: SimTime,
     /// What caused it, e.g. `withdraw node-2` (changes.csv's `cause`).
@@ -421,6 +436,10 @@ pub struct RunResult {
     pub tool_files: Vec<(String, Vec<u8>)>,
     /// What each iperf3 client measured.
     pub bulk: Vec<BulkSummary>,
+    /// Per service: its books and where its traffic entered at the end.
+    pub services: Vec<ServiceResult>,
+    /// The scenario lists `services`: per-service tables and files are written.
+    pub multi_service: bool,
 }
 
 impl RunResult {
@@ -569,20 +588,23 @@ pub struct Lab {
     service: String,
     seed: u64,
     topo: Topology,
-    route: ServiceRoute,
+    /// The services, each with its route, pods and books.
+    svcs: Vec<Svc>,
+    /// The advertisements of the variant's mode.
+    ads: Vec<AdDef>,
+    /// Per service: the nodes its advertisements select.
+    selected: Vec<Vec<bool>>,
+    /// The scenario lists `services` (logs name the service; big lists are summarised).
+    multi: bool,
     nodes: Vec<Node>,
     pods: Vec<Pod>,
     clients: Vec<Client>,
     conns: Slab<Conn>,
     reqs: Slab<Req>,
     script: Vec<ScriptedEvent>,
-    policy: TrafficPolicy,
     loose: bool,
     packet_cost: SimDuration,
-    service_time: ServiceTime,
     endpoint_removal_delay: SimDuration,
-    vip: Ipv4Addr,
-    port: u16,
     end: SimTime,
     counts: Counts,
     probe_counts: ProbeCounts,
@@ -685,14 +707,18 @@ impl Lab {
         let streams = Streams::new(seed);
         let ecmp = scenario.ecmp_of(variant);
         let svc = &scenario.service;
-        let mut policy = svc.traffic_policy;
         let mut kube_mode = svc.kube_proxy;
         let mut loose = svc.conntrack_tcp_loose;
         if let Some(p) = &variant.service {
-            policy = p.traffic_policy.unwrap_or(policy);
             kube_mode = p.kube_proxy.unwrap_or(kube_mode);
             loose = p.conntrack_tcp_loose.unwrap_or(loose);
         }
+        let cluster =
+            Cluster::resolve(scenario, variant).map_err(|(field, message)| LabError::Cluster {
+                variant: vname.clone(),
+                field,
+                message,
+            })?;
         let route = ServiceRoute::new(&ecmp).map_err(|source| LabError::Ecmp {
             variant: vname.clone(),
             source,
@@ -724,22 +750,49 @@ impl Lab {
                 ),
             });
         }
-        let pods_spec = &svc.pods;
-        let hosts: Vec<u16> = match &pods_spec.placement {
-            Placement::Spread => (0..scenario.nodes.count).collect(),
-            Placement::OnNodes(list) => list
-                .iter()
-                .filter_map(|n| node_names.iter().position(|m| m == n).map(|i| i as u16))
-                .collect(),
-        };
-        let pods = (0..pods_spec.replicas)
-            .map(|i| {
-                let node = hosts[usize::from(i) % hosts.len()];
-                Pod::new(
-                    node,
-                    pods_spec.cpu,
-                    streams.stream(&format!("pod-{}", i + 1)),
-                )
+        // Every service's pods in one list, service by service; the first service's streams
+        // keep the names of the one-service lab.
+        let mut pods: Vec<Pod> = Vec::new();
+        let mut svcs = Vec::with_capacity(cluster.services.len());
+        for (k, d) in cluster.services.iter().enumerate() {
+            let start = pods.len() as u32;
+            for (i, &node) in d.pod_nodes.iter().enumerate() {
+                let stream = if k == 0 {
+                    format!("pod-{}", i + 1)
+                } else {
+                    format!("{}/pod-{}", d.name, i + 1)
+                };
+                pods.push(Pod::new(node, d.pods.cpu, streams.stream(&stream)));
+            }
+            svcs.push(Svc {
+                name: d.name.clone(),
+                pool: d.pool.clone(),
+                vip: d.vip,
+                port: d.port,
+                policy: d.policy,
+                service_time: d.pods.service_time,
+                route: route.clone(),
+                pods: start..pods.len() as u32,
+                prefixes: d.prefixes(&cluster.ads),
+                ad_prefixes: d
+                    .ads
+                    .iter()
+                    .filter_map(|&a| {
+                        let len = cluster.ads[a as usize].prefix_len;
+                        bgp::wire::Ipv4Prefix::new(d.vip, len).map(|p| (a, p))
+                    })
+                    .collect(),
+                counts: Counts::default(),
+                latency: sim_core::LogHistogram::default(),
+            });
+        }
+        let selected: Vec<Vec<bool>> = cluster
+            .services
+            .iter()
+            .map(|d| {
+                (0..scenario.nodes.count)
+                    .map(|n| d.selected(&cluster.ads, n))
+                    .collect()
             })
             .collect();
         // One record per instance: the largest vector a build grows (bounded by the cost check;
@@ -755,6 +808,7 @@ impl Lab {
             })?;
         let end = SimTime(scenario.duration.as_nanos());
         for (group, spec) in scenario.clients.iter().enumerate() {
+            let targets = cluster.targets(spec.service.as_deref());
             for k in 0..spec.count {
                 let idx = clients.len() as u32;
                 let name = format!("{}-{}", spec.name, k + 1);
@@ -773,12 +827,15 @@ impl Lab {
                     streams.stream(&format!("client/{name}")),
                     end,
                 ));
+                // Instance k sends to the k-th of the group's services, round robin.
+                if let Some(c) = clients.last_mut() {
+                    c.service = targets[k as usize % targets.len().max(1)];
+                }
             }
         }
         for client in &mut clients {
-            if let crate::scenario::ClientLocation::InCluster(node) =
-                &scenario.clients[client.group as usize].location
-            {
+            let spec = &scenario.clients[client.group as usize];
+            if let crate::scenario::ClientLocation::InCluster(node) = &spec.location {
                 client.in_cluster = node_names.iter().position(|n| n == node).map(|i| i as u16);
             }
         }
@@ -802,23 +859,17 @@ impl Lab {
             bytes: (scenario.duration.as_nanos() / scenario.timeseries_bucket.as_nanos().max(1))
                 .saturating_mul(Series::bytes_per_bucket(scenario)),
         })?;
+        let vip = svcs[0].vip;
         let control = scenario
             .bgp_of(variant)
-            .map(|spec| ControlPlane::new(spec, scenario.nodes.count, svc.vip, seed, capture));
+            .map(|spec| ControlPlane::new(spec, scenario.nodes.count, vip, seed, capture));
         let layer2 = scenario.l2_of(variant).map(|spec| {
             // Who holds the VIP's ARP entry: each client on the segment, or one gateway.
             let resolvers = match spec.clients {
                 crate::scenario::ClientPlacement::OnSegment => clients.len() as u32,
                 crate::scenario::ClientPlacement::BehindGateway => 1,
             };
-            Layer2::new(
-                spec,
-                scenario.nodes.count,
-                resolvers,
-                svc.vip,
-                seed,
-                capture,
-            )
+            Layer2::new(spec, scenario.nodes.count, resolvers, vip, seed, capture)
         });
         let mut script = variant
             .events
@@ -831,20 +882,19 @@ impl Lab {
             variant: vname,
             seed,
             topo,
-            route,
+            svcs,
+            ads: cluster.ads,
+            selected,
+            multi: cluster.multi,
             nodes,
             pods,
             clients,
             conns: Slab::default(),
             reqs: Slab::default(),
             script,
-            policy,
             loose,
             packet_cost: scenario.nodes.packet_cost,
-            service_time: pods_spec.service_time,
             endpoint_removal_delay: svc.endpoint_removal_delay,
-            vip: svc.vip,
-            port: svc.port,
             end,
             counts: Counts::default(),
             probe_counts: ProbeCounts::default(),
@@ -881,23 +931,34 @@ impl Lab {
             self.control_start(sched);
         } else {
             // Scripted routes: every eligible node is announced from the start: Cluster, all
-            // nodes; Local, nodes with a local endpoint (MetalLB BGP speaker rules).
-            for i in 0..self.nodes.len() as u16 {
-                let eligible =
-                    self.policy == TrafficPolicy::Cluster || self.pods.iter().any(|p| p.node == i);
-                if eligible {
-                    self.route
-                        .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+            // nodes its advertisements select; Local, those with a local endpoint (MetalLB BGP
+            // speaker rules).
+            for s in 0..self.svcs.len() {
+                for i in 0..self.nodes.len() as u16 {
+                    let svc = &self.svcs[s];
+                    let eligible = self.selected[s][usize::from(i)]
+                        && (svc.policy == TrafficPolicy::Cluster
+                            || self.pods[svc.pod_range()].iter().any(|p| p.node == i));
+                    if eligible {
+                        self.svcs[s]
+                            .route
+                            .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+                    }
                 }
             }
         }
-        let members = self.member_names();
-        self.log.push(
-            SimTime::ZERO,
-            "ecmp_group",
-            self.vip.to_string(),
-            format!("size={} members={members}", self.route.members().len()),
-        );
+        for s in 0..self.svcs.len() {
+            let members = self.member_names(s);
+            self.log.push(
+                SimTime::ZERO,
+                "ecmp_group",
+                self.svcs[s].vip.to_string(),
+                format!(
+                    "size={} members={members}",
+                    self.svcs[s].route.members().len()
+                ),
+            );
+        }
         for (i, e) in self.script.iter().enumerate() {
             sched.schedule_in(e.at, Ev::Script(i as u32));
         }
@@ -921,18 +982,56 @@ impl Lab {
         self.arm_ecmp_timer(sched);
     }
 
-    fn member_names(&self) -> String {
-        let names: Vec<&str> = self
-            .route
-            .members()
-            .iter()
-            .map(|&m| self.nodes[m as usize].name.as_str())
-            .collect();
-        names.join(" ")
+    /// Service `s`'s ECMP members by name (the first 16, and how many more).
+    fn member_names(&self, s: usize) -> String {
+        let members = self.svcs[s].route.members();
+        self.node_list(members.iter().map(|&m| m as u16))
+    }
+
+    /// Node names, space-separated; more than 16 are cut to the first 16 and `(+N more)`, so
+    /// a 1,000-node cluster's logs stay readable and small.
+    pub(crate) fn node_list(&self, nodes: impl Iterator<Item = u16>) -> String {
+        const SHOWN: usize = 16;
+        let mut out = String::new();
+        let mut more = 0;
+        for (i, n) in nodes.enumerate() {
+            if i >= SHOWN {
+                more += 1;
+                continue;
+            }
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(&self.nodes[usize::from(n)].name);
+        }
+        if more > 0 {
+            out.push_str(&format!(" (+{more} more)"));
+        }
+        out
+    }
+
+    /// A route change's cause as changes.csv shows it: with several services, prefixed by the
+    /// service's name.
+    fn cause_for(&self, s: usize, cause: String) -> String {
+        if self.multi {
+            format!("{}: {cause}", self.svcs[s].name)
+        } else {
+            cause
+        }
+    }
+
+    /// The ECMP settings every service's route shares (hash source, TCP rehash).
+    fn ecmp(&self) -> &ServiceRoute {
+        &self.svcs[0].route
     }
 
     fn arm_ecmp_timer(&self, sched: &mut Scheduler<Ev>) {
-        if let Some(t) = self.route.next_timeout() {
+        if let Some(t) = self
+            .svcs
+            .iter()
+            .filter_map(|s| s.route.next_timeout())
+            .min()
+        {
             if t < self.end {
                 // A wake-up that finds nothing due does nothing, so duplicates are harmless.
                 let _ = sched.schedule_at(t.max(sched.now()), Ev::EcmpTimer);
@@ -975,6 +1074,8 @@ impl Lab {
             self.probe_counts.sent += 1;
         } else {
             self.counts.started += 1;
+            let s = self.clients[c as usize].service as usize;
+            self.svcs[s].counts.started += 1;
         }
         self.series.sent(self.clients[c as usize].group, now);
         if self.reqs.len() >= MAX_LIVE_REQUESTS {
@@ -1013,12 +1114,14 @@ impl Lab {
 
     fn open_conn(&mut self, c: u32, now: SimTime) -> Key {
         let client = &mut self.clients[c as usize];
+        let service = client.service;
+        let svc = &self.svcs[service as usize];
         let flow = if matches!(client.load, Load::Ping { .. }) {
             // ICMP echo: no ports for the multipath hash (the flow dissector fills ports only
             // for port-carrying protocols), so one ping source always takes one path.
             FlowKey {
                 src: client.ip,
-                dst: self.vip,
+                dst: svc.vip,
                 proto: 1,
                 sport: 0,
                 dport: 0,
@@ -1026,19 +1129,20 @@ impl Lab {
         } else {
             FlowKey {
                 src: client.ip,
-                dst: self.vip,
+                dst: svc.vip,
                 proto: 6,
                 sport: client.take_port(),
-                dport: self.port,
+                dport: svc.port,
             }
         };
-        let txhash = self.route.uses_txhash().then(|| self.draw_txhash());
-        let hash = self.route.forwarded_hash(&flow, txhash);
+        let txhash = self.ecmp().uses_txhash().then(|| self.draw_txhash());
+        let hash = self.ecmp().forwarded_hash(&flow, txhash);
         if flow.proto == 6 {
             self.counts.connections += 1;
         }
         self.conns.insert(Conn {
             client: c,
+            service,
             flow,
             hash,
             opened_at: now,
@@ -1072,6 +1176,17 @@ impl Lab {
     /// A request ended (answered, failed or timed out): free its connection for what's next.
     fn finish(&mut self, req: Req, outcome: Result<(), ErrorKind>, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
+        // Forget the finished requests at the front of the client's deadlines (this one is out
+        // of `reqs` already): the timeout check would only skip them, and requests finish
+        // nearly in send order, so the queue holds about what is outstanding, not a whole
+        // timeout's worth of sends.
+        let deadlines = &mut self.clients[req.client as usize].deadlines;
+        while deadlines
+            .front()
+            .is_some_and(|&(_, k)| self.reqs.get(k).is_none())
+        {
+            deadlines.pop_front();
+        }
         self.record_tool(&req, outcome, now);
         let probes = &mut self.clients[req.client as usize].probes;
         match outcome {
@@ -1089,6 +1204,8 @@ impl Lab {
             }
         } else {
             self.count_request(outcome, now - req.start);
+            let s = self.clients[req.client as usize].service as usize;
+            self.svcs[s].count(outcome, now - req.start);
         }
         // Requests and probes alike, in their own group's series.
         let group = self.clients[req.client as usize].group;
@@ -1179,8 +1296,9 @@ impl Lab {
     fn tool_files(&mut self, now: SimTime) -> Vec<(String, Vec<u8>)> {
         use crate::tools::{fortio, ping, vegeta, wrk, LoadMeta, PingLog, DEFAULT_EPOCH_NS};
         let mut files = Vec::new();
-        let url = format!("http://{}:{}/", self.vip, self.port);
         for (g, spec) in self.groups.iter().enumerate() {
+            let svc = &self.svcs[self.group_service(g)];
+            let (vip, url) = (svc.vip, format!("http://{}:{}/", svc.vip, svc.port));
             let Some(template) = &spec.output else {
                 continue;
             };
@@ -1229,7 +1347,7 @@ impl Lab {
                         continue;
                     };
                     let log = PingLog {
-                        target: self.vip.to_string(),
+                        target: vip.to_string(),
                         epoch_ns: DEFAULT_EPOCH_NS,
                         start,
                         probes: probes.clone(),
@@ -1249,6 +1367,14 @@ impl Lab {
         files
     }
 
+    /// The service client group `g` sends to (its first instance's).
+    fn group_service(&self, g: usize) -> usize {
+        self.clients
+            .iter()
+            .find(|c| c.group as usize == g)
+            .map_or(0, |c| c.service as usize)
+    }
+
     /// One round trip client -> router -> node and back, without queueing.
     fn client_rtt(&self) -> SimDuration {
         let one_way = self.topo.link(self.clients[0].uplink).delay + self.node_link_delay;
@@ -1257,14 +1383,15 @@ impl Lab {
 
     /// Open the vegeta results streams of the client groups that write one.
     fn open_streams(&mut self, out: &crate::outdir::OutDir) -> Result<(), LabError> {
-        let url = format!("http://{}:{}/", self.vip, self.port);
         let err = |variant: &str, path: &std::path::Path, source| LabError::Io {
             variant: variant.to_string(),
             path: path.display().to_string(),
             source,
         };
         self.streams = Vec::with_capacity(self.groups.len());
-        for spec in &self.groups {
+        for (g, spec) in self.groups.iter().enumerate() {
+            let svc = &self.svcs[self.group_service(g)];
+            let url = format!("http://{}:{}/", svc.vip, svc.port);
             let stream = match (&spec.load, &spec.output) {
                 (Load::Vegeta { .. }, Some(template)) => {
                     let name = stream_name(&template.replace("{variant}", &self.variant));
@@ -1415,7 +1542,10 @@ impl Lab {
             self.l2_route(key, client, sched);
             return;
         }
-        let Some(nh) = self.route.select(now, conn.hash) else {
+        let Some(nh) = self.svcs[conn.service as usize]
+            .route
+            .select(now, conn.hash)
+        else {
             // No route: the router answers ICMP unreachable, the client's connect fails at once.
             let bytes = self.clients[c].response_bytes.min(70);
             if let Some(at) = self
@@ -1449,7 +1579,7 @@ impl Lab {
     /// expiry up to TCP_RTO_MAX 120 s (net/ipv4/tcp_timer.c `tcp_retransmit_timer`). Other
     /// sources keep the simpler model: the request is lost and the client's timeout counts it.
     fn lost(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
-        if !self.route.uses_txhash() {
+        if !self.ecmp().uses_txhash() {
             return;
         }
         let Some(req) = self.reqs.get(key) else {
@@ -1477,11 +1607,11 @@ impl Lab {
         req.retransmits += 1;
         req.sent = now;
         let (c, conn_key, n) = (req.client as usize, req.conn, req.retransmits);
-        let redraw = self.route.txrehash();
+        let redraw = self.ecmp().txrehash();
         if redraw {
             let txhash = self.draw_txhash();
             if let Some(conn) = self.conns.get_mut(conn_key) {
-                conn.hash = self.route.forwarded_hash(&conn.flow, Some(txhash));
+                conn.hash = self.svcs[0].route.forwarded_hash(&conn.flow, Some(txhash));
             }
         }
         let name = self.clients[c].name.clone();
@@ -1531,19 +1661,24 @@ impl Lab {
                 n.conntrack_created += 1;
                 // externalTrafficPolicy applies to external traffic; a pod's own traffic to the
                 // VIP follows the Cluster rules (any ready endpoint).
+                let svc = &self.svcs[conn.service as usize];
                 let policy = if self.clients[c].in_cluster.is_some() {
                     TrafficPolicy::Cluster
                 } else {
-                    self.policy
+                    svc.policy
                 };
-                match n.kube_proxy.choose(ingress, policy, &self.pods) {
+                let range = svc.pod_range();
+                let offset = svc.pods.start;
+                let pods = &self.pods[range];
+                match n.kube_proxy.choose_for(conn.service, ingress, policy, pods) {
                     Some(p) => {
+                        let p = p + offset;
                         conn.pod = Some(p);
                         self.pods[p as usize].active_conns += 1;
                         p
                     }
                     None => {
-                        match self.policy {
+                        match svc.policy {
                             // KUBE-SVC has no endpoints: REJECT, the client sees "connection refused".
                             TrafficPolicy::Cluster => {
                                 self.reply_from_node(key, ingress, t, c, Reply::Refused, sched)
@@ -1637,7 +1772,11 @@ impl Lab {
         let Some(req) = self.reqs.get_mut(key) else {
             return;
         };
-        let Some(p) = self.conns.get(req.conn).and_then(|c| c.pod) else {
+        let Some((p, s)) = self
+            .conns
+            .get(req.conn)
+            .and_then(|c| c.pod.map(|p| (p, c.service)))
+        else {
             return;
         };
         let pod = &mut self.pods[p as usize];
@@ -1646,7 +1785,7 @@ impl Lab {
         }
         req.pod_epoch = pod.epoch;
         let cores = &mut self.nodes[usize::from(pod.node)].cores;
-        let done = pod.serve(now, &self.service_time, cores);
+        let done = pod.serve(now, &self.svcs[s as usize].service_time, cores);
         self.series.served(pod.node, now);
         let _ = sched.schedule_at(done, Ev::PodDone(key));
     }
@@ -1763,16 +1902,19 @@ impl Lab {
             }
             Action::ResumeSpeaker => self.control_resume(node, sched),
             Action::Blackout => {}
-            Action::Withdraw => self.route_change(
-                RouteChange::Withdraw(NextHop::from(node)),
-                format!("withdraw {name}"),
-                sched,
-            ),
-            Action::Announce => self.route_change(
-                RouteChange::Announce(NextHop::from(node)),
-                format!("announce {name}"),
-                sched,
-            ),
+            // Scripted routes: the node's route for every service it is selected for.
+            Action::Withdraw | Action::Announce => {
+                let (change, verb) = if action == Action::Withdraw {
+                    (RouteChange::Withdraw(NextHop::from(node)), "withdraw")
+                } else {
+                    (RouteChange::Announce(NextHop::from(node)), "announce")
+                };
+                for s in 0..self.svcs.len() {
+                    if self.selected[s][idx] {
+                        self.route_change(s, change, format!("{verb} {name}"), sched);
+                    }
+                }
+            }
             Action::Crash => {
                 let n = &mut self.nodes[idx];
                 if !n.up {
@@ -1867,73 +2009,93 @@ impl Lab {
 
     /// Apply a route change through the router's one interface, then re-evaluate every
     /// established connection's path.
-    fn route_change(&mut self, change: RouteChange, cause: String, sched: &mut Scheduler<Ev>) {
+    fn route_change(
+        &mut self,
+        s: usize,
+        change: RouteChange,
+        cause: String,
+        sched: &mut Scheduler<Ev>,
+    ) {
         let now = sched.now();
-        let before = self.route.members().len();
+        let svc = &mut self.svcs[s];
+        let before = svc.route.members().len();
         let (kind, subject) = match change {
             RouteChange::Announce(nh) => ("route_announce", self.nodes[nh as usize].name.clone()),
             RouteChange::Withdraw(nh) => ("route_withdraw", self.nodes[nh as usize].name.clone()),
         };
+        let vip = svc.vip;
         self.log
-            .push(now, kind, subject, format!("prefix={}/32", self.vip));
-        if !self.route.apply(now, change) {
+            .push(now, kind, subject, format!("prefix={vip}/32"));
+        if !self.svcs[s].route.apply(now, change) {
             self.log.push(
                 now,
                 "ecmp_unchanged",
-                self.vip.to_string(),
+                vip.to_string(),
                 format!("size={before}"),
             );
             return;
         }
-        self.record_change(cause, before, sched);
+        self.record_change(s, cause, before, sched);
     }
 
-    fn record_change(&mut self, cause: String, before: usize, sched: &mut Scheduler<Ev>) {
+    /// Service `s`'s ECMP group changed: re-evaluate its established connections.
+    fn record_change(&mut self, s: usize, cause: String, before: usize, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        let after = self.route.members().len();
-        let members = self.member_names();
+        let after = self.svcs[s].route.members().len();
+        let members = self.member_names(s);
         self.log.push(
             now,
             "ecmp_group",
-            self.vip.to_string(),
+            self.svcs[s].vip.to_string(),
             format!("size={after} members={members}"),
         );
-        let route = &self.route;
+        let route = &self.svcs[s].route;
+        let service = s as u32;
         let updates: Vec<(Key, Option<u16>)> = self
             .conns
             .keys()
             .filter_map(|k| {
                 self.conns
                     .get(k)
+                    .filter(|c| c.service == service)
                     .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
             })
             .collect();
-        self.apply_path_change((cause, None), (before, after), updates, now);
+        let cause = self.cause_for(s, cause);
+        self.apply_path_change(s, (cause, None), (before, after), updates, now);
         self.arm_ecmp_timer(sched);
     }
 
-    /// L2 mode: a resolver's ARP entry for the VIP now points at `node`: the connections it
-    /// carries move there.
-    fn record_path_change(&mut self, arp: ArpMove, node: Option<u16>, sched: &mut Scheduler<Ev>) {
+    /// L2 mode: a resolver's ARP entry for service `s`'s IP now points at `node`: the
+    /// connections it carries to that service move there.
+    fn record_path_change(
+        &mut self,
+        s: usize,
+        arp: ArpMove,
+        node: Option<u16>,
+        sched: &mut Scheduler<Ev>,
+    ) {
         let now = sched.now();
+        let service = s as u32;
         let updates: Vec<(Key, Option<u16>)> = self
             .conns
             .keys()
             .filter_map(|k| {
-                let c = self.conns.get(k)?;
+                let c = self.conns.get(k).filter(|c| c.service == service)?;
                 self.l2_path_for(c.client, Some(arp.resolver), node)
                     .map(|n| (k, n))
             })
             .collect();
-        let cause = arp.cause();
+        let cause = self.cause_for(s, arp.cause());
         let sizes = (1, usize::from(node.is_some()));
-        self.apply_path_change((cause, Some(arp)), sizes, updates, now);
+        self.apply_path_change(s, (cause, Some(arp)), sizes, updates, now);
     }
 
     /// Re-evaluate established connections against their new paths (moved, returned home, or
     /// unaffected) and record the change.
     fn apply_path_change(
         &mut self,
+        s: usize,
         (cause, arp): (String, Option<ArpMove>),
         (before, after): (usize, usize),
         updates: Vec<(Key, Option<u16>)>,
@@ -1988,11 +2150,12 @@ impl Lab {
         self.log.push(
             now,
             "connections_rehashed",
-            self.vip.to_string(),
+            self.svcs[s].vip.to_string(),
             format!("change={id} live={live} moved={moved}"),
         );
         self.changes.push(ChangeRecord {
             id,
+            service: s as u32,
             time: now,
             cause,
             arp,
@@ -2007,11 +2170,17 @@ impl Lab {
 
     fn ecmp_timer(&mut self, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
-        let due = self.route.next_timeout().is_some_and(|t| t <= now);
-        if due && self.route.on_timeout(now) {
-            let size = self.route.members().len();
-            self.record_change("resilient buckets migrated".into(), size, sched);
-        } else {
+        let mut migrated = false;
+        for s in 0..self.svcs.len() {
+            let route = &mut self.svcs[s].route;
+            let due = route.next_timeout().is_some_and(|t| t <= now);
+            if due && route.on_timeout(now) {
+                let size = route.members().len();
+                self.record_change(s, "resilient buckets migrated".into(), size, sched);
+                migrated = true;
+            }
+        }
+        if !migrated {
             self.arm_ecmp_timer(sched);
         }
     }
@@ -2075,6 +2244,7 @@ impl Lab {
         for p in &self.pods {
             node_served[usize::from(p.node)] += p.served;
         }
+        let services = self.service_results();
         Ok(RunResult {
             service: self.service,
             variant: self.variant,
@@ -2105,6 +2275,8 @@ impl Lab {
             client_groups: self.clients.iter().map(|c| c.group).collect(),
             tool_files,
             bulk,
+            services,
+            multi_service: self.multi,
             probes: self
                 .clients
                 .iter()
@@ -2117,6 +2289,59 @@ impl Lab {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Lab {
+    /// Each service's books at the end of the run.
+    fn service_results(&mut self) -> Vec<ServiceResult> {
+        let mut in_flight = vec![0u64; self.svcs.len()];
+        for k in self.reqs.keys().collect::<Vec<_>>() {
+            if let Some(r) = self.reqs.get(k) {
+                let c = &self.clients[r.client as usize];
+                if !c.is_probe() {
+                    in_flight[c.service as usize] += 1;
+                }
+            }
+        }
+        let mut per = vec![(0u64, 0u64, 0u64, 0u64); self.svcs.len()];
+        for ch in &self.changes {
+            let e = &mut per[ch.service as usize];
+            e.0 += 1;
+            e.1 += ch.live;
+            e.2 += ch.moved;
+            e.3 += ch.broken_reset + ch.broken_timeout;
+        }
+        let leaders: Option<Vec<Option<u16>>> = self
+            .layer2
+            .as_ref()
+            .map(|l2| self.svcs.iter().map(|s| l2.leader_of(s.vip)).collect());
+        self.svcs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut counts = s.counts.clone();
+                counts.in_flight = in_flight[i];
+                let announcers = match &leaders {
+                    Some(l) => l[i].into_iter().collect(),
+                    None => s.route.members().iter().map(|&m| m as u16).collect(),
+                };
+                let (changes, live_at_changes, moved, broken) = per[i];
+                ServiceResult {
+                    name: s.name.clone(),
+                    pool: s.pool.clone().unwrap_or_default(),
+                    vip: s.vip,
+                    policy: s.policy,
+                    counts,
+                    latency: s.latency.clone(),
+                    announcers,
+                    changes,
+                    live_at_changes,
+                    moved,
+                    broken,
+                }
+            })
+            .collect()
     }
 }
 

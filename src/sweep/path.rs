@@ -366,7 +366,7 @@ pub fn with_values(
 
 /// The sections a variant replaces whole (see [`crate::scenario::Variant`]): a base path under
 /// one of them does not reach a variant that gives its own.
-const REPLACED_WHOLE: [&str; 3] = ["bgp", "l2", "events"];
+const REPLACED_WHOLE: [&str; 5] = ["bgp", "l2", "events", "services", "advertisements"];
 /// The sections a variant patches field by field (`EcmpPatch`, `ServicePatch`).
 const PATCHED: [&str; 2] = ["ecmp", "service"];
 
@@ -380,6 +380,8 @@ pub fn overridden_by(base: &Scenario, path: &FieldPath) -> Vec<(String, String)>
             let own = match top {
                 "bgp" => v.bgp.is_some(),
                 "l2" => v.l2.is_some(),
+                "services" => v.services.is_some(),
+                "advertisements" => v.advertisements.is_some(),
                 _ => v.events.is_some(),
             };
             let other_mode = match top {
@@ -538,6 +540,8 @@ mod tests {
             events: None,
             bgp: None,
             l2: None,
+            services: None,
+            advertisements: None,
         };
         let tree = serde_json::to_value(&v).unwrap();
         let mut keys: Vec<&str> = tree

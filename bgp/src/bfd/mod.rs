@@ -1,5 +1,5 @@
 //! BFD (RFC 5880, single hop over UDP RFC 5881): the Control packet codec and the session
-//! machine (asynchronous mode).
+//! machine (asynchronous mode); [`ipv6`] carries it over IPv6 (hop limit 255, UDP checksum).
 //!
 //! ```text
 //!  UDP payload ──▶ BfdControl::decode ──▶ BfdInput::Received ──▶ BfdSession::handle(now, ..)
@@ -33,6 +33,7 @@
 //! assert_eq!(BfdControl::decode(&buf), Ok(up));
 //! ```
 
+pub mod ipv6;
 mod packet;
 pub mod session;
 

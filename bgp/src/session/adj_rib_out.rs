@@ -2,11 +2,51 @@
 
 use super::config::Flavour;
 use crate::wire::{
-    AsPath, AttributeValue, CodecOptions, Ipv4Prefix, Origin, PathAttribute, Update, HEADER_LEN,
-    MAX_MESSAGE_LEN,
+    AsPath, AttributeValue, CodecOptions, Ipv4Prefix, Ipv6Prefix, Origin, PathAttribute, Update,
+    HEADER_LEN, MAX_MESSAGE_LEN,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// An IPv6 route's next hops: global, and link-local on a shared link (RFC 2545 §3).
+pub(crate) type NextHop6 = (Ipv6Addr, Option<Ipv6Addr>);
+
+/// IPv6 prefix -> next hops, ordered like [`AdjRibOut`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AdjRibOut6 {
+    routes: BTreeMap<Ipv6Prefix, NextHop6>,
+}
+
+impl AdjRibOut6 {
+    /// Records the prefixes; returns those that are new or got new next hops.
+    pub(crate) fn announce(
+        &mut self,
+        prefixes: &[Ipv6Prefix],
+        next_hop: NextHop6,
+    ) -> Vec<(Ipv6Prefix, NextHop6)> {
+        let mut changed = BTreeMap::new();
+        for &p in prefixes {
+            if self.routes.insert(p, next_hop) != Some(next_hop) {
+                changed.insert(p, next_hop);
+            }
+        }
+        changed.into_iter().collect()
+    }
+
+    /// Forgets the prefixes; returns those that were there.
+    pub(crate) fn withdraw(&mut self, prefixes: &[Ipv6Prefix]) -> Vec<Ipv6Prefix> {
+        let asked: BTreeSet<Ipv6Prefix> = prefixes.iter().copied().collect();
+        asked
+            .into_iter()
+            .filter(|p| self.routes.remove(p).is_some())
+            .collect()
+    }
+
+    /// Everything, in prefix order.
+    pub(crate) fn all(&self) -> Vec<(Ipv6Prefix, NextHop6)> {
+        self.routes.iter().map(|(p, nh)| (*p, *nh)).collect()
+    }
+}
 
 /// Prefix -> NEXT_HOP, ordered so that what is sent never depends on insertion order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +97,8 @@ pub(crate) struct UpdateLayout {
 
 /// Worst-case encoded size of one IPv4 prefix (length byte + 4 octets).
 const MAX_PREFIX_LEN: usize = 5;
+/// Worst-case encoded size of one IPv6 prefix (length byte + 16 octets).
+const MAX_PREFIX6_LEN: usize = 17;
 
 impl UpdateLayout {
     /// ORIGIN IGP, AS_PATH (empty on iBGP, our AS on eBGP), NEXT_HOP, and LOCAL_PREF on iBGP
@@ -115,6 +157,43 @@ impl UpdateLayout {
                 updates
             }
         }
+    }
+
+    /// UPDATEs announcing IPv6 `routes` (FRR only; MetalLB's native speaker has no IPv6):
+    /// ORIGIN, AS_PATH (and LOCAL_PREF on iBGP) with MP_REACH_NLRI instead of NEXT_HOP (RFC
+    /// 4760 §3), prefixes sharing next hops packed together, split at the message limit.
+    pub(crate) fn announcements6(&self, routes: &[(Ipv6Prefix, NextHop6)]) -> Vec<Update> {
+        let mut by_next_hop: BTreeMap<NextHop6, Vec<Ipv6Prefix>> = BTreeMap::new();
+        for &(p, nh) in routes {
+            by_next_hop.entry(nh).or_default().push(p);
+        }
+        let mut updates = Vec::new();
+        for ((next_hop, link_local), prefixes) in by_next_hop {
+            let mut attributes = self.attributes(Ipv4Addr::UNSPECIFIED);
+            attributes.retain(|a| !matches!(a.value, AttributeValue::NextHop(_)));
+            let attrs_len: usize = attributes.iter().map(|a| a.encoded_len(self.codec)).sum();
+            // MP_REACH_NLRI: 4-octet attribute header, AFI/SAFI, next hop length and 32
+            // octets at most, reserved.
+            let room = MAX_MESSAGE_LEN - HEADER_LEN - 4 - attrs_len - (4 + 4 + 32 + 1);
+            for chunk in prefixes.chunks((room / MAX_PREFIX6_LEN).max(1)) {
+                updates.push(Update::announce_ipv6(
+                    attributes.clone(),
+                    next_hop,
+                    link_local,
+                    chunk.to_vec(),
+                ));
+            }
+        }
+        updates
+    }
+
+    /// UPDATEs withdrawing IPv6 `prefixes` (MP_UNREACH_NLRI), as few as fit.
+    pub(crate) fn withdrawals6(&self, prefixes: &[Ipv6Prefix]) -> Vec<Update> {
+        let room = MAX_MESSAGE_LEN - HEADER_LEN - 4 - (4 + 3);
+        prefixes
+            .chunks(room / MAX_PREFIX6_LEN)
+            .map(|chunk| Update::withdraw_ipv6(chunk.to_vec()))
+            .collect()
     }
 
     /// UPDATEs withdrawing `prefixes`: as few as fit (metallb `sendWithdraw` puts them all in

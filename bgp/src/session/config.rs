@@ -37,6 +37,54 @@ pub enum ConnectBackoff {
     },
 }
 
+/// The address families a session carries (RFC 4760 Multiprotocol capabilities): MetalLB's
+/// FRR mode activates IPv4 unicast, IPv6 unicast or both on a session (both with
+/// `dualStackAddressFamily: true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Families {
+    /// IPv4 unicast (AFI 1, SAFI 1).
+    pub ipv4_unicast: bool,
+    /// IPv6 unicast (AFI 2, SAFI 1).
+    pub ipv6_unicast: bool,
+}
+
+impl Families {
+    /// IPv4 unicast only: every session before IPv6.
+    pub const IPV4: Families = Families {
+        ipv4_unicast: true,
+        ipv6_unicast: false,
+    };
+    /// IPv6 unicast only.
+    pub const IPV6: Families = Families {
+        ipv4_unicast: false,
+        ipv6_unicast: true,
+    };
+    /// Both on one session.
+    pub const DUAL_STACK: Families = Families {
+        ipv4_unicast: true,
+        ipv6_unicast: true,
+    };
+
+    /// The families both sides have.
+    pub fn and(self, other: Families) -> Families {
+        Families {
+            ipv4_unicast: self.ipv4_unicast && other.ipv4_unicast,
+            ipv6_unicast: self.ipv6_unicast && other.ipv6_unicast,
+        }
+    }
+
+    /// Whether no family is in the set.
+    pub fn is_empty(self) -> bool {
+        !self.ipv4_unicast && !self.ipv6_unicast
+    }
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        Families::IPV4
+    }
+}
+
 /// Everything a [`Session`](super::Session) needs to know about itself and its peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionConfig {
@@ -84,6 +132,11 @@ pub struct SessionConfig {
     /// The first time the session is Established its UPDATEs go out at once, without the
     /// coalesce time: a session of a cluster that had converged before the run began.
     pub converged: bool,
+    /// The address families FRR activates on this session (its MP capabilities and what it
+    /// sends). The native speaker always offers IPv4 and IPv6 unicast (metallb `sendOpen`)
+    /// and sends its IPv4 routes whatever was negotiated; it has no IPv6 routes.
+    #[serde(default)]
+    pub families: Families,
 }
 
 /// FRR's update-group coalesce time for a speaker with `peers` configured peers:
@@ -156,6 +209,7 @@ impl SessionConfig {
             coalesce_time: SimDuration::ZERO,
             keepalive_phase: None,
             converged: false,
+            families: Families::IPV4,
         }
     }
 
@@ -183,6 +237,7 @@ impl SessionConfig {
             coalesce_time: frr_coalesce_time(1),
             keepalive_phase: None,
             converged: false,
+            families: Families::IPV4,
         }
     }
 
@@ -200,6 +255,12 @@ impl SessionConfig {
     /// default `BGP_DEFAULT_RESTART_TIME` is 120 s).
     pub fn with_graceful_restart(mut self, restart_time: SimDuration) -> Self {
         self.graceful_restart = Some(restart_time);
+        self
+    }
+
+    /// The same session carrying `families`.
+    pub fn with_families(mut self, families: Families) -> Self {
+        self.families = families;
         self
     }
 

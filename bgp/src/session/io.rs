@@ -1,10 +1,10 @@
 //! What goes into a session and what comes out.
 
-use crate::wire::{ErrorCode, Ipv4Prefix};
+use crate::wire::{ErrorCode, Ipv4Prefix, Ipv6Prefix};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// RFC 4271 §8.2.2 session states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -92,6 +92,19 @@ pub enum Input {
     },
     /// Stop advertising these prefixes.
     Withdraw(Vec<Ipv4Prefix>),
+    /// Advertise these IPv6 prefixes (MP_REACH_NLRI, RFC 4760) with this global next hop and,
+    /// on a shared link, the link-local one (RFC 2545 §3). Sent only when IPv6 unicast is
+    /// negotiated.
+    Announce6 {
+        /// Prefixes.
+        prefixes: Vec<Ipv6Prefix>,
+        /// Global next hop.
+        next_hop: Ipv6Addr,
+        /// Link-local next hop.
+        link_local: Option<Ipv6Addr>,
+    },
+    /// Stop advertising these IPv6 prefixes (MP_UNREACH_NLRI).
+    Withdraw6(Vec<Ipv6Prefix>),
 }
 
 /// Why an Established session went down.

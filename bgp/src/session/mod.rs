@@ -23,7 +23,7 @@
 //! ```
 //! use bgp::session::{Input, Output, Session, SessionConfig};
 //! use sim_core::SimTime;
-//! use std::net::Ipv4Addr;
+//! use std::net::{Ipv4Addr, Ipv6Addr};
 //!
 //! let config = SessionConfig::native(64512, 64512, Ipv4Addr::new(10, 0, 0, 1));
 //! let mut speaker = Session::new(config, 7);
@@ -38,20 +38,20 @@ mod io;
 mod timer;
 
 pub use config::{
-    frr_coalesce_time, ConnectBackoff, Flavour, FrrTimers, SessionConfig, LARGE_HOLD_TIME,
+    frr_coalesce_time, ConnectBackoff, Families, Flavour, FrrTimers, SessionConfig, LARGE_HOLD_TIME,
 };
 pub use io::{Direction, DownReason, Input, Output, State};
 pub use timer::{SplitMix64, Timer, TimerTable};
 
 use crate::wire::{
     Afi, Capability, CeaseSubcode, CodecOptions, DecodeError, ErrorCode, FsmSubcode,
-    GracefulRestart, GracefulRestartFamily, Ipv4Prefix, Keepalive, Message, MessageReader,
-    Notification, Open, OpenSubcode, Safi, Update,
+    GracefulRestart, GracefulRestartFamily, Ipv4Prefix, Ipv6Prefix, Keepalive, Message,
+    MessageReader, Notification, Open, OpenSubcode, Safi, Update,
 };
-use adj_rib_out::{AdjRibOut, UpdateLayout};
+use adj_rib_out::{AdjRibOut, AdjRibOut6, UpdateLayout};
 use bytes::BytesMut;
 use sim_core::{SimDuration, SimTime};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Most timers one wake-up fires (a zero-length wait may arm a timer due at once).
 const MAX_DUE_PER_WAKE: usize = 16;
@@ -129,6 +129,8 @@ struct Negotiated {
     /// The peer's Restart Time when both sides advertised graceful restart.
     peer_restart: Option<SimDuration>,
     codec: CodecOptions,
+    /// The families both OPENs offered (RFC 4760 §8), which FRR sends UPDATEs for.
+    families: Families,
 }
 
 /// Which connection slot bytes belong to.
@@ -158,6 +160,7 @@ pub struct Session {
     dialling: bool,
     negotiated: Option<Negotiated>,
     adj_rib_out: AdjRibOut,
+    adj_rib_out6: AdjRibOut6,
     /// Next wait of the reconnect backoff.
     backoff: SimDuration,
     /// Restart by itself after going down (false after a stop).
@@ -183,6 +186,7 @@ impl Session {
             dialling: false,
             negotiated: None,
             adj_rib_out: AdjRibOut::default(),
+            adj_rib_out6: AdjRibOut6::default(),
             backoff: SimDuration::ZERO,
             auto_restart: false,
             down: None,
@@ -253,20 +257,63 @@ impl Session {
             Input::BfdDown => self.event(now, Event::BfdDown, &mut out),
             Input::Announce { prefixes, next_hop } => {
                 let changed = self.adj_rib_out.announce(&prefixes, next_hop);
-                if self.sending_updates() && !changed.is_empty() {
+                if self.sending_updates() && self.sends_ipv4() && !changed.is_empty() {
                     let updates = self.layout().announcements(&changed);
                     self.send_updates(updates, &mut out);
                 }
             }
             Input::Withdraw(prefixes) => {
                 let removed = self.adj_rib_out.withdraw(&prefixes);
-                if self.sending_updates() && !removed.is_empty() {
+                if self.sending_updates() && self.sends_ipv4() && !removed.is_empty() {
                     let updates = self.layout().withdrawals(&removed);
+                    self.send_updates(updates, &mut out);
+                }
+            }
+            Input::Announce6 {
+                prefixes,
+                next_hop,
+                link_local,
+            } => {
+                let changed = self
+                    .adj_rib_out6
+                    .announce(&prefixes, (next_hop, link_local));
+                if self.sending_updates() && self.sends_ipv6() && !changed.is_empty() {
+                    let updates = self.layout().announcements6(&changed);
+                    self.send_updates(updates, &mut out);
+                }
+            }
+            Input::Withdraw6(prefixes) => {
+                let removed = self.adj_rib_out6.withdraw(&prefixes);
+                if self.sending_updates() && self.sends_ipv6() && !removed.is_empty() {
+                    let updates = self.layout().withdrawals6(&removed);
                     self.send_updates(updates, &mut out);
                 }
             }
         }
         out
+    }
+
+    /// Whether IPv4 UPDATEs go out: always from the native speaker (metallb sends them
+    /// whatever the peer's capabilities); from FRR only when IPv4 unicast was negotiated
+    /// (bgpd sends per negotiated AFI/SAFI, `afc_nego`).
+    fn sends_ipv4(&self) -> bool {
+        self.config.flavour == Flavour::Native
+            || self.negotiated.is_some_and(|n| n.families.ipv4_unicast)
+    }
+
+    /// Whether IPv6 UPDATEs go out: FRR with IPv6 unicast negotiated.
+    fn sends_ipv6(&self) -> bool {
+        self.config.flavour == Flavour::Frr
+            && self.negotiated.is_some_and(|n| n.families.ipv6_unicast)
+    }
+
+    /// The IPv6 routes advertised (Adj-RIB-Out), in prefix order.
+    pub fn advertised6(&self) -> Vec<(Ipv6Prefix, Ipv6Addr, Option<Ipv6Addr>)> {
+        self.adj_rib_out6
+            .all()
+            .into_iter()
+            .map(|(p, (nh, ll))| (p, nh, ll))
+            .collect()
     }
 
     /// Established and past the coalesce time: a change goes out at once (before, it waits
@@ -621,8 +668,7 @@ impl Session {
             // RFC 2918 §4: send the Adj-RIB-Out again.
             (Established, Event::RouteRefreshMsg) => {
                 self.restart_hold(now);
-                let updates = self.layout().announcements(&self.adj_rib_out.all());
-                self.send_updates(updates, out);
+                self.send_adj_rib_out(out);
                 Established
             }
 
@@ -708,10 +754,26 @@ impl Session {
     /// The whole Adj-RIB-Out, then End-of-RIB when graceful restart is negotiated (RFC 4724 §2:
     /// End-of-RIB after the initial update).
     fn announce_all(&mut self, out: &mut Vec<Output>) {
-        let updates = self.layout().announcements(&self.adj_rib_out.all());
-        self.send_updates(updates, out);
+        self.send_adj_rib_out(out);
         if self.negotiated.is_some_and(|n| n.peer_restart.is_some()) {
-            self.send_updates(vec![Update::end_of_rib()], out);
+            if self.sends_ipv4() {
+                self.send_updates(vec![Update::end_of_rib()], out);
+            }
+            if self.sends_ipv6() {
+                self.send_updates(vec![Update::end_of_rib_ipv6()], out);
+            }
+        }
+    }
+
+    /// Every route of the negotiated families: IPv4, then IPv6.
+    fn send_adj_rib_out(&mut self, out: &mut Vec<Output>) {
+        if self.sends_ipv4() {
+            let updates = self.layout().announcements(&self.adj_rib_out.all());
+            self.send_updates(updates, out);
+        }
+        if self.sends_ipv6() {
+            let updates = self.layout().announcements6(&self.adj_rib_out6.all());
+            self.send_updates(updates, out);
         }
     }
 
@@ -822,6 +884,9 @@ impl Session {
             return self.go_down(DownReason::NotificationSent(n.error), Some(n), out);
         }
         let negotiated = self.negotiate(&open);
+        if let Some(n) = self.unsupported_families(&open, negotiated.families) {
+            return self.go_down(DownReason::NotificationSent(n.error), Some(n), out);
+        }
         self.negotiated = Some(negotiated);
         if let Some(c) = self.conn.as_mut() {
             c.reader.set_options(negotiated.codec);
@@ -869,7 +934,44 @@ impl Session {
             keepalive,
             peer_restart,
             codec: CodecOptions { four_octet_as },
+            families: self.config.families.and(peer_families(open)),
         }
+    }
+
+    /// FRR's refusal of an OPEN with no family in common (bgpd `bgp_open_option_parse`:
+    /// "Configured AFI/SAFIs do not overlap with received MP capabilities"): OPEN Message Error
+    /// / Unsupported Capability, its data the peer's Multiprotocol capabilities for families
+    /// not configured here, each as received (code, length, value; `bgp_capability_parse`
+    /// copies them). Only when the peer sent MP capabilities at all; the native speaker never
+    /// refuses.
+    fn unsupported_families(&self, open: &Open, common: Families) -> Option<Notification> {
+        if self.config.flavour != Flavour::Frr || !common.is_empty() {
+            return None;
+        }
+        let mut data = Vec::new();
+        let mut any_mp = false;
+        for cap in open.capabilities() {
+            if let Capability::Multiprotocol { afi, safi } = cap {
+                any_mp = true;
+                let ours = match (afi, safi) {
+                    (Afi::Ipv4, Safi::Unicast) => self.config.families.ipv4_unicast,
+                    (Afi::Ipv6, Safi::Unicast) => self.config.families.ipv6_unicast,
+                    _ => false,
+                };
+                if !ours {
+                    data.extend_from_slice(&[1, 4]);
+                    data.extend_from_slice(&u16::from(*afi).to_be_bytes());
+                    data.push(0);
+                    data.push(u8::from(*safi));
+                }
+            }
+        }
+        any_mp.then(|| {
+            Notification::new(
+                ErrorCode::OpenMessage(OpenSubcode::UnsupportedCapability),
+                data,
+            )
+        })
     }
 
     fn receive_update(&mut self, update: Update, out: &mut Vec<Output>) {
@@ -879,6 +981,14 @@ impl Session {
         }
         if update.is_end_of_rib() {
             out.push(Output::EndOfRib);
+            return;
+        }
+        // IPv6 routes from the peer (and its IPv6 End-of-RIB) are not consumed: MetalLB's
+        // speakers learn nothing from their routers, and lbsim's router side takes IPv4 only.
+        if update.nlri.is_empty()
+            && update.withdrawn.is_empty()
+            && (update.mp_reach_ipv6().is_some() || update.mp_unreach_ipv6().is_some())
+        {
             return;
         }
         let announced = match update.next_hop() {
@@ -926,17 +1036,25 @@ impl Session {
 
     fn our_open(&self) -> Open {
         let c = &self.config;
-        let mut caps = vec![Capability::Multiprotocol {
-            afi: Afi::Ipv4,
+        let mp = |afi| Capability::Multiprotocol {
+            afi,
             safi: Safi::Unicast,
-        }];
-        match c.flavour {
-            // metallb `sendOpen`: MP IPv4 and IPv6 unicast, 4-octet AS; nothing else.
-            Flavour::Native => caps.push(Capability::Multiprotocol {
-                afi: Afi::Ipv6,
-                safi: Safi::Unicast,
-            }),
-            Flavour::Frr => caps.push(Capability::RouteRefresh),
+        };
+        // metallb `sendOpen`: MP IPv4 and IPv6 unicast, 4-octet AS; nothing else. FRR: one MP
+        // capability per activated family (bgpd `bgp_open_capability`), then Route Refresh.
+        let families = match c.flavour {
+            Flavour::Native => Families::DUAL_STACK,
+            Flavour::Frr => c.families,
+        };
+        let mut caps = Vec::new();
+        if families.ipv4_unicast {
+            caps.push(mp(Afi::Ipv4));
+        }
+        if families.ipv6_unicast {
+            caps.push(mp(Afi::Ipv6));
+        }
+        if c.flavour == Flavour::Frr {
+            caps.push(Capability::RouteRefresh);
         }
         caps.push(Capability::FourOctetAs { asn: c.local_as });
         if let Some(restart) = c.graceful_restart {
@@ -946,11 +1064,21 @@ impl Session {
                 restart_time_s: u16::try_from(secs)
                     .unwrap_or(u16::MAX)
                     .min(GracefulRestart::MAX_RESTART_TIME_S),
-                families: vec![GracefulRestartFamily {
-                    afi: Afi::Ipv4,
+                families: [
+                    (families.ipv4_unicast, Afi::Ipv4),
+                    (
+                        c.flavour == Flavour::Frr && families.ipv6_unicast,
+                        Afi::Ipv6,
+                    ),
+                ]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, afi)| GracefulRestartFamily {
+                    afi,
                     safi: Safi::Unicast,
                     flags: GracefulRestartFamily::FORWARDING_STATE,
-                }],
+                })
+                .collect(),
             }));
         }
         let hold_s = u16::try_from(c.hold_time.as_nanos() / 1_000_000_000).unwrap_or(u16::MAX);
@@ -1003,6 +1131,32 @@ impl Session {
             dir,
             bytes: buf.freeze(),
         });
+    }
+}
+
+/// The families a peer's OPEN offers: its Multiprotocol capabilities for IPv4 and IPv6
+/// unicast, or IPv4 unicast alone when it sent none (RFC 4760 §8; bgpd `bgp_open_receive`
+/// then takes IPv4 unicast as negotiated).
+fn peer_families(open: &Open) -> Families {
+    let mut families = Families {
+        ipv4_unicast: false,
+        ipv6_unicast: false,
+    };
+    let mut any_mp = false;
+    for cap in open.capabilities() {
+        if let Capability::Multiprotocol { afi, safi } = cap {
+            any_mp = true;
+            match (afi, safi) {
+                (Afi::Ipv4, Safi::Unicast) => families.ipv4_unicast = true,
+                (Afi::Ipv6, Safi::Unicast) => families.ipv6_unicast = true,
+                _ => {}
+            }
+        }
+    }
+    if any_mp {
+        families
+    } else {
+        Families::IPV4
     }
 }
 

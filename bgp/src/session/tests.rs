@@ -594,3 +594,157 @@ fn collision_keeps_the_higher_identifiers_connection() {
     );
     assert!(out.iter().any(|o| matches!(o, Output::Established { .. })));
 }
+
+fn open_with(asn: u32, caps: Vec<Capability>) -> Bytes {
+    let mut all = caps;
+    all.push(Capability::FourOctetAs { asn });
+    encode(Message::Open(Open::new(asn, 9, B, all)))
+}
+
+fn mp(afi: Afi) -> Capability {
+    Capability::Multiprotocol {
+        afi,
+        safi: Safi::Unicast,
+    }
+}
+
+fn our_open_of(config: SessionConfig) -> Open {
+    let mut s = Session::new(config, 1);
+    s.handle(t(0), Input::ManualStart);
+    let out = s.handle(t(0), Input::TcpConnected { dir: OUT });
+    sent(&out)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Open(o) => Some(o),
+            _ => None,
+        })
+        .expect("an OPEN")
+}
+
+#[test]
+fn frr_offers_one_mp_capability_per_family() {
+    let caps = |f| {
+        our_open_of(frr().with_families(f))
+            .capabilities()
+            .filter_map(|c| match c {
+                Capability::Multiprotocol { afi, .. } => Some(*afi),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(caps(Families::IPV4), [Afi::Ipv4]);
+    assert_eq!(caps(Families::IPV6), [Afi::Ipv6]);
+    assert_eq!(caps(Families::DUAL_STACK), [Afi::Ipv4, Afi::Ipv6]);
+    // The native speaker always offers both (metallb `sendOpen`).
+    let native = our_open_of(SessionConfig::native(64512, 64513, A));
+    assert!(native.capabilities().any(|c| *c == mp(Afi::Ipv6)));
+}
+
+/// FRR refuses an OPEN with no family in common: OPEN Message Error / Unsupported Capability
+/// with the peer's MP capabilities it did not configure (bgpd `bgp_open_option_parse`).
+#[test]
+fn frr_without_a_common_family_sends_unsupported_capability() {
+    let mut s = Session::new(frr(), 1);
+    s.handle(t(0), Input::ManualStart);
+    s.handle(t(0), Input::TcpConnected { dir: OUT });
+    let out = s.handle(t(0), bytes(open_with(64513, vec![mp(Afi::Ipv6)])));
+    let n = sent(&out)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Notification(n) => Some(n),
+            _ => None,
+        })
+        .expect("a NOTIFICATION");
+    assert_eq!(
+        n.error,
+        ErrorCode::OpenMessage(OpenSubcode::UnsupportedCapability)
+    );
+    assert_eq!(n.data, vec![1, 4, 0, 2, 0, 1]);
+    assert_ne!(s.state(), State::Established);
+    // An OPEN without any MP capability means IPv4 unicast: accepted by an IPv4 session.
+    let s = established(frr(), 9, None);
+    assert_eq!(s.state(), State::Established);
+}
+
+#[test]
+fn ipv6_only_session_sends_ipv6_and_no_ipv4() {
+    let config = SessionConfig {
+        coalesce_time: SimDuration::ZERO,
+        ..frr().with_families(Families::IPV6)
+    };
+    let mut s = Session::new(config, 1);
+    s.handle(t(0), Input::ManualStart);
+    s.handle(t(0), Input::TcpConnected { dir: OUT });
+    s.handle(
+        t(0),
+        bytes(open_with(64513, vec![mp(Afi::Ipv4), mp(Afi::Ipv6)])),
+    );
+    s.handle(t(0), bytes(keepalive()));
+    assert_eq!(s.state(), State::Established);
+    let v4 = s.handle(
+        t(1),
+        Input::Announce {
+            prefixes: vec![Ipv4Prefix::host(Ipv4Addr::new(192, 0, 2, 10))],
+            next_hop: A,
+        },
+    );
+    assert!(sent(&v4).is_empty(), "IPv4 not negotiated: no IPv4 UPDATE");
+    let vip: Ipv6Addr = "2001:db8:ff::10".parse().unwrap();
+    let nh: Ipv6Addr = "2001:db8:fe::1".parse().unwrap();
+    let v6 = s.handle(
+        t(1),
+        Input::Announce6 {
+            prefixes: vec![Ipv6Prefix::host(vip)],
+            next_hop: nh,
+            link_local: None,
+        },
+    );
+    let updates: Vec<Update> = sent(&v6)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Update(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 1);
+    let mp_reach = updates[0].mp_reach_ipv6().expect("MP_REACH_NLRI");
+    assert_eq!(
+        (mp_reach.next_hop, &mp_reach.nlri[..]),
+        (nh, &[Ipv6Prefix::host(vip)][..])
+    );
+    assert_eq!(updates[0].next_hop(), None);
+    assert!(updates[0].as_path().is_some());
+    let w = s.handle(t(2), Input::Withdraw6(vec![Ipv6Prefix::host(vip)]));
+    assert!(sent(&w)
+        .iter()
+        .any(|m| matches!(m, Message::Update(u) if u.mp_unreach_ipv6().is_some())));
+    assert!(s.advertised6().is_empty());
+}
+
+#[test]
+fn dual_stack_with_graceful_restart_ends_each_family() {
+    let config = SessionConfig {
+        coalesce_time: SimDuration::ZERO,
+        ..frr()
+            .with_families(Families::DUAL_STACK)
+            .with_graceful_restart(SimDuration::from_secs(120))
+    };
+    let mut s = Session::new(config, 1);
+    s.handle(t(0), Input::ManualStart);
+    s.handle(t(0), Input::TcpConnected { dir: OUT });
+    let mut caps = vec![mp(Afi::Ipv4), mp(Afi::Ipv6)];
+    caps.push(Capability::GracefulRestart(GracefulRestart {
+        restart_flags: 0,
+        restart_time_s: 120,
+        families: vec![],
+    }));
+    s.handle(t(0), bytes(open_with(64513, caps)));
+    let out = s.handle(t(0), bytes(keepalive()));
+    let msgs = sent(&out);
+    assert!(msgs
+        .iter()
+        .any(|m| matches!(m, Message::Update(u) if u.is_end_of_rib())));
+    assert!(msgs
+        .iter()
+        .any(|m| matches!(m, Message::Update(u) if u.is_end_of_rib_ipv6())));
+}

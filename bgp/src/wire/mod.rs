@@ -69,6 +69,7 @@ mod error;
 mod framer;
 mod header;
 mod message;
+mod mp;
 mod notification;
 mod open;
 pub(crate) mod reader;
@@ -79,6 +80,7 @@ pub use error::DecodeError;
 pub use framer::MessageReader;
 pub use header::{Header, MessageType, HEADER_LEN, MARKER, MAX_MESSAGE_LEN};
 pub use message::{Keepalive, Message};
+pub use mp::{Ipv6Prefix, MpReachIpv6, MpUnreachIpv6};
 pub use notification::{
     CeaseSubcode, ErrorCode, FsmSubcode, HeaderSubcode, Notification, OpenSubcode,
     RouteRefreshSubcode, UpdateSubcode, MAX_SHUTDOWN_COMMUNICATION_LEN,

@@ -2,12 +2,13 @@
 
 use super::error::DecodeError;
 use super::header::{self, encode_header, MessageType, HEADER_LEN};
+use super::mp::{Ipv6Prefix, MpReachIpv6, MpUnreachIpv6, AFI_IPV6, SAFI_UNICAST};
 use super::open::AS_TRANS;
 use super::reader::Reader;
 use super::CodecOptions;
 use bytes::{BufMut, BytesMut};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Byte offsets of the UPDATE fields, named once (the rest are variable).
 mod field {
@@ -24,6 +25,8 @@ mod type_code {
     pub(super) const ATOMIC_AGGREGATE: u8 = 6;
     pub(super) const AGGREGATOR: u8 = 7;
     pub(super) const COMMUNITIES: u8 = 8;
+    pub(super) const MP_REACH_NLRI: u8 = 14;
+    pub(super) const MP_UNREACH_NLRI: u8 = 15;
 }
 
 /// An IPv4 prefix as carried in Withdrawn Routes and NLRI (RFC 4271 §4.3). Host bits are always
@@ -379,8 +382,13 @@ pub enum AttributeValue {
     },
     /// 8 COMMUNITIES (RFC 1997), optional transitive.
     Communities(Vec<Community>),
-    /// Any optional attribute this codec does not know (for example MP_REACH_NLRI, AS4_PATH,
-    /// LARGE_COMMUNITY), kept byte for byte. Only for type codes other than 1..=8.
+    /// 14 MP_REACH_NLRI for IPv6 unicast (RFC 4760 §3), optional non-transitive.
+    MpReachIpv6(MpReachIpv6),
+    /// 15 MP_UNREACH_NLRI for IPv6 unicast (RFC 4760 §4), optional non-transitive.
+    MpUnreachIpv6(MpUnreachIpv6),
+    /// Any optional attribute this codec does not know (for example MP_REACH_NLRI of another
+    /// AFI/SAFI, AS4_PATH, LARGE_COMMUNITY), kept byte for byte. Only for type codes other than
+    /// 1..=8, and for 14 and 15 only when not AFI 2 / SAFI 1.
     Unknown {
         /// Attribute Type Code.
         type_code: u8,
@@ -401,6 +409,8 @@ impl AttributeValue {
             AttributeValue::AtomicAggregate => type_code::ATOMIC_AGGREGATE,
             AttributeValue::Aggregator { .. } => type_code::AGGREGATOR,
             AttributeValue::Communities(_) => type_code::COMMUNITIES,
+            AttributeValue::MpReachIpv6(_) => type_code::MP_REACH_NLRI,
+            AttributeValue::MpUnreachIpv6(_) => type_code::MP_UNREACH_NLRI,
             AttributeValue::Unknown { type_code, .. } => *type_code,
         }
     }
@@ -416,6 +426,8 @@ impl AttributeValue {
             AttributeValue::AtomicAggregate => 0,
             AttributeValue::Aggregator { .. } => asn_width(options) + 4,
             AttributeValue::Communities(c) => 4 * c.len(),
+            AttributeValue::MpReachIpv6(mp) => mp.encoded_len(),
+            AttributeValue::MpUnreachIpv6(mp) => mp.encoded_len(),
             AttributeValue::Unknown { value, .. } => value.len(),
         }
     }
@@ -436,6 +448,8 @@ impl AttributeValue {
                 buf.put_u32((*address).into());
             }
             AttributeValue::Communities(c) => c.iter().for_each(|c| buf.put_u32(c.0)),
+            AttributeValue::MpReachIpv6(mp) => mp.encode(buf),
+            AttributeValue::MpUnreachIpv6(mp) => mp.encode(buf),
             AttributeValue::Unknown { value, .. } => buf.put_slice(value),
         }
     }
@@ -469,7 +483,9 @@ impl PathAttribute {
             | type_code::NEXT_HOP
             | type_code::LOCAL_PREF
             | type_code::ATOMIC_AGGREGATE => AttributeFlags::WELL_KNOWN,
-            type_code::MULTI_EXIT_DISC => AttributeFlags::OPTIONAL_NON_TRANSITIVE,
+            type_code::MULTI_EXIT_DISC | type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI => {
+                AttributeFlags::OPTIONAL_NON_TRANSITIVE
+            }
             _ => AttributeFlags::OPTIONAL_TRANSITIVE,
         };
         PathAttribute { flags, value }
@@ -561,6 +577,37 @@ impl PathAttribute {
 
         let flag_bits =
             |f: AttributeFlags| f.0 & (AttributeFlags::OPTIONAL | AttributeFlags::TRANSITIVE);
+        // MP_REACH_NLRI / MP_UNREACH_NLRI of IPv6 unicast are read; those of other families
+        // fall through to the unknown optional attributes below, kept byte for byte.
+        let rest = value.peek_rest();
+        let ipv6_unicast = rest.len() >= 3
+            && u16::from_be_bytes([rest[0], rest[1]]) == AFI_IPV6
+            && rest[2] == SAFI_UNICAST;
+        if ipv6_unicast && (code == type_code::MP_REACH_NLRI || code == type_code::MP_UNREACH_NLRI)
+        {
+            // RFC 4760 §3, §4: optional non-transitive.
+            if flag_bits(flags) != AttributeFlags::OPTIONAL
+                || flags.contains(AttributeFlags::PARTIAL)
+            {
+                return Err(DecodeError::AttributeFlagsError {
+                    offset,
+                    type_code: code,
+                    attribute: attribute(),
+                });
+            }
+            value.take(3);
+            let value = if code == type_code::MP_REACH_NLRI {
+                let length_error = || DecodeError::AttributeLengthError {
+                    offset,
+                    type_code: code,
+                    attribute: attribute(),
+                };
+                AttributeValue::MpReachIpv6(MpReachIpv6::decode_rest(&mut value, length_error)?)
+            } else {
+                AttributeValue::MpUnreachIpv6(MpUnreachIpv6::decode_rest(&mut value)?)
+            };
+            return Ok(PathAttribute { flags, value });
+        }
         let expected = match code {
             type_code::ORIGIN
             | type_code::AS_PATH
@@ -708,6 +755,77 @@ impl Update {
         self.withdrawn.is_empty() && self.attributes.is_empty() && self.nlri.is_empty()
     }
 
+    /// The End-of-RIB marker for IPv6 unicast: an UPDATE with only an empty MP_UNREACH_NLRI
+    /// for AFI 2 / SAFI 1 (RFC 4724 §2).
+    pub fn end_of_rib_ipv6() -> Update {
+        Update {
+            attributes: vec![PathAttribute::new(AttributeValue::MpUnreachIpv6(
+                MpUnreachIpv6::default(),
+            ))],
+            ..Update::default()
+        }
+    }
+
+    /// Whether this is the IPv6 unicast End-of-RIB marker.
+    pub fn is_end_of_rib_ipv6(&self) -> bool {
+        self.withdrawn.is_empty()
+            && self.nlri.is_empty()
+            && matches!(
+                self.attributes.as_slice(),
+                [PathAttribute { value: AttributeValue::MpUnreachIpv6(mp), .. }] if mp.withdrawn.is_empty()
+            )
+    }
+
+    /// UPDATE announcing IPv6 `prefixes` via `next_hop` (and `link_local`) with `attributes`
+    /// (ORIGIN, AS_PATH, ...; no NEXT_HOP: the next hop is MP_REACH_NLRI's, RFC 4760 §3), the
+    /// MP_REACH_NLRI attribute appended.
+    pub fn announce_ipv6(
+        mut attributes: Vec<PathAttribute>,
+        next_hop: Ipv6Addr,
+        link_local: Option<Ipv6Addr>,
+        prefixes: Vec<Ipv6Prefix>,
+    ) -> Update {
+        attributes.push(PathAttribute::new(AttributeValue::MpReachIpv6(
+            MpReachIpv6 {
+                next_hop,
+                link_local,
+                nlri: prefixes,
+            },
+        )));
+        Update {
+            attributes,
+            ..Update::default()
+        }
+    }
+
+    /// UPDATE withdrawing IPv6 `prefixes` (MP_UNREACH_NLRI alone).
+    pub fn withdraw_ipv6(prefixes: Vec<Ipv6Prefix>) -> Update {
+        Update {
+            attributes: vec![PathAttribute::new(AttributeValue::MpUnreachIpv6(
+                MpUnreachIpv6 {
+                    withdrawn: prefixes,
+                },
+            ))],
+            ..Update::default()
+        }
+    }
+
+    /// MP_REACH_NLRI for IPv6 unicast, if present.
+    pub fn mp_reach_ipv6(&self) -> Option<&MpReachIpv6> {
+        match self.attribute(type_code::MP_REACH_NLRI) {
+            Some(AttributeValue::MpReachIpv6(mp)) => Some(mp),
+            _ => None,
+        }
+    }
+
+    /// MP_UNREACH_NLRI for IPv6 unicast, if present.
+    pub fn mp_unreach_ipv6(&self) -> Option<&MpUnreachIpv6> {
+        match self.attribute(type_code::MP_UNREACH_NLRI) {
+            Some(AttributeValue::MpUnreachIpv6(mp)) => Some(mp),
+            _ => None,
+        }
+    }
+
     /// The attribute with this type code, if present.
     pub fn attribute(&self, type_code: u8) -> Option<&AttributeValue> {
         self.attributes
@@ -795,6 +913,15 @@ impl Update {
         let mut nlri = Vec::new();
         while !r.is_empty() {
             nlri.push(Ipv4Prefix::decode(&mut r)?);
+        }
+        // RFC 4760 §3: an UPDATE with MP_REACH_NLRI also carries ORIGIN and AS_PATH (NEXT_HOP
+        // only with IPv4 NLRI).
+        if seen[usize::from(type_code::MP_REACH_NLRI)] {
+            for code in [type_code::ORIGIN, type_code::AS_PATH] {
+                if !seen[usize::from(code)] {
+                    return Err(DecodeError::MissingWellKnownAttribute { type_code: code });
+                }
+            }
         }
         if !nlri.is_empty() {
             for code in [type_code::ORIGIN, type_code::AS_PATH, type_code::NEXT_HOP] {

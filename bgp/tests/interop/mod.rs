@@ -1,7 +1,10 @@
-//! Helpers for the interop test against a real BGP daemon: the namespace lab, the daemon
-//! (BIRD 2) and lbsim's side of the session over a real TCP socket.
+//! Helpers for the interop tests against real BGP daemons: the namespace lab, the daemons
+//! (BIRD 2, FRR) and lbsim's side of the session over a real TCP socket.
+// Each test binary uses one daemon and part of the helpers.
+#![allow(dead_code)]
 
 pub mod bird;
+pub mod frr;
 pub mod lab;
 pub mod peer;
 
