@@ -9,10 +9,10 @@ use std::path::Path;
 
 use bgp::ecmp::whatif::random_flows;
 use bgp::ecmp::{EcmpGroup, FlowHasher, HashFields, HashFunction, Selection};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use lbsim::lab::run_variant;
-use lbsim::scenario::Scenario;
-use sim_core::{Scheduler, SimDuration, SimTime};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use lbsim::lab::{run_variant, KubeProxy, Pod};
+use lbsim::scenario::{KubeProxyMode, Scenario, TrafficPolicy};
+use sim_core::{Scheduler, SimDuration, SimTime, Streams};
 
 /// Push and pop through a queue holding ~1000 pending events, as a busy run does.
 fn event_queue(c: &mut Criterion) {
@@ -78,6 +78,37 @@ fn hashes(c: &mut Criterion) {
     g.finish();
 }
 
+/// kube-proxy's endpoint choice for a new connection with one pod per node, as ecmp-5k and
+/// ecmp-500k-600n have: under Local policy (their setting) it should cost the same at 6, 600 and
+/// 6,000 nodes; under Cluster policy it lists every ready pod.
+fn endpoint_choice(c: &mut Criterion) {
+    const CHOICES: u64 = 4096;
+    let streams = Streams::new(1);
+    for (policy, name) in [
+        (TrafficPolicy::Local, "endpoint_choice_local"),
+        (TrafficPolicy::Cluster, "endpoint_choice_cluster"),
+    ] {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(CHOICES));
+        for nodes in [6u16, 600, 6000] {
+            let pods: Vec<Pod> = (0..nodes)
+                .map(|n| Pod::new(n, 1.0, streams.stream("pod")))
+                .collect();
+            // The kube-proxy of one node in the middle (each node has its own).
+            let node = nodes / 2;
+            let mut kp = KubeProxy::new(KubeProxyMode::Iptables, streams.stream("kp"));
+            g.bench_with_input(BenchmarkId::from_parameter(nodes), &pods, |b, pods| {
+                b.iter(|| {
+                    (0..CHOICES).fold(0u32, |acc, _| {
+                        acc ^ kp.choose(node, policy, black_box(pods)).unwrap_or(0)
+                    })
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 fn whole_run(c: &mut Criterion) {
     let s = Scenario::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -94,5 +125,5 @@ fn whole_run(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, event_queue, hashes, whole_run);
+criterion_group!(benches, event_queue, hashes, endpoint_choice, whole_run);
 criterion_main!(benches);
