@@ -9,15 +9,19 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use bgp::ecmp::whatif::{random_flows, remap_hashes, Balance, RemapReport};
+use bgp::ecmp::{random_flows6, FlowKey6, Ipv6HashPath, Ipv6HashPolicy, Ipv6Hasher};
 use bgp::ecmp::{
     EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, HashSource, NextHop, Selection,
 };
 use serde::Serialize;
 use sim_core::{SimDuration, SimTime};
+
+/// The service IP of the random IPv6 flows (documentation prefix, RFC 3849).
+const IPV6_VIP: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 0x10);
 
 /// When the flows send and the group changes (the group is built at time zero).
 pub const CHANGE_AT: SimTime = SimTime(1_000_000_000);
@@ -89,8 +93,31 @@ pub struct HashQuestion {
     pub flows: usize,
     /// Seed of the random flows.
     pub flow_seed: u64,
-    /// Real flows (CSV: src,dst,proto,sport,dport).
+    /// Real flows (CSV: src,dst,proto,sport,dport, and for IPv6 an optional flowlabel).
     pub flows_file: Option<PathBuf>,
+    /// IPv6 flows hashed as Linux's `rt6_multipath_hash` does (`None`: IPv4). A flows file of
+    /// IPv6 addresses needs it.
+    pub ipv6: Option<Ipv6Hash>,
+}
+
+/// How `sim hash --ipv6` hashes: `net.ipv6.fib_multipath_hash_policy` (and its fields for
+/// policy 3), on the forwarding path or the `ip route get` (RTM_GETROUTE) path; the seed is
+/// `--seed`, Linux's `net.ipv4.fib_multipath_hash_seed`, which IPv6 uses too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Hash {
+    /// Policy 0-3.
+    pub policy: Ipv6HashPolicy,
+    /// Forwarded packets or route lookups.
+    pub path: Ipv6HashPath,
+}
+
+/// One flow of either family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// IPv4.
+    V4(FlowKey),
+    /// IPv6, with its flow label.
+    V6(FlowKey6),
 }
 
 /// Errors of `sim hash`.
@@ -278,8 +305,9 @@ fn closed_form(selection: Selection, change: Change, n: usize) -> (Option<f64>, 
 }
 
 /// Read flows from a CSV with a header naming src,dst,proto,sport,dport (any order; proto as a
-/// number or tcp/udp).
-pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
+/// number or tcp/udp) and optionally flowlabel (IPv6 only, 0..=0xfffff, decimal or 0x hex).
+/// Every flow is of one family: IPv4 or IPv6 addresses, the same on every line.
+pub fn read_flows(path: &Path) -> Result<Vec<Flow>, HashCalcError> {
     let file = path.display().to_string();
     let err = |line: u64, message: String| HashCalcError::FlowsFile {
         file: file.clone(),
@@ -311,16 +339,23 @@ pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
         col("sport")?,
         col("dport")?,
     );
+    let c_label = headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("flowlabel"));
+    let mut family: Option<(bool, u64)> = None;
     let mut flows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = rec.position().map_or(0, |p| p.line());
         let field = |i: usize| rec.get(i).unwrap_or("");
         let ip = |i: usize, name: &str| {
-            field(i).parse::<Ipv4Addr>().map_err(|_| {
+            field(i).parse::<IpAddr>().map_err(|_| {
                 err(
                     line,
-                    format!("{name} {:?} is not an IPv4 address", field(i)),
+                    format!(
+                        "{name} {:?} is not an IPv4 or IPv6 address (e.g. 10.1.2.3, 2001:db8::1)",
+                        field(i)
+                    ),
                 )
             })
         };
@@ -342,13 +377,71 @@ pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
                 )
             })?,
         };
-        flows.push(FlowKey {
-            src: ip(c_src, "src")?,
-            dst: ip(c_dst, "dst")?,
-            proto,
-            sport: port(c_sport, "sport")?,
-            dport: port(c_dport, "dport")?,
-        });
+        let (src, dst) = (ip(c_src, "src")?, ip(c_dst, "dst")?);
+        let (sport, dport) = (port(c_sport, "sport")?, port(c_dport, "dport")?);
+        let label_text = c_label.map(field).unwrap_or("");
+        let flow = match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                if !label_text.is_empty() {
+                    return Err(err(
+                        line,
+                        format!("flowlabel {label_text:?} on an IPv4 flow: IPv4 has no flow label; leave it empty"),
+                    ));
+                }
+                Flow::V4(FlowKey {
+                    src,
+                    dst,
+                    proto,
+                    sport,
+                    dport,
+                })
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let flow_label = if label_text.is_empty() {
+                    0
+                } else {
+                    parse_label(label_text).ok_or_else(|| {
+                        err(
+                            line,
+                            format!("flowlabel {label_text:?} is not a flow label (0..=1048575, or 0x0..=0xfffff)"),
+                        )
+                    })?
+                };
+                Flow::V6(FlowKey6 {
+                    src,
+                    dst,
+                    flow_label,
+                    proto,
+                    sport,
+                    dport,
+                })
+            }
+            _ => {
+                return Err(err(
+                    line,
+                    format!(
+                        "src {src} and dst {dst} are of different families; a flow is IPv4 or IPv6"
+                    ),
+                ))
+            }
+        };
+        let v6 = matches!(flow, Flow::V6(_));
+        match family {
+            None => family = Some((v6, line)),
+            Some((first, first_line)) if first != v6 => {
+                let name = |v6: bool| if v6 { "IPv6" } else { "IPv4" };
+                return Err(err(
+                    line,
+                    format!(
+                        "an {} flow after {} flows (line {first_line}): a file holds one family",
+                        name(v6),
+                        name(first)
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        flows.push(flow);
     }
     if flows.is_empty() {
         return Err(err(1, "no flows in the file".into()));
@@ -356,8 +449,61 @@ pub fn read_flows(path: &Path) -> Result<Vec<FlowKey>, HashCalcError> {
     Ok(flows)
 }
 
+/// The IPv6 hash the `--ipv6*` flags describe, or `None` without `--ipv6`.
+///
+/// # Errors
+/// [`HashCalcError::Invalid`] for a policy above 3, fields that are not a hex or decimal u32,
+/// a path other than forwarded / route-get.
+pub fn ipv6_with(
+    enabled: bool,
+    policy: u8,
+    fields: &str,
+    path: &str,
+) -> Result<Option<Ipv6Hash>, HashCalcError> {
+    if !enabled {
+        // The defaults of the flags; anything else without --ipv6 would be silently ignored.
+        if policy != 0 || fields != "0x0007" || path != "forwarded" {
+            return Err(HashCalcError::Invalid(
+                "--ipv6-policy, --ipv6-hash-fields and --ipv6-path need --ipv6".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let fields = match fields.strip_prefix("0x").or_else(|| fields.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => fields.parse::<u32>().ok(),
+    }
+    .ok_or_else(|| {
+        HashCalcError::Invalid(format!(
+            "--ipv6-hash-fields {fields:?}: give a number such as 0x0007 (FIB_MULTIPATH_HASH_FIELD_* bits)"
+        ))
+    })?;
+    let policy = Ipv6HashPolicy::from_sysctl(policy, fields).ok_or_else(|| {
+        HashCalcError::Invalid(format!("--ipv6-policy {policy}: must be 0, 1, 2 or 3"))
+    })?;
+    let path = match path {
+        "forwarded" => Ipv6HashPath::Forwarded,
+        "route-get" => Ipv6HashPath::RouteLookup,
+        other => {
+            return Err(HashCalcError::Invalid(format!(
+                "--ipv6-path {other:?}: must be forwarded or route-get"
+            )))
+        }
+    };
+    Ok(Some(Ipv6Hash { policy, path }))
+}
+
+/// A flow label as written: decimal or `0x` hex, at most 20 bits.
+fn parse_label(text: &str) -> Option<u32> {
+    let value = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+        None => text.parse::<u32>().ok()?,
+    };
+    (value <= 0xf_ffff).then_some(value)
+}
+
 /// One flow's next hop before and after the change.
-pub type FlowFate = (FlowKey, Option<NextHop>, Option<NextHop>);
+pub type FlowFate = (Flow, Option<NextHop>, Option<NextHop>);
 
 /// Answer the question; also returns, per flow, (flow, before, after) for `--per-flow`.
 pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcError> {
@@ -403,9 +549,45 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
                     q.flows
                 )));
             }
-            random_flows(q.flow_seed, q.flows, Ipv4Addr::new(192, 0, 2, 10), 80)
+            match q.ipv6 {
+                None => random_flows(q.flow_seed, q.flows, Ipv4Addr::new(192, 0, 2, 10), 80)
+                    .into_iter()
+                    .map(Flow::V4)
+                    .collect(),
+                Some(_) => random_flows6(q.flow_seed, q.flows, IPV6_VIP, 80)
+                    .into_iter()
+                    .map(Flow::V6)
+                    .collect(),
+            }
         }
     };
+    let ipv6_hasher = match (q.ipv6, flows.first()) {
+        (Some(h), _) => {
+            if q.function != HashFunction::Linux {
+                return Err(HashCalcError::Invalid(format!(
+                    "--ipv6 models Linux's rt6_multipath_hash (net/ipv6/route.c): give --hash linux, not {}",
+                    q.function
+                )));
+            }
+            if q.source != HashSource::FlowKeys {
+                return Err(HashCalcError::Invalid(
+                    "--ipv6 takes --hash-source flow-keys only (the L4-hash short cut is not modelled for IPv6)".into(),
+                ));
+            }
+            Some(Ipv6Hasher::new(h.policy, h.path, q.seed))
+        }
+        (None, Some(Flow::V6(_))) => {
+            return Err(HashCalcError::Invalid(
+                "the flows file holds IPv6 flows: add --ipv6 (and --ipv6-policy 0..3) to hash them as Linux does".into(),
+            ))
+        }
+        (None, _) => None,
+    };
+    if let (Some(_), Some(Flow::V4(_))) = (q.ipv6, flows.first()) {
+        return Err(HashCalcError::Invalid(
+            "--ipv6 with a flows file of IPv4 flows: drop --ipv6 or give IPv6 flows".into(),
+        ));
+    }
     if q.source != HashSource::FlowKeys && !HashSource::applies_to(q.fields, q.function) {
         return Err(HashCalcError::Invalid(format!(
             "--hash-source {} is an L4 hash, which only Linux's fib_multipath_hash_policy 1 takes (net/ipv4/route.c fib_multipath_hash): give --fields 5-tuple --hash linux",
@@ -419,7 +601,12 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
         .iter()
         .map(|f| {
             let tx = bgp::ecmp::hash::txhash_from(sim_core::rng::splitmix64(&mut txhash_rng));
-            hasher.forwarded(&q.source, f, Some(tx))
+            match (f, &ipv6_hasher) {
+                (Flow::V4(f), _) => hasher.forwarded(&q.source, f, Some(tx)),
+                (Flow::V6(f), Some(h)) => h.hash(f),
+                // Checked above: IPv6 flows come with --ipv6.
+                (Flow::V6(_), None) => 0,
+            }
         })
         .collect();
     let mut before = EcmpGroup::new(q.selection, &before_list)
@@ -446,7 +633,17 @@ pub fn answer(q: &HashQuestion) -> Result<(HashAnswer, Vec<FlowFate>), HashCalcE
             .collect()
     };
     let ans = HashAnswer {
-        fields: q.fields.to_string(),
+        fields: match q.ipv6 {
+            Some(h) => format!(
+                "ipv6 {} ({})",
+                h.policy,
+                match h.path {
+                    Ipv6HashPath::Forwarded => "forwarded",
+                    Ipv6HashPath::RouteLookup => "route-get",
+                }
+            ),
+            None => q.fields.to_string(),
+        },
         function: q.function.to_string(),
         seed: q.seed,
         hash_source: match q.source {
@@ -550,33 +747,38 @@ fn pos_text(p: Position) -> String {
     }
 }
 
-/// Write the per-flow file: src,dst,proto,sport,dport,next_hop_before,next_hop_after,moved.
+/// Write the per-flow file: src,dst,proto,sport,dport,next_hop_before,next_hop_after,moved;
+/// IPv6 flows get a flowlabel column after dport.
 pub fn write_per_flow(path: &Path, rows: &[FlowFate]) -> io::Result<()> {
     let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
-    w.write_record([
-        "src",
-        "dst",
-        "proto",
-        "sport",
-        "dport",
-        "next_hop_before",
-        "next_hop_after",
-        "moved",
-    ])
-    .map_err(io::Error::other)?;
+    let v6 = matches!(rows.first(), Some((Flow::V6(_), _, _)));
+    let mut header = vec!["src", "dst", "proto", "sport", "dport"];
+    if v6 {
+        header.push("flowlabel");
+    }
+    header.extend(["next_hop_before", "next_hop_after", "moved"]);
+    w.write_record(&header).map_err(io::Error::other)?;
     let name = |n: Option<NextHop>| n.map_or_else(String::new, |n| format!("nh-{}", n + 1));
     for (f, a, b) in rows {
-        w.write_record([
-            f.src.to_string(),
-            f.dst.to_string(),
-            f.proto.to_string(),
-            f.sport.to_string(),
-            f.dport.to_string(),
-            name(*a),
-            name(*b),
-            (a != b).to_string(),
-        ])
-        .map_err(io::Error::other)?;
+        let mut record = match f {
+            Flow::V4(f) => vec![
+                f.src.to_string(),
+                f.dst.to_string(),
+                f.proto.to_string(),
+                f.sport.to_string(),
+                f.dport.to_string(),
+            ],
+            Flow::V6(f) => vec![
+                f.src.to_string(),
+                f.dst.to_string(),
+                f.proto.to_string(),
+                f.sport.to_string(),
+                f.dport.to_string(),
+                format!("{:#07x}", f.flow_label),
+            ],
+        };
+        record.extend([name(*a), name(*b), (a != b).to_string()]);
+        w.write_record(&record).map_err(io::Error::other)?;
     }
     w.flush()
 }
@@ -597,6 +799,7 @@ mod tests {
             flows: 20_000,
             flow_seed: 7,
             flows_file: None,
+            ipv6: None,
         }
     }
 
@@ -708,5 +911,87 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(gone.collateral, 0);
+    }
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("lbsim-hashcalc-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn ipv6_flows_file_with_flow_labels_is_hashed_as_linux_does() {
+        let path = write(
+            "v6.csv",
+            "src,dst,proto,sport,dport,flowlabel\n\
+             2001:db8:1::5,2001:db8:ff::10,tcp,40000,80,0x12345\n\
+             2001:db8:1::6,2001:db8:ff::10,udp,40001,53,77\n\
+             2001:db8:1::7,2001:db8:ff::10,6,40002,80,\n",
+        );
+        let flows = read_flows(&path).unwrap();
+        let Flow::V6(first) = flows[0] else { panic!() };
+        assert_eq!(first.flow_label, 0x12345);
+        assert!(matches!(
+            flows[1],
+            Flow::V6(FlowKey6 {
+                flow_label: 77,
+                proto: 17,
+                ..
+            })
+        ));
+        assert!(matches!(flows[2], Flow::V6(FlowKey6 { flow_label: 0, .. })));
+        let mut q = question(Selection::HashThreshold, 3, Change::Remove(Position::Last));
+        q.flows_file = Some(path.clone());
+        q.ipv6 = ipv6_with(true, 0, "0x7", "route-get").unwrap();
+        let (answer, rows) = super::answer(&q).unwrap();
+        assert_eq!(answer.flows, 3);
+        // The first flow's next hop is what hash-threshold makes of rt6_multipath_hash.
+        let h = Ipv6Hasher::new(Ipv6HashPolicy::L3, Ipv6HashPath::RouteLookup, q.seed).hash(&first);
+        let group = EcmpGroup::new(Selection::HashThreshold, &[0, 1, 2]).unwrap();
+        assert_eq!(rows[0].1, group.peek(h));
+        // Without --ipv6 the file is refused, and so is --ipv6 with IPv4 flows.
+        q.ipv6 = None;
+        assert!(super::answer(&q)
+            .unwrap_err()
+            .to_string()
+            .contains("--ipv6"));
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn flows_file_errors_name_the_line() {
+        for (text, want) in [
+            (
+                "src,dst,proto,sport,dport\n10.0.0.1,192.0.2.10,tcp,1,80\n2001:db8::1,2001:db8::2,tcp,1,80\n",
+                ":3: an IPv6 flow after IPv4 flows (line 2)",
+            ),
+            (
+                "src,dst,proto,sport,dport\n10.0.0.1,2001:db8::2,tcp,1,80\n",
+                ":2: src 10.0.0.1 and dst 2001:db8::2 are of different families",
+            ),
+            (
+                "src,dst,proto,sport,dport,flowlabel\n10.0.0.1,192.0.2.10,tcp,1,80,5\n",
+                ":2: flowlabel \"5\" on an IPv4 flow",
+            ),
+            (
+                "src,dst,proto,sport,dport,flowlabel\n2001:db8::1,2001:db8::2,tcp,1,80,1048576\n",
+                ":2: flowlabel \"1048576\" is not a flow label",
+            ),
+            (
+                "src,dst,proto,sport,dport\n2001:db8::g,2001:db8::2,tcp,1,80\n",
+                ":2: src \"2001:db8::g\" is not an IPv4 or IPv6 address",
+            ),
+        ] {
+            let path = write("bad.csv", text);
+            let e = read_flows(&path).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            let _ = std::fs::remove_file(path);
+        }
+        assert!(ipv6_with(true, 4, "0", "forwarded").is_err());
+        assert!(ipv6_with(true, 3, "0xzz", "forwarded").is_err());
+        assert!(ipv6_with(true, 0, "0", "sideways").is_err());
+        assert_eq!(ipv6_with(false, 0, "0x0007", "forwarded").unwrap(), None);
+        assert!(ipv6_with(false, 2, "0x0007", "forwarded").is_err());
     }
 }

@@ -234,9 +234,26 @@ enum Command {
         /// Seed of the random flows.
         #[arg(long, default_value_t = 1, conflicts_with = "flows_file")]
         flow_seed: u64,
-        /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump).
+        /// Real flows instead: CSV with columns src,dst,proto,sport,dport (e.g. from a conntrack dump),
+        /// IPv4 or (with --ipv6) IPv6 addresses, and for IPv6 an optional flowlabel column.
         #[arg(long = "flows-file", value_name = "FILE.csv")]
         flows_file: Option<PathBuf>,
+        /// IPv6 flows, hashed as Linux's rt6_multipath_hash (needs --hash linux; --fields is
+        /// replaced by --ipv6-policy).
+        #[arg(long)]
+        ipv6: bool,
+        /// With --ipv6: net.ipv6.fib_multipath_hash_policy, 0 (addresses, flow label, next
+        /// header), 1 (addresses, ports, next header), 2 (as 0 for untunnelled flows), 3 (custom).
+        #[arg(long, default_value_t = 0)]
+        ipv6_policy: u8,
+        /// With --ipv6-policy 3: net.ipv6.fib_multipath_hash_fields, e.g. 0x0007 (src, dst,
+        /// proto), 0x000f (plus the flow label), 0x0037 (plus ports).
+        #[arg(long, default_value = "0x0007")]
+        ipv6_hash_fields: String,
+        /// With --ipv6: forwarded (a packet the router forwards) or route-get (`ip route get`,
+        /// RTM_GETROUTE), which differ for policies 2 and 3.
+        #[arg(long, default_value = "forwarded")]
+        ipv6_path: String,
         /// Write each flow's next hop before and after to this CSV.
         #[arg(long = "per-flow", value_name = "OUT.csv")]
         per_flow: Option<PathBuf>,
@@ -494,6 +511,10 @@ fn main() -> ExitCode {
             flows,
             flow_seed,
             flows_file,
+            ipv6,
+            ipv6_policy,
+            ipv6_hash_fields,
+            ipv6_path,
             per_flow,
             json,
         } => hashcalc::selection_with(selection, buckets, idle_timer, table_size)
@@ -515,6 +536,8 @@ fn main() -> ExitCode {
                     flows,
                     flow_seed,
                     flows_file,
+                    ipv6: hashcalc::ipv6_with(ipv6, ipv6_policy, &ipv6_hash_fields, &ipv6_path)
+                        .map_err(|e| e.to_string())?,
                 };
                 hash(&q, per_flow, json)
             }),

@@ -49,6 +49,9 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     );
     let w = column_width(results.iter().map(|r| r.variant.as_str()), 7);
     requests_table(&mut out, results, w);
+    if scenario.clients.iter().any(|c| c.retry.is_some()) {
+        retry_table(&mut out, results, w);
+    }
     probes_table(&mut out, results, w);
     changes_table(&mut out, results, w);
     if results.iter().any(|r| r.multi_service) {
@@ -56,6 +59,47 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         service_nodes_table(&mut out, results, w);
     }
     out
+}
+
+/// Client retry: what users saw against what the wire carried, and the load retries added.
+fn retry_table(out: &mut String, results: &[RunResult], w: usize) {
+    let _ = writeln!(
+        out,
+        "\nclient retry: sent = first tries + retries; failed = retried + failed for users"
+    );
+    let _ = writeln!(
+        out,
+        "{:<w$} {:>11} {:>8} {:>11} {:>8} {:>8} {:>10} {:>14}",
+        "variant",
+        "first tries",
+        "retries",
+        "extra load",
+        "failed",
+        "retried",
+        "user fails",
+        "budget refused"
+    );
+    for r in results {
+        let c = &r.counts;
+        let first = c.started - c.retries;
+        let extra = if first > 0 {
+            100.0 * c.retries as f64 / first as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>11} {:>8} {:>10.2}% {:>8} {:>8} {:>10} {:>14}",
+            r.variant,
+            first,
+            c.retries,
+            extra,
+            c.failed(),
+            c.retried,
+            c.user_failed(),
+            c.retries_refused
+        );
+    }
 }
 
 /// Rows the per-service and per-node tables show; the CSVs have them all.

@@ -613,10 +613,49 @@ pub struct ClientSpec {
     /// Ping loads have a format.
     #[serde(default)]
     pub output: Option<String>,
+    /// Retry a request that was reset or timed out, after a backoff, within a budget (open
+    /// loop only; none: a failure is the user's).
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
     /// The service it sends to: a service's name, or the base name of a `services` entry with
     /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
     #[serde(default)]
     pub service: Option<String>,
+}
+
+/// A client's retry policy: on a reset or a timeout the request is sent again after
+/// `backoff`, doubling per attempt, at most `attempts` times, while the client's retries stay
+/// within `budget` of its requests plus `min_per_s` per second of its run (the shape of
+/// Finagle's RetryBudget, `percentCanRetry` 20 % and `minRetriesPerSec` 10 by default,
+/// counted over the whole run instead of a 10 s window). No jitter: the backoff is exact.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Retries per request at most.
+    #[serde(default = "three", deserialize_with = "setting::int_in::<_, _, 0, 10>")]
+    pub attempts: u8,
+    /// Wait before the first retry; each further retry waits twice as long.
+    #[serde(default = "default_backoff")]
+    pub backoff: SimDuration,
+    /// Retries allowed as a share of the client's requests (0 to 1).
+    #[serde(default = "default_budget")]
+    pub budget: f64,
+    /// Retries allowed per second of the client's run on top of the share.
+    #[serde(default = "ten_f")]
+    pub min_per_s: f64,
+}
+
+fn three() -> u8 {
+    3
+}
+fn default_backoff() -> SimDuration {
+    SimDuration::from_millis(50)
+}
+fn default_budget() -> f64 {
+    0.2
+}
+fn ten_f() -> f64 {
+    10.0
 }
 
 /// Where a client runs.
@@ -1351,6 +1390,28 @@ impl Scenario {
     fn check_clients(&self, notes: &mut Notes) -> Result<(), Refusal> {
         if self.clients.is_empty() {
             return refuse("clients", "at least one client is needed".into());
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if let Some(r) = &c.retry {
+                if !matches!(c.load, Load::OpenLoop { .. }) {
+                    return refuse(
+                        format!("clients[{i}].retry"),
+                        "retry applies to OpenLoop loads (a closed-loop user or a tool's connection paces itself)".into(),
+                    );
+                }
+                if !(r.budget.is_finite() && (0.0..=1.0).contains(&r.budget)) {
+                    return refuse(
+                        format!("clients[{i}].retry.budget"),
+                        format!("{}: a share of requests, 0 to 1", r.budget),
+                    );
+                }
+                if !(r.min_per_s.is_finite() && r.min_per_s >= 0.0) {
+                    return refuse(
+                        format!("clients[{i}].retry.min_per_s"),
+                        format!("{}: retries per second, 0 or more", r.min_per_s),
+                    );
+                }
+            }
         }
         let mut seen = BTreeSet::new();
         for (i, c) in self.clients.iter().enumerate() {

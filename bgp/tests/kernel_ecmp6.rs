@@ -18,6 +18,11 @@
 //! policy-3 jhash differ) and requires that it disagrees with the kernel, so the comparison
 //! can fail.
 //!
+//! A second test sends real TCP segments through the router (AF_PACKET on the veth peers, a
+//! static neighbour with its own MAC per node) and reads each forwarded copy's destination MAC:
+//! the forwarding path, [`Ipv6HashPath::Forwarded`], hash-threshold groups, the same policies,
+//! N and changes, with the same two negative controls.
+//!
 //! Needs root, iproute2 and Linux >= 6.12 (RTA_FLOWLABEL in RTM_GETROUTE); otherwise it prints
 //! `SKIPPED: <test>: <what is missing>; <how to get it>` and passes.
 
@@ -569,6 +574,294 @@ fn ipv6_multipath_hash_matches_the_kernel_flow_for_flow() {
     }
     eprintln!(
         "kernel_ecmp6 ({:.1} s):\n  {}",
+        started.elapsed().as_secs_f64(),
+        report.join("\n  ")
+    );
+}
+
+/// AF_PACKET sockets inside the router namespace: one injecting frames on `in1` (so they
+/// arrive on `in0`), one reading what the router forwards out of `out0` (seen on `out1`).
+struct Wire {
+    send: OwnedFd,
+    recv: OwnedFd,
+    in0_mac: [u8; 6],
+}
+
+fn packet_socket(ifindex: u32) -> Result<OwnedFd, String> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    if fd < 0 {
+        return Err(format!(
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain old data; zeroed is a valid value.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: addr is a valid sockaddr_ll of the size given.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "bind AF_PACKET: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let timeout = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: a timeval of the right size for SO_RCVTIMEO.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    Ok(fd)
+}
+
+fn node_mac(i: NextHop) -> [u8; 6] {
+    [2, 0, 0, 0, 1, 0x10 + i as u8]
+}
+
+impl Wire {
+    fn open(ns: &Netns) -> Result<Wire, String> {
+        let (in1, out1) = (ns.ifindex("in1")?, ns.ifindex("out1")?);
+        let shown = ns.ip(&["-o", "link", "show", "in0"])?;
+        let mac_text = shown
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .ok_or_else(|| format!("no MAC in {shown:?}"))?;
+        let mut in0_mac = [0u8; 6];
+        for (slot, part) in in0_mac.iter_mut().zip(mac_text.split(':')) {
+            *slot = u8::from_str_radix(part, 16).map_err(|e| e.to_string())?;
+        }
+        let path = format!("/run/netns/{}", ns.name);
+        let (send, recv) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> Result<(OwnedFd, OwnedFd), String> {
+                    let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+                    // SAFETY: setns on a valid namespace fd affects only this thread.
+                    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                        return Err(format!("setns: {}", std::io::Error::last_os_error()));
+                    }
+                    Ok((packet_socket(in1)?, packet_socket(out1)?))
+                })
+                .join()
+                .map_err(|_| "packet socket thread panicked".to_string())?
+        })?;
+        Ok(Wire {
+            send,
+            recv,
+            in0_mac,
+        })
+    }
+
+    /// Sends one TCP segment of `flow` into the router and returns the node whose MAC the
+    /// forwarded copy is addressed to.
+    fn forward(&self, flow: &FlowKey6) -> Result<NextHop, String> {
+        let mut frame = Vec::with_capacity(14 + 40 + 20);
+        frame.extend_from_slice(&self.in0_mac);
+        frame.extend_from_slice(&[2, 0, 0, 0, 2, 1]);
+        frame.extend_from_slice(&[0x86, 0xdd]);
+        let first = (6u32 << 28) | (flow.flow_label & 0xf_ffff);
+        frame.extend_from_slice(&first.to_be_bytes());
+        frame.extend_from_slice(&20u16.to_be_bytes());
+        frame.extend_from_slice(&[flow.proto, 64]);
+        frame.extend_from_slice(&flow.src.octets());
+        frame.extend_from_slice(&flow.dst.octets());
+        frame.extend_from_slice(&flow.sport.to_be_bytes());
+        frame.extend_from_slice(&flow.dport.to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        // SAFETY: frame is a live buffer of frame.len() bytes.
+        let sent =
+            unsafe { libc::send(self.send.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if sent != frame.len() as isize {
+            return Err(format!("send: {}", std::io::Error::last_os_error()));
+        }
+        let mut buf = [0u8; 2048];
+        for _ in 0..64 {
+            // SAFETY: buf is a live buffer of buf.len() bytes.
+            let got =
+                unsafe { libc::recv(self.recv.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if got < 0 {
+                return Err(format!(
+                    "no forwarded copy of {flow:?}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let got = &buf[..got as usize];
+            let ours = got.len() >= 14 + 40 + 4
+                && got[12..14] == [0x86, 0xdd]
+                && got[14 + 8..14 + 24] == flow.src.octets()
+                && got[14 + 40..14 + 42] == flow.sport.to_be_bytes();
+            if ours {
+                let dst = &got[..6];
+                return (0..MAX_NODES)
+                    .find(|&i| node_mac(i) == dst)
+                    .ok_or_else(|| format!("forwarded to unknown MAC {dst:02x?}"));
+            }
+        }
+        Err(format!("no forwarded copy of {flow:?} among 64 frames"))
+    }
+}
+
+/// Forwarded packets: real TCP segments through the router, the next hop read from the
+/// destination MAC of the forwarded copy (a static neighbour per node). Hash-threshold groups,
+/// the same policies, N and changes as above; the model on the forwarded path must agree, and
+/// the route-lookup model must miss many flows for policies 2 and 3.
+#[test]
+fn ipv6_forwarded_packets_take_the_models_next_hop() {
+    let needs = testkit::root("network namespaces")
+        .and(testkit::program("ip", "iproute2"))
+        .and(testkit::program("sysctl", "procps"));
+    if testkit::or_skip(needs).is_none() {
+        return;
+    }
+    let (ns, _socket, _iif) = match router("f") {
+        Ok(r) => r,
+        Err(reason) => {
+            testkit::Missing::new(
+                format!("could not build the router namespace ({reason})"),
+                "needs Linux >= 6.11 with network namespaces, veth and nexthop objects",
+            )
+            .skip();
+            return;
+        }
+    };
+    for i in 0..MAX_NODES {
+        let mac = node_mac(i)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        ns.ip(&[
+            "-6",
+            "neigh",
+            "replace",
+            &node_addr(i).to_string(),
+            "lladdr",
+            &mac,
+            "dev",
+            "out0",
+            "nud",
+            "permanent",
+        ])
+        .expect("static neighbour");
+    }
+    let wire = Wire::open(&ns).unwrap_or_else(|e| panic!("{e}"));
+    let vip = format!("{VIP}/128");
+    let gid = GROUP_ID.to_string();
+    let started = std::time::Instant::now();
+    let mut report = Vec::new();
+    for (k, policy) in policies().into_iter().enumerate() {
+        let seed = 0xf0d0_0001 + k as u32 * 0x0101_0101;
+        set_hash(&ns, policy, seed).unwrap();
+        let model = Ipv6Hasher::new(policy, Ipv6HashPath::Forwarded, seed);
+        let other = Ipv6Hasher::new(policy, Ipv6HashPath::RouteLookup, seed);
+        let flows = random_flows6(u64::from(seed), 200, VIP, 443);
+        let (mut checked, mut other_misses, mut unlabelled_misses) = (0, 0, 0);
+        for n in 2..=8u32 {
+            let _ = ns.ip(&["-6", "route", "del", &vip]);
+            let _ = ns.ip(&["nexthop", "del", "id", &gid]);
+            let steps = changes(n);
+            let base = steps[0].1.clone();
+            ns.ip(&["nexthop", "add", "id", &gid, "group", &group_arg(&base)])
+                .unwrap();
+            ns.ip(&["-6", "route", "replace", &vip, "nhid", &gid])
+                .unwrap();
+            for (step, (what, members)) in steps.iter().enumerate() {
+                if step > 0 {
+                    ns.ip(&[
+                        "nexthop",
+                        "replace",
+                        "id",
+                        &gid,
+                        "group",
+                        &group_arg(members),
+                    ])
+                    .unwrap();
+                }
+                let mut group = EcmpGroup::new(Selection::HashThreshold, &base).unwrap();
+                group.set_next_hops(SimTime::ZERO, members);
+                let kernel: Vec<NextHop> = flows
+                    .iter()
+                    .map(|f| wire.forward(f))
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let predicted: Vec<Option<NextHop>> =
+                    flows.iter().map(|f| group.peek(model.hash(f))).collect();
+                compare(
+                    &format!("forwarded {policy} N={n} {what}"),
+                    &flows,
+                    &kernel,
+                    &predicted,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                checked += flows.len();
+                other_misses += flows
+                    .iter()
+                    .zip(&kernel)
+                    .filter(|(f, k)| group.peek(other.hash(f)) != Some(**k))
+                    .count();
+                unlabelled_misses += flows
+                    .iter()
+                    .zip(&kernel)
+                    .filter(|(f, k)| {
+                        let unlabelled = FlowKey6 {
+                            flow_label: 0,
+                            ..**f
+                        };
+                        group.peek(model.hash(&unlabelled)) != Some(**k)
+                    })
+                    .count();
+            }
+        }
+        let labelled = match policy {
+            Ipv6HashPolicy::L3 | Ipv6HashPolicy::InnerL3 => true,
+            Ipv6HashPolicy::L4 => false,
+            Ipv6HashPolicy::Custom(fields) => fields & field::FLOWLABEL != 0,
+        };
+        if labelled {
+            assert!(
+                unlabelled_misses * 4 > checked,
+                "{policy}: ignoring the header's flow label changes only {unlabelled_misses} of {checked}"
+            );
+        } else {
+            assert_eq!(unlabelled_misses, 0, "{policy} ignores the label");
+        }
+        if matches!(policy, Ipv6HashPolicy::InnerL3 | Ipv6HashPolicy::Custom(_)) {
+            assert!(
+                other_misses * 4 > checked,
+                "{policy}: the route-lookup model agrees with forwarding on {} of {checked}",
+                checked - other_misses
+            );
+        } else {
+            assert_eq!(other_misses, 0, "{policy}: the paths agree");
+        }
+        report.push(format!(
+            "{policy}: {checked} forwarded packets agree; route-lookup model misses \
+             {other_misses}, label zeroed misses {unlabelled_misses}"
+        ));
+    }
+    eprintln!(
+        "kernel_ecmp6 forwarded ({:.1} s):\n  {}",
         started.elapsed().as_secs_f64(),
         report.join("\n  ")
     );

@@ -22,6 +22,9 @@
 //!   checksum, solicited-node groups and their `33:33` MACs, MetalLB's NAs).
 //! - [`election`]: MetalLB's per-IP leader choice, `sha256(node + "#" + ip)` ascending.
 //! - [`switch`]: a learning switch with per-entry aging and port up/down.
+//! - [`ndp_responder`]: MetalLB's NDP responder (which solicitations reach its link-local
+//!   bound socket, which it answers, unsolicited NAs; metallb issue 2920's unanswered unicast
+//!   NUD probes and the option that answers them).
 //! - [`neighbour`]: a host's ARP cache as Linux keeps it (INCOMPLETE, REACHABLE, STALE, DELAY,
 //!   PROBE, FAILED; locktime; arp_accept; hosts that ignore gratuitous ARP).
 //! - [`memberlist`]: the speakers' failure detector, hashicorp/memberlist with LAN defaults
@@ -73,6 +76,7 @@
 
 pub mod election;
 pub mod memberlist;
+pub mod ndp_responder;
 pub mod neighbour;
 pub mod speaker;
 pub mod switch;

@@ -31,7 +31,8 @@ pub enum Tolerance {
         /// Standard errors.
         k: f64,
     },
-    /// Every real sample inside the simulated [min, max], medians within `rel`.
+    /// Every real sample inside the simulated [min, max]; with at least 3 real samples, also
+    /// the medians within `rel` (one draw of a distribution is no median).
     Distribution {
         /// Relative distance of the medians.
         rel: f64,
@@ -108,11 +109,19 @@ pub fn parse_tolerance(s: &str) -> Result<(String, Tolerance), String> {
 pub fn default_tolerances() -> Vec<(String, Tolerance)> {
     let w = |rel, abs| Tolerance::Within { rel, abs };
     [
-        ("failover_fib_s/crash_bfd", w(0.10, 0.020)),
+        // BFD detection is a distribution too (the failure's phase in the transmit cycle and
+        // RFC 5880 6.8.7's jitter: 0.6-0.9 s plus the FIB delay), and a profile has one trial.
+        (
+            "failover_fib_s/crash_bfd",
+            Tolerance::Distribution { rel: 0.10 },
+        ),
         ("failover_fib_s/graceful_stop", w(0.10, 0.020)),
         ("failover_fib_s/bgpd_kill", w(0.10, 0.020)),
         ("failover_fib_s/hang_bgpd", w(0.10, 0.0)),
-        ("failover_fib_s/hang_all_frr", w(0.10, 0.0)),
+        (
+            "failover_fib_s/hang_all_frr",
+            Tolerance::Distribution { rel: 0.10 },
+        ),
         (
             "failover_fib_s/crash_hold",
             Tolerance::Distribution { rel: 0.10 },
@@ -429,7 +438,9 @@ pub fn compare(
                     }
                     Tolerance::Distribution { rel } => {
                         let inside = rv.iter().all(|x| (lo - 1e-9..=hi + 1e-9).contains(x));
-                        inside && (centre - real_med).abs() <= rel * real_med.abs() + 1e-12
+                        inside
+                            && (rv.len() < 3
+                                || (centre - real_med).abs() <= rel * real_med.abs() + 1e-12)
                     }
                 };
                 if ok {

@@ -60,6 +60,16 @@ const DELAY_PROBE_S: f64 = 5.0;
 const CONFIRMS_PER_S: f64 = 10.0;
 /// Bytes of an event-log entry's two strings (subject, detail), on top of its record.
 const LOG_TEXT_BYTES: f64 = 48.0;
+/// Prefixes per BGP UPDATE: (4,096 - 23 - attributes) / 5 bytes per /32.
+const UPDATE_PREFIXES: f64 = 800.0;
+/// One service's state beside its ECMP members: route, books, latency bins, names.
+const SERVICE_BYTES: f64 = 1_500.0;
+/// One (node, prefix) route: the RIB's Adj-RIB-In entry, the FIB's share, the speaker's
+/// announced set; calibrated on scenarios/scale/services-1000x1000.ron (1,000,000 routes,
+/// peak RSS 250 MiB against 98 MiB estimated without them).
+const ROUTE_BYTES: f64 = 150.0;
+/// A services.csv row without its `announced_by` (~9 bytes per announcing node).
+const SERVICES_ROW: f64 = 200.0;
 /// Bytes per row of the CSV files and tool logs (from bundled runs' outputs: file size / rows).
 /// A series row of an empty bucket (zeros, blank latencies), and what a bucket with answers
 /// adds (its latency columns). Measured: a 60 s run in 10 us buckets writes 6 M rows of 32
@@ -386,6 +396,36 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
             retained: rows * FOOTPRINT.conn_row as f64
                 + changes * 4.0 * (FOOTPRINT.log_entry as f64 + LOG_TEXT_BYTES),
             output: rows * CONNECTIONS_ROW + changes * (150.0 + 4.0 * EVENTS_ROW),
+        });
+    }
+
+    // Several services (src/cluster.rs): each has its route, pods and books, and every route
+    // change repeats per service. In BGP mode every speaker announces each service's prefix:
+    // the router's RIB and FIB hold nodes x services routes, sent in UPDATEs of up to ~800
+    // prefixes (4,096 bytes), and each speaker keeps the set it announces.
+    let listed = v.services.as_ref().unwrap_or(&s.services);
+    if !listed.is_empty() {
+        let n_svc: f64 = listed.iter().map(|e| f64::from(e.count)).sum();
+        let routes = if bgp.is_some() { n_nodes * n_svc } else { 0.0 };
+        let updates = if bgp.is_some() {
+            n_nodes * (n_svc / UPDATE_PREFIXES).ceil()
+        } else {
+            0.0
+        };
+        items.push(Item {
+            field: "services".into(),
+            what: format!(
+                "{} services ({} routes in the router's RIB)",
+                count(n_svc),
+                count(routes)
+            ),
+            events: updates * EVENTS_PER_KEEPALIVE,
+            working: 0.0,
+            retained: n_svc * (SERVICE_BYTES + 8.0 * n_nodes)
+                + routes * ROUTE_BYTES
+                + changes * n_svc * 4.0 * (FOOTPRINT.log_entry as f64 + LOG_TEXT_BYTES),
+            output: n_svc * (SERVICES_ROW + 9.0 * n_nodes)
+                + changes * n_svc * (150.0 + 4.0 * EVENTS_ROW),
         });
     }
 

@@ -569,7 +569,13 @@ pub fn tolerance(title: &str, x_label: &str, rows: &[Judged]) -> Result<String, 
             .flat_map(|r| [r.value, r.tolerance, r.tolerance.map(|t| -t)])
             .flatten();
         let (x0, x1) = range(vals, true);
-        let m = x0.abs().max(x1.abs());
+        // A few far-off values would squeeze the bands to nothing: the axis reaches twice the
+        // widest band (at least ±1), values beyond sit at its edge.
+        let widest = rows
+            .iter()
+            .filter_map(|r| r.tolerance)
+            .fold(0.0f64, f64::max);
+        let m = x0.abs().max(x1.abs()).min((2.0 * widest).max(1.0));
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 15))
             .margin(10)
@@ -592,7 +598,7 @@ pub fn tolerance(title: &str, x_label: &str, rows: &[Judged]) -> Result<String, 
                     .draw_series([Rectangle::new([(-t, y - 0.3), (t, y + 0.3)], BAND.filled())])?;
             }
             if let Some(v) = r.value {
-                chart.draw_series([Circle::new((v, y), 5, r.color.filled())])?;
+                chart.draw_series([Circle::new((v.clamp(-m, m), y), 5, r.color.filled())])?;
             }
             let (px, py) = chart.backend_coord(&(-m, y));
             root.draw(&Text::new(r.name.clone(), (px - 6, py), label.clone()))?;

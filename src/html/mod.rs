@@ -122,11 +122,44 @@ pub fn write(dir: &Path, out: Option<&Path>) -> Result<(PathBuf, bool), ReportEr
     };
     let inside = out.is_none() || same_file_in(dir, &path);
     if inside {
-        let listed = crate::manifest::add_file(dir, REPORT_FILE, html.as_bytes()).map_err(io)?;
+        let (root, prefix) = manifest_root(dir);
+        let rel = format!("{prefix}{REPORT_FILE}");
+        let listed = crate::manifest::add_file(&root, &rel, html.as_bytes()).map_err(io)?;
         return Ok((path, listed));
     }
     crate::output::write_atomic(&path, html.as_bytes()).map_err(io)?;
     Ok((path, false))
+}
+
+/// The output directory whose run.json covers `dir`, and `dir`'s place in it (`""`, or
+/// `test/seed-1/` for a run inside a suite's output, which has no run.json of its own): the
+/// nearest of `dir` and its three parents with a run.json, if that lists files under `dir`.
+fn manifest_root(dir: &Path) -> (PathBuf, String) {
+    let Ok(mut cur) = std::fs::canonicalize(dir) else {
+        return (dir.to_path_buf(), String::new());
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        if cur.join(crate::outdir::MANIFEST).is_file() {
+            if parts.is_empty() {
+                return (dir.to_path_buf(), String::new());
+            }
+            let prefix = format!("{}/", parts.join("/"));
+            let covers = Manifest::read(&cur)
+                .and_then(Result::ok)
+                .is_some_and(|m| m.files.iter().any(|f| f.path.starts_with(&prefix)));
+            if covers {
+                return (cur, prefix);
+            }
+            break;
+        }
+        let (Some(name), Some(parent)) = (cur.file_name(), cur.parent()) else {
+            break;
+        };
+        parts.insert(0, name.to_string_lossy().into_owned());
+        cur = parent.to_path_buf();
+    }
+    (dir.to_path_buf(), String::new())
 }
 
 /// Is `path` `dir/report.html`?

@@ -163,7 +163,7 @@ figure.chart{margin:18px 0;padding:8px;border:1px solid #ddd}\
 figcaption{font-size:13px;margin-bottom:6px}\
 .body{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}.plot{flex:none}\
 .side{flex:1;min-width:280px}.table{max-height:420px;overflow:auto}.wide{max-height:none}\
-table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}\
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}\
 th{background:#f2f2f2;position:sticky;top:0}ul.legend{list-style:none;padding:0;font-size:12px;margin:0 0 8px 0}\
 .swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle}";
 

@@ -406,7 +406,7 @@ impl Lab {
                         .iter()
                         .filter(|o| o.group == client.group)
                         .count();
-                    name = super::instance_name(&name, k + 1);
+                    name = super::recording::instance_name(&name, k + 1);
                 }
                 files.push((name, iperf3::to_json(&report).into_bytes()));
             }

@@ -80,7 +80,15 @@ pub struct Client {
     /// Keep-alive connections open (idle or busy).
     pub open_conns: u32,
     /// Open-loop requests waiting for a free connection: (intended start).
-    pub backlog: VecDeque<SimTime>,
+    pub backlog: VecDeque<(SimTime, u8)>,
+    /// Its retry policy.
+    pub retry: Option<crate::scenario::RetrySpec>,
+    /// Retries waiting for their backoff: (due, the original's due time, attempt).
+    pub retry_queue: Vec<(SimTime, SimTime, u8)>,
+    /// Requests it sent first (not retries), and retries it sent or queued.
+    pub originals: u64,
+    /// See `originals`.
+    pub retries: u64,
     /// Outstanding requests by deadline (deadlines only grow: sends are in time order).
     pub deadlines: VecDeque<(SimTime, Key)>,
     /// When the pending timeout check fires (the earliest one scheduled), if one is.
@@ -197,6 +205,10 @@ impl Client {
             idle: VecDeque::new(),
             open_conns: 0,
             backlog: VecDeque::new(),
+            retry: spec.retry,
+            retry_queue: Vec::new(),
+            originals: 0,
+            retries: 0,
             deadlines: VecDeque::new(),
             timeout_at: None,
             probes: ProbeStats::default(),

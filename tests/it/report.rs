@@ -368,6 +368,14 @@ fn suite_report_has_the_suite_charts_with_data() {
     }
     assert!(read(&d.join("run.json")).contains("\"path\": \"report.html\""));
     sim_ok(&["verify", d.to_str().unwrap()]);
+    // One test's run inside the suite's output: its page is listed in the suite's run.json.
+    let run = d.join("failover/seed-1");
+    let out = sim_ok(&["report", run.to_str().unwrap()]);
+    assert!(out.contains("listed in run.json"), "{out}");
+    check_charts(&read(&run.join("report.html")), "run");
+    assert!(read(&d.join("run.json")).contains("\"path\": \"failover/seed-1/report.html\""));
+    let out = sim_ok(&["verify", d.to_str().unwrap()]);
+    assert!(!out.contains("not part of the run"), "{out}");
 }
 
 #[test]
@@ -400,16 +408,30 @@ fn compare_report_draws_every_row_against_its_tolerance() {
     check_charts(&html, "compare");
     let svg = &figures(&html)[0].1;
     let m = marks(svg);
-    let rows = read(&d.join("compare.csv")).lines().count() - 1;
+    let csv = read(&d.join("compare.csv"));
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows.len() > 20, "the fixture has {} rows", rows.len());
     assert_eq!(
         m.iter().filter(|x| x.0 == "circle").count(),
-        rows,
+        rows.len(),
         "a marker per row"
     );
-    let fail = hex(lbsim::html::compare::verdict_color("fail"));
+    let fail = hex(lbsim::html::compare::verdict_color("FAIL"));
+    let fails = rows.iter().filter(|r| r.ends_with(",FAIL")).count();
+    assert!(fails > 0);
     assert_eq!(
         m.iter().filter(|x| x.0 == "circle" && x.1 == fail).count(),
-        1
+        fails
+    );
+    // A band for each relative tolerance (not for 3se, nor where there is none).
+    let bands = rows
+        .iter()
+        .filter(|r| r.contains("%") && r.contains(",predicted,"))
+        .count();
+    let band = hex(lbsim::html::chart::BAND);
+    assert_eq!(
+        m.iter().filter(|x| x.0 == "rect" && x.1 == band).count(),
+        bands
     );
 }
 

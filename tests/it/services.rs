@@ -162,3 +162,86 @@ fn a_one_entry_services_list_is_the_one_service_lab() {
     assert_eq!(a.connections_broken(), b.connections_broken());
     assert_eq!(a.services[0].counts.started, b.services[0].counts.started);
 }
+
+/// Issue 12 part 2: a withdrawn next hop resets moved keep-alive connections; `retry` decides
+/// whether users see it.
+fn retry_scenario(retry: &str) -> lbsim::scenario::Scenario {
+    crate::scenario(&format!(
+        r#"(name: "retry", duration: "16s",
+            nodes: (count: 6, cores: 4, packet_cost: "2us"),
+            service: (pods: (replicas: 6, service_time: Exponential(mean: "200us"))),
+            ecmp: (fields: FiveTuple, hash: Linux, seed: 24301, selection: HashThreshold),
+            clients: [(name: "ext", count: 10, load: OpenLoop(rate: 200), connections: KeepAlive(pool: 10), timeout: "2s"{retry})],
+            events: [(at: "8s", withdraw: "node-2")])"#
+    ))
+}
+
+#[test]
+fn client_retry_hides_resets_from_users_within_its_budget() {
+    let none = &crate::run(&retry_scenario(""))[0];
+    let resets = none.counts.reset;
+    assert!(resets > 10, "{:?}", none.counts);
+    assert_eq!(none.counts.user_failed(), resets);
+    assert_eq!(none.counts.retries, 0);
+    // With retry: as many resets on the wire (the same connections move), none for users, and
+    // each reset costs exactly one extra request.
+    let with = &crate::run(&retry_scenario(
+        r#", retry: (attempts: 3, backoff: "50ms")"#,
+    ))[0];
+    let c = &with.counts;
+    assert!(c.reset > 10, "{c:?}");
+    assert_eq!(c.user_failed(), 0, "{c:?}");
+    assert_eq!(c.retried, c.failed());
+    assert_eq!(
+        c.retries, c.retried,
+        "every queued retry was sent before the end"
+    );
+    assert_eq!(
+        c.started - c.retries,
+        none.counts.started,
+        "the same first tries"
+    );
+    // A budget of nothing: every failure reaches the user.
+    let broke = &crate::run(&retry_scenario(
+        r#", retry: (attempts: 3, backoff: "50ms", budget: 0.0, min_per_s: 0.0)"#,
+    ))[0];
+    assert_eq!(broke.counts.retries, 0);
+    assert_eq!(broke.counts.retries_refused, broke.counts.failed());
+    assert_eq!(broke.counts.user_failed(), broke.counts.failed());
+}
+
+/// Pinning (metallb-bgp-mode.md: "pin your service deployments to specific nodes"): pods on
+/// the nodes labelled role=lb, Local policy, a BGPAdvertisement selecting those nodes.
+fn pinned(pin: bool) -> lbsim::scenario::Scenario {
+    let (placement, ads, policy) = if pin {
+        (
+            r#"placement: OnNodes(["node-1", "node-2"])"#,
+            r#"advertisements: [(mode: Bgp, node_selectors: [{"role": "lb"}])],"#,
+            "Local",
+        )
+    } else {
+        ("placement: Spread", "", "Cluster")
+    };
+    crate::scenario(&format!(
+        r#"(name: "pin", duration: "16s",
+            nodes: (count: 6, cores: 4, packet_cost: "2us", labels: [(label: "role=lb", nodes: ["node-1", "node-2"])]),
+            service: (traffic_policy: {policy}, pods: (replicas: 4, service_time: Exponential(mean: "200us"), {placement})),
+            pools: [(name: "p", addresses: ["192.0.2.10-192.0.2.20"])],
+            services: [(name: "web", pool: "p")],
+            {ads}
+            bgp: (speaker: FrrDatacenter, bfd: (transmit_interval: "300ms", receive_interval: "300ms", detect_multiplier: 3)),
+            clients: [(name: "ext", count: 10, load: OpenLoop(rate: 200), connections: KeepAlive(pool: 10), timeout: "2s", start: "2s")],
+            events: [(at: "8s", crash: "node-5")])"#
+    ))
+}
+
+#[test]
+fn pinning_makes_maintenance_elsewhere_touch_nothing() {
+    let spread = &crate::run(&pinned(false))[0];
+    assert!(spread.connections_broken() > 0, "{:?}", spread.counts);
+    assert!(spread.counts.failed() > 0);
+    let pin = &crate::run(&pinned(true))[0];
+    assert_eq!(pin.services[0].announcers, [0, 1]);
+    assert_eq!(pin.connections_moved(), 0, "{:?}", pin.changes);
+    assert_eq!(pin.counts.failed(), 0, "{:?}", pin.counts);
+}

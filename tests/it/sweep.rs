@@ -169,7 +169,9 @@ fn wrong_paths_and_values_name_the_path_and_what_is_valid() {
     let e = err_text(sweep_of(&base, &[], &["nodes.coresz=2"], Combine::Grid, 1));
     assert!(
         e.contains("field `nodes.coresz`")
-            && e.contains("`nodes` has no field `coresz`; its fields: cores, count, packet_cost"),
+            && e.contains(
+                "`nodes` has no field `coresz`; its fields: cores, count, labels, packet_cost"
+            ),
         "{e}"
     );
     let e = err_text(sweep_of(

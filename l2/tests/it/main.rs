@@ -2,6 +2,7 @@
 
 mod memberlist;
 mod ndp;
+mod ndp_responder;
 mod neighbour;
 mod speaker;
 mod wire;

@@ -1,0 +1,358 @@
+//! Route changes and faults: the scripted events, the changes of a service's ECMP group or
+//! ARP entry, and what each did to the live connections (moved, returned, broken later).
+
+use super::*;
+
+impl Lab {
+    pub(super) fn script(&mut self, i: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let Some(ev) = self.script.get(i as usize).cloned() else {
+            return;
+        };
+        let Some((action, name)) = ev.action() else {
+            return;
+        };
+        if let Some(length) = ev.blackout {
+            self.blackout_until = self.blackout_until.max(now + length);
+            self.log
+                .push(now, "blackout", "router", format!("for={length}"));
+            return;
+        }
+        let Some(idx) = self.nodes.iter().position(|n| n.name == name) else {
+            return;
+        };
+        let node = idx as u16;
+        match action {
+            Action::Withdraw if self.control.is_some() => {
+                self.control_script_advertise(node, false, sched)
+            }
+            Action::Announce if self.control.is_some() => {
+                self.control_script_advertise(node, true, sched)
+            }
+            Action::Shutdown => {
+                self.control_shutdown(node, sched);
+                self.l2_shutdown(node, sched);
+            }
+            Action::Drain => self.drain(node, sched),
+            Action::Partition | Action::Heal => {
+                let cut = action == Action::Partition;
+                let n = &mut self.nodes[idx];
+                if n.isolated == cut || !n.up {
+                    return;
+                }
+                n.isolated = cut;
+                if let Ok(dev) = self.topo.find(name) {
+                    self.topo.set_device_links_up(dev, !cut);
+                }
+                self.l2_set_port(node, !cut, now);
+                let kind = if cut { "node_partition" } else { "node_heal" };
+                self.log.push(
+                    now,
+                    kind,
+                    name,
+                    "links=".to_string() + if cut { "down" } else { "up" },
+                );
+            }
+            Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
+            Action::KillSpeaker => {
+                self.control_kill(node, sched);
+                if let Some(after) = ev.restart_after {
+                    sched.schedule_in(after, Ev::SpeakerStart(node));
+                }
+            }
+            Action::HangSpeaker => {
+                let all = ev.daemons.unwrap_or(crate::scenario::Daemons::All)
+                    == crate::scenario::Daemons::All;
+                self.control_hang(node, all, sched);
+            }
+            Action::ResumeSpeaker => self.control_resume(node, sched),
+            Action::Blackout => {}
+            // Scripted routes: the node's route for every service it is selected for.
+            Action::Withdraw | Action::Announce => {
+                let (change, verb) = if action == Action::Withdraw {
+                    (RouteChange::Withdraw(NextHop::from(node)), "withdraw")
+                } else {
+                    (RouteChange::Announce(NextHop::from(node)), "announce")
+                };
+                for s in 0..self.svcs.len() {
+                    if self.selected[s][idx] {
+                        self.route_change(s, change, format!("{verb} {name}"), sched);
+                    }
+                }
+            }
+            Action::Crash => {
+                let n = &mut self.nodes[idx];
+                if !n.up {
+                    return;
+                }
+                n.up = false;
+                n.epoch = n.epoch.wrapping_add(1);
+                let epoch = n.epoch;
+                let dev = self.topo.find(name).ok();
+                if let Some(dev) = dev {
+                    self.topo.set_device_links_up(dev, false);
+                }
+                for pod in self.pods.iter_mut().filter(|p| p.node == node) {
+                    pod.crash();
+                }
+                self.log.push(
+                    now,
+                    "node_crash",
+                    name,
+                    "nic=down conntrack=lost pods=stopped",
+                );
+                sched.schedule_in(
+                    self.endpoint_removal_delay,
+                    Ev::EndpointRemoval(node, epoch),
+                );
+                self.control_crash(node);
+                self.bulk_node_up(node, false, now);
+                self.l2_crash(node, sched);
+            }
+            Action::Recover => {
+                let n = &mut self.nodes[idx];
+                if n.up {
+                    return;
+                }
+                n.up = true;
+                n.epoch = n.epoch.wrapping_add(1);
+                n.cores.reset();
+                if let Ok(dev) = self.topo.find(name) {
+                    self.topo.set_device_links_up(dev, true);
+                }
+                for pod in self.pods.iter_mut().filter(|p| p.node == node) {
+                    pod.restart(now);
+                }
+                self.log.push(
+                    now,
+                    "node_recover",
+                    name,
+                    "nic=up conntrack=empty pods=ready",
+                );
+                self.control_recover(node, sched);
+                self.bulk_node_up(node, true, now);
+                self.l2_recover(node, sched);
+                self.l2_endpoints_changed(sched);
+            }
+        }
+    }
+
+    /// `kubectl drain`: the node's pods are evicted (not rescheduled here); the speaker stays.
+    pub(super) fn drain(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let mut evicted = 0;
+        for pod in self.pods.iter_mut().filter(|p| p.node == node && p.ready) {
+            pod.ready = false;
+            evicted += 1;
+        }
+        let name = self.nodes[usize::from(node)].name.clone();
+        self.log
+            .push(now, "node_drain", name, format!("pods_evicted={evicted}"));
+        self.l2_endpoints_changed(sched);
+        self.control_endpoints_changed(sched);
+    }
+
+    pub(super) fn endpoint_removal(&mut self, node: u16, epoch: u32, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let n = &self.nodes[usize::from(node)];
+        if n.up || n.epoch != epoch {
+            return;
+        }
+        let mut removed = 0;
+        for pod in self.pods.iter_mut().filter(|p| p.node == node && p.ready) {
+            pod.ready = false;
+            removed += 1;
+        }
+        self.log.push(
+            now,
+            "endpoints_removed",
+            n.name.clone(),
+            format!("pods={removed}"),
+        );
+        self.l2_endpoints_changed(sched);
+    }
+
+    /// Apply a route change through the router's one interface, then re-evaluate every
+    /// established connection's path.
+    pub(super) fn route_change(
+        &mut self,
+        s: usize,
+        change: RouteChange,
+        cause: String,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let svc = &mut self.svcs[s];
+        let before = svc.route.members().len();
+        let (kind, subject) = match change {
+            RouteChange::Announce(nh) => ("route_announce", self.nodes[nh as usize].name.clone()),
+            RouteChange::Withdraw(nh) => ("route_withdraw", self.nodes[nh as usize].name.clone()),
+        };
+        let vip = svc.vip;
+        self.log
+            .push(now, kind, subject, format!("prefix={vip}/32"));
+        if !self.svcs[s].route.apply(now, change) {
+            self.log.push(
+                now,
+                "ecmp_unchanged",
+                vip.to_string(),
+                format!("size={before}"),
+            );
+            return;
+        }
+        self.record_change(s, cause, before, sched);
+    }
+
+    /// Service `s`'s ECMP group changed: re-evaluate its established connections.
+    pub(super) fn record_change(
+        &mut self,
+        s: usize,
+        cause: String,
+        before: usize,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let after = self.svcs[s].route.members().len();
+        let members = self.member_names(s);
+        self.log.push(
+            now,
+            "ecmp_group",
+            self.svcs[s].vip.to_string(),
+            format!("size={after} members={members}"),
+        );
+        let route = &self.svcs[s].route;
+        let service = s as u32;
+        let updates: Vec<(Key, Option<u16>)> = self
+            .conns
+            .keys()
+            .filter_map(|k| {
+                self.conns
+                    .get(k)
+                    .filter(|c| c.service == service)
+                    .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
+            })
+            .collect();
+        let cause = self.cause_for(s, cause);
+        self.apply_path_change(s, (cause, None), (before, after), updates, now);
+        self.arm_ecmp_timer(sched);
+    }
+
+    /// L2 mode: a resolver's ARP entry for service `s`'s IP now points at `node`: the
+    /// connections it carries to that service move there.
+    pub(super) fn record_path_change(
+        &mut self,
+        s: usize,
+        arp: ArpMove,
+        node: Option<u16>,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let service = s as u32;
+        let updates: Vec<(Key, Option<u16>)> = self
+            .conns
+            .keys()
+            .filter_map(|k| {
+                let c = self.conns.get(k).filter(|c| c.service == service)?;
+                self.l2_path_for(c.client, Some(arp.resolver), node)
+                    .map(|n| (k, n))
+            })
+            .collect();
+        let cause = self.cause_for(s, arp.cause());
+        let sizes = (1, usize::from(node.is_some()));
+        self.apply_path_change(s, (cause, Some(arp)), sizes, updates, now);
+    }
+
+    /// Re-evaluate established connections against their new paths (moved, returned home, or
+    /// unaffected) and record the change.
+    pub(super) fn apply_path_change(
+        &mut self,
+        s: usize,
+        (cause, arp): (String, Option<ArpMove>),
+        (before, after): (usize, usize),
+        updates: Vec<(Key, Option<u16>)>,
+        now: SimTime,
+    ) {
+        let id = self.changes.len() as u32;
+        let mut live = 0;
+        let mut moved = 0;
+        for (key, new) in updates {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let Some((home, _)) = conn.conntrack else {
+                continue;
+            };
+            if conn.broken {
+                continue;
+            }
+            live += 1;
+            let old = conn.path_node;
+            let fate = if old == new {
+                "unaffected"
+            } else if new == Some(home) {
+                // Sent home before it sent anything elsewhere: no harm done.
+                for r in std::mem::take(&mut conn.pending_rows) {
+                    self.conn_rows[r as usize].fate = "returned";
+                }
+                conn.moved_by = None;
+                "returned"
+            } else {
+                if conn.moved_by.is_none() {
+                    conn.moved_by = Some(id);
+                }
+                conn.pending_rows.push(self.conn_rows.len() as u32);
+                "open-at-end"
+            };
+            if old != new {
+                moved += 1;
+            }
+            conn.path_node = new;
+            self.conn_rows.push(ConnRow {
+                conn: key.slot(),
+                client: conn.client,
+                flow: conn.flow,
+                opened_at: conn.opened_at,
+                change: id,
+                node_before: old,
+                node_after: new,
+                fate,
+            });
+        }
+        self.log.push(
+            now,
+            "connections_rehashed",
+            self.svcs[s].vip.to_string(),
+            format!("change={id} live={live} moved={moved}"),
+        );
+        self.changes.push(ChangeRecord {
+            id,
+            service: s as u32,
+            time: now,
+            cause,
+            arp,
+            group_before: before,
+            group_after: after,
+            live,
+            moved,
+            broken_reset: 0,
+            broken_timeout: 0,
+        });
+    }
+
+    pub(super) fn ecmp_timer(&mut self, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let mut migrated = false;
+        for s in 0..self.svcs.len() {
+            let route = &mut self.svcs[s].route;
+            let due = route.next_timeout().is_some_and(|t| t <= now);
+            if due && route.on_timeout(now) {
+                let size = route.members().len();
+                self.record_change(s, "resilient buckets migrated".into(), size, sched);
+                migrated = true;
+            }
+        }
+        if !migrated {
+            self.arm_ecmp_timer(sched);
+        }
+    }
+}
