@@ -175,15 +175,21 @@ fn zeroed(n: usize) -> Result<Vec<u64>, std::collections::TryReserveError> {
 }
 
 /// A small log-linear latency histogram for one time bucket: 16 bins per power of two (values
-/// below 16 ns exact), kept sparse, so a bucket holds only the bins its latencies fell in.
+/// below 16 ns exact), kept dense between the smallest and the largest bin in use, so a bucket
+/// holds only the span its latencies fell in and a value finds its counter by one index (no
+/// search: at 600 nodes the per-node histograms are cold in cache, and a search's chain of
+/// loads missed on every step).
 ///
-/// Size: 48 bytes, plus 8 bytes per bin in use (at most 976 bins; a bucket whose latencies
-/// span a factor of two uses at most 16). A quantile is its bin's middle, at most 1/32 of the
-/// value (3.125 %) from the true one, and never above the bucket's largest value.
+/// Size: 56 bytes, plus 4 bytes per bin from the smallest to the largest in use (at most 976
+/// bins; a bucket whose latencies span a factor of two uses at most 17). A quantile is its
+/// bin's middle, at most 1/32 of the value (3.125 %) from the true one, and never above the
+/// bucket's largest value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogHistogram {
-    /// `(bin, count)`, sorted by bin.
-    bins: Vec<(u16, u32)>,
+    /// Counts of bins `first`, `first + 1`, ...: the first and the last are never zero (so
+    /// equal contents are equal values).
+    counts: Vec<u32>,
+    first: u16,
     count: u64,
     sum_ns: u64,
     max_ns: u64,
@@ -215,14 +221,35 @@ impl LogHistogram {
         (lower, lower + (1u64 << (e - 4)) - 1)
     }
 
+    /// Add `n` to bin `b`, widening the span to hold it.
+    #[inline]
+    fn add(&mut self, b: u16, n: u32) {
+        if self.counts.is_empty() {
+            self.first = b;
+        } else if b < self.first {
+            let grow = usize::from(self.first - b);
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = b;
+        }
+        let i = usize::from(b - self.first);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] = self.counts[i].saturating_add(n);
+    }
+
+    /// The bins in use, `(bin, count)` in bin order.
+    fn bins(&self) -> impl Iterator<Item = (u16, u32)> + '_ {
+        (self.first..)
+            .zip(self.counts.iter().copied())
+            .filter(|&(_, n)| n > 0)
+    }
+
     /// Record one latency.
+    #[inline]
     pub fn record(&mut self, latency: SimDuration) {
         let v = latency.as_nanos();
-        let b = Self::bin(v);
-        match self.bins.binary_search_by_key(&b, |&(k, _)| k) {
-            Ok(i) => self.bins[i].1 = self.bins[i].1.saturating_add(1),
-            Err(i) => self.bins.insert(i, (b, 1)),
-        }
+        self.add(Self::bin(v), 1);
         self.count += 1;
         self.sum_ns = self.sum_ns.saturating_add(v);
         self.max_ns = self.max_ns.max(v);
@@ -230,11 +257,8 @@ impl LogHistogram {
 
     /// Add all of `other`'s values.
     pub fn merge(&mut self, other: &LogHistogram) {
-        for &(b, n) in &other.bins {
-            match self.bins.binary_search_by_key(&b, |&(k, _)| k) {
-                Ok(i) => self.bins[i].1 = self.bins[i].1.saturating_add(n),
-                Err(i) => self.bins.insert(i, (b, n)),
-            }
+        for (b, n) in other.bins() {
+            self.add(b, n);
         }
         self.count += other.count;
         self.sum_ns = self.sum_ns.saturating_add(other.sum_ns);
@@ -258,7 +282,7 @@ impl LogHistogram {
             return Some(SimDuration(self.max_ns));
         }
         let mut seen = 0u64;
-        for &(b, n) in &self.bins {
+        for (b, n) in self.bins() {
             seen += u64::from(n);
             if seen >= rank {
                 let (lo, hi) = Self::bin_bounds(b);
@@ -317,7 +341,8 @@ impl HistogramSeries {
     /// Bucket `i`'s histogram (empty past the end).
     pub fn get(&self, i: usize) -> &LogHistogram {
         static EMPTY: LogHistogram = LogHistogram {
-            bins: Vec::new(),
+            counts: Vec::new(),
+            first: 0,
             count: 0,
             sum_ns: 0,
             max_ns: 0,
@@ -432,16 +457,28 @@ mod tests {
         assert_eq!(h.quantile(1.0), Some(SimDuration::from_micros(1000)));
         assert_eq!(h.max(), Some(SimDuration::from_micros(1000)));
         assert_eq!(h.mean(), Some(SimDuration(500_500)));
-        // Sparse: latencies within one power of two use 16 bins.
+        // Dense over the span in use: latencies within one power of two use 16 bins.
         let mut narrow = LogHistogram::default();
-        for ns in (1u64 << 20)..(1u64 << 21) {
+        for ns in ((1u64 << 20)..(1u64 << 21)).rev() {
             narrow.record(SimDuration(ns));
         }
-        assert_eq!(narrow.bins.len(), 16);
+        assert_eq!(narrow.counts.len(), 16);
         let mut merged = LogHistogram::default();
         merged.merge(&h);
         merged.merge(&narrow);
         assert_eq!(merged.count(), 1000 + (1 << 20));
+        // The order values come in changes nothing, nor does merging instead of recording.
+        let mut other_way = LogHistogram::default();
+        for ns in (1u64 << 20)..(1u64 << 21) {
+            other_way.record(SimDuration(ns));
+        }
+        for us in (1..=1000u64).rev() {
+            other_way.record(SimDuration::from_micros(us));
+        }
+        assert_eq!(merged, other_way);
+        for q in [0.0, 0.1, 0.5, 0.9, 0.999, 1.0] {
+            assert_eq!(merged.quantile(q), other_way.quantile(q));
+        }
     }
 
     #[test]
