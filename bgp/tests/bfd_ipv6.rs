@@ -5,7 +5,6 @@ use bgp::bfd::ipv6::{ipv6_packet, receive_ipv6, Ipv6BfdError, BFD_HOP_LIMIT};
 use bgp::bfd::{BfdControl, Diagnostic, SessionState};
 use proptest::prelude::*;
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 const A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 1);
 const B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xfe, 0, 0, 0, 0, 2);
@@ -92,18 +91,7 @@ fn tshark_decodes_bfd_over_ipv6_without_errors() {
     }
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bfd-ipv6.pcap");
     std::fs::write(&path, pcap.into_inner()).unwrap();
-    let out = Command::new(tshark)
-        .args(["-o", "udp.check_checksum:TRUE", "-r"])
-        .arg(&path)
-        .arg("-V")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = testkit::tshark_verbose(&tshark, &["-o", "udp.check_checksum:TRUE"], &path);
     let dump = || format!("tshark -V output:\n{text}");
     assert_eq!(text.matches("BFD Control message").count(), 3, "{}", dump());
     assert!(text.contains("Session State: Up"), "{}", dump());

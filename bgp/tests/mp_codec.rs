@@ -6,7 +6,6 @@ use bgp::wire::*;
 use bytes::BytesMut;
 use proptest::prelude::*;
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 const FOUR: CodecOptions = CodecOptions::FOUR_OCTET_AS;
 
@@ -349,17 +348,10 @@ fn tshark_decodes_mp_bgp_over_ipv6_without_errors() {
     }
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bgp-mp-ipv6.pcap");
     std::fs::write(&path, pcap.into_inner()).unwrap();
-    let out = Command::new(tshark)
-        .args(["-o", "tcp.check_checksum:TRUE", "-r"])
-        .arg(&path)
-        .args(["-d", "tcp.port==179,bgp", "-V"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = testkit::tshark_verbose(
+        &tshark,
+        &["-o", "tcp.check_checksum:TRUE", "-d", "tcp.port==179,bgp"],
+        &path,
     );
     let dump = || format!("tshark -V output:\n{text}");
     assert!(text.contains("MP_REACH_NLRI"), "{}", dump());

@@ -6,7 +6,6 @@ use sim_core::pcap::frame::{self, TcpFlags, TcpHeader};
 use sim_core::pcap::{self, CaptureError, PcapWriter};
 use sim_core::{SimDuration, SimTime};
 use std::net::Ipv4Addr;
-use std::process::Command;
 
 const A_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const B_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -374,25 +373,17 @@ fn tshark_decodes_bgp_keepalive_and_bfd_without_errors() {
     };
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-core-bgp-bfd.pcap");
     std::fs::write(&path, bgp_and_bfd_capture()).unwrap();
-    let out = Command::new(tshark)
-        .args([
+    let text = testkit::tshark_verbose(
+        &tshark,
+        &[
             "-o",
             "tcp.check_checksum:TRUE",
             "-o",
             "udp.check_checksum:TRUE",
             "-o",
             "ip.check_checksum:TRUE",
-            "-r",
-        ])
-        .arg(&path)
-        .arg("-V")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &path,
     );
     let dump = || format!("tshark -V output:\n{text}");
     assert!(

@@ -108,6 +108,25 @@ pub fn root(why: &str) -> Result<(), Missing> {
     }
 }
 
+/// `tshark -V` on the capture at `pcap`, with `args` before it (preferences `-o k:v`, decode-as
+/// `-d`): its detailed text. Panics with tshark's stderr if tshark fails (a malformed capture
+/// file is a test failure).
+pub fn tshark_verbose(tshark: &std::path::Path, args: &[&str], pcap: &std::path::Path) -> String {
+    let out = Command::new(tshark)
+        .args(args)
+        .arg("-r")
+        .arg(pcap)
+        .arg("-V")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tshark.display()));
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

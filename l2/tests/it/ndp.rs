@@ -4,7 +4,6 @@
 //! with good checksums and nothing malformed.
 
 use std::net::Ipv6Addr;
-use std::process::Command;
 
 use bytes::BytesMut;
 use l2::wire::{
@@ -401,18 +400,7 @@ fn tshark_decodes_ndp_without_errors() {
     }
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("l2-ndp.pcap");
     std::fs::write(&path, pcap.into_inner()).unwrap();
-    let out = Command::new(tshark)
-        .arg("-r")
-        .arg(&path)
-        .arg("-V")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = testkit::tshark_verbose(&tshark, &[], &path);
     let dump = || format!("tshark -V output:\n{text}");
     assert_eq!(
         text.matches("Type: Neighbor Solicitation (135)").count(),
