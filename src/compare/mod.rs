@@ -486,20 +486,23 @@ fn g(x: f64) -> String {
     }
 }
 
-/// `compare.csv`: `metric,variant,unit,real,sim,difference,tolerance,role,verdict`.
+/// compare.csv's columns, in order (`sim report` reads them by these names).
+pub const CSV_COLUMNS: [&str; 9] = [
+    "metric",
+    "variant",
+    "unit",
+    "real",
+    "sim",
+    "difference",
+    "tolerance",
+    "role",
+    "verdict",
+];
+
+/// `compare.csv`: a header of [`CSV_COLUMNS`], a row per metric.
 pub fn to_csv(c: &Comparison) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        "metric",
-        "variant",
-        "unit",
-        "real",
-        "sim",
-        "difference",
-        "tolerance",
-        "role",
-        "verdict",
-    ]);
+    let _ = w.write_record(CSV_COLUMNS);
     for r in &c.rows {
         let _ = w.write_record([
             &r.metric,

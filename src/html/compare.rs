@@ -8,18 +8,8 @@ use super::data::Table;
 use super::page::{Figure, Section, Table as Html};
 use super::ReportError;
 
-/// compare.csv's columns, in order (`sim compare` writes exactly this header).
-pub const COLUMNS: [&str; 9] = [
-    "metric",
-    "variant",
-    "unit",
-    "real",
-    "sim",
-    "difference",
-    "tolerance",
-    "role",
-    "verdict",
-];
+/// compare.csv's columns, in order, as `sim compare` writes them.
+pub use crate::compare::CSV_COLUMNS as COLUMNS;
 
 /// Marker colour of a verdict: pass, FAIL, anything else (`-`: a fitted or reported metric,
 /// never judged).
