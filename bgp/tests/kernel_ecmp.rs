@@ -12,15 +12,16 @@
 //! Needs root, iproute2 and Linux >= 6.11; otherwise it prints
 //! `SKIPPED: <test>: <what is missing>; <how to get it>` and passes.
 
-use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::Stdio;
 use std::thread::sleep;
 use std::time::Duration;
 
 use bgp::ecmp::whatif::random_flows;
 use bgp::ecmp::{EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, NextHop, Selection};
 use sim_core::{SimDuration, SimTime};
+
+mod netns;
+use netns::Netns;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 const FLOWS: usize = 300;
@@ -38,72 +39,8 @@ fn nh_id(i: NextHop) -> u32 {
     i + 1
 }
 
-/// A network namespace deleted on drop, also when the test fails.
-struct Netns {
-    name: String,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = testkit::command("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
+/// What this test asks the kernel in the router namespace.
 impl Netns {
-    fn create(tag: &str) -> Result<Self, String> {
-        let name = format!("lbsim-ecmp-{}-{tag}", std::process::id());
-        run("ip", &["netns", "add", &name])?;
-        Ok(Netns { name })
-    }
-
-    /// `ip -n <ns> <args>`.
-    fn ip(&self, args: &[&str]) -> Result<String, String> {
-        let mut full = vec!["-n", &self.name];
-        full.extend_from_slice(args);
-        run("ip", &full)
-    }
-
-    fn sysctl(&self, key: &str, value: &str) -> Result<(), String> {
-        let setting = format!("{key}={value}");
-        // By its full path: `ip netns exec` looks it up on PATH, which may lack sbin.
-        let sysctl = testkit::find_program("sysctl").ok_or("`sysctl` not found")?;
-        let sysctl = sysctl.to_string_lossy();
-        run(
-            "ip",
-            &["netns", "exec", &self.name, &sysctl, "-qw", &setting],
-        )
-        .map(drop)
-    }
-
-    /// Runs `ip -n <ns> -batch -` with `commands` on stdin and returns its stdout.
-    fn batch(&self, commands: &str) -> Result<String, String> {
-        let mut child = testkit::command("ip")
-            .args(["-n", &self.name, "-batch", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("ip -batch: {e}"))?;
-        child
-            .stdin
-            .take()
-            .ok_or("no stdin")?
-            .write_all(commands.as_bytes())
-            .map_err(|e| format!("ip -batch stdin: {e}"))?;
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("ip -batch: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "ip -batch failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
     /// The kernel's next hop (node index) for every flow, in order.
     fn route_get(&self, flows: &[FlowKey]) -> Result<Vec<NextHop>, String> {
         let mut commands = String::new();
@@ -160,24 +97,9 @@ impl Netns {
     }
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = testkit::command(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// Builds a router; an error here means the kernel cannot run the test.
 fn router(tag: &str) -> Result<Netns, String> {
-    let ns = Netns::create(tag)?;
+    let ns = Netns::create("ecmp", tag)?;
     ns.ip(&["link", "set", "lo", "up"])?;
     ns.ip(&["link", "add", "in0", "type", "veth", "peer", "name", "in1"])?;
     ns.ip(&[

@@ -36,6 +36,9 @@ use bgp::ecmp::{
 };
 use sim_core::{SimDuration, SimTime};
 
+mod netns;
+use netns::Netns;
+
 const VIP: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 0x10);
 const FLOWS: usize = 300;
 const MAX_NODES: u32 = 9;
@@ -58,67 +61,6 @@ fn policies() -> Vec<Ipv6HashPolicy> {
         Ipv6HashPolicy::Custom(field::SRC_IP | field::DST_IP | field::IP_PROTO | field::FLOWLABEL),
         Ipv6HashPolicy::Custom(field::SRC_IP | field::DST_IP | field::SRC_PORT | field::DST_PORT),
     ]
-}
-
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = testkit::command(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A network namespace deleted on drop, also when the test fails.
-struct Netns {
-    name: String,
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = testkit::command("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-impl Netns {
-    fn create(tag: &str) -> Result<Self, String> {
-        let name = format!("lbsim-ecmp6-{}-{tag}", std::process::id());
-        run("ip", &["netns", "add", &name])?;
-        Ok(Netns { name })
-    }
-
-    fn ip(&self, args: &[&str]) -> Result<String, String> {
-        let mut full = vec!["-n", &self.name];
-        full.extend_from_slice(args);
-        run("ip", &full)
-    }
-
-    fn sysctl(&self, key: &str, value: &str) -> Result<(), String> {
-        let setting = format!("{key}={value}");
-        let sysctl = testkit::find_program("sysctl").ok_or("`sysctl` not found")?;
-        let sysctl = sysctl.to_string_lossy();
-        run(
-            "ip",
-            &["netns", "exec", &self.name, &sysctl, "-qw", &setting],
-        )
-        .map(drop)
-    }
-
-    fn ifindex(&self, dev: &str) -> Result<u32, String> {
-        let out = self.ip(&["-o", "link", "show", dev])?;
-        out.split(':')
-            .next()
-            .and_then(|n| n.trim().parse().ok())
-            .ok_or_else(|| format!("no ifindex in {out:?}"))
-    }
 }
 
 /// A NETLINK_ROUTE socket opened inside a namespace (a socket keeps the namespace it was
@@ -256,7 +198,7 @@ impl RouteSocket {
 
 /// Builds the router; an error here means the kernel cannot run the test.
 fn router(tag: &str) -> Result<(Netns, RouteSocket, u32), String> {
-    let ns = Netns::create(tag)?;
+    let ns = Netns::create("ecmp6", tag)?;
     ns.ip(&["link", "set", "lo", "up"])?;
     ns.ip(&["link", "add", "in0", "type", "veth", "peer", "name", "in1"])?;
     ns.ip(&[
