@@ -21,7 +21,7 @@ use bgp::ecmp::{EcmpGroup, FlowHasher, FlowKey, HashFields, HashFunction, NextHo
 use sim_core::{SimDuration, SimTime};
 
 mod netns;
-use netns::Netns;
+use netns::{compare_flows, Netns};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 const FLOWS: usize = 300;
@@ -146,31 +146,6 @@ fn set_hash(ns: &Netns, fields: HashFields, seed: u32) -> Result<(), String> {
     // src ip | dst ip | ip proto: what policy 3 means by "3-tuple".
     ns.sysctl("net.ipv4.fib_multipath_hash_fields", "0x0007")?;
     ns.sysctl("net.ipv4.fib_multipath_hash_seed", &seed.to_string())
-}
-
-/// Compares kernel and model flow by flow; returns a description of the disagreements.
-fn compare_flows(
-    what: &str,
-    flows: &[FlowKey],
-    kernel: &[NextHop],
-    model: &[Option<NextHop>],
-) -> Result<(), String> {
-    let wrong: Vec<String> = flows
-        .iter()
-        .zip(kernel.iter().zip(model))
-        .filter(|(_, (k, m))| Some(**k) != **m)
-        .map(|(f, (k, m))| format!("{f:?}: kernel {k}, model {m:?}"))
-        .collect();
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: {} of {} flows differ, e.g.\n  {}",
-            wrong.len(),
-            flows.len(),
-            wrong[..wrong.len().min(5)].join("\n  ")
-        ))
-    }
 }
 
 /// The member lists a case walks through: the start, then each change.

@@ -37,7 +37,7 @@ use bgp::ecmp::{
 use sim_core::{SimDuration, SimTime};
 
 mod netns;
-use netns::Netns;
+use netns::{compare_flows, Netns};
 
 const VIP: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 0x10);
 const FLOWS: usize = 300;
@@ -61,6 +61,24 @@ fn policies() -> Vec<Ipv6HashPolicy> {
         Ipv6HashPolicy::Custom(field::SRC_IP | field::DST_IP | field::IP_PROTO | field::FLOWLABEL),
         Ipv6HashPolicy::Custom(field::SRC_IP | field::DST_IP | field::SRC_PORT | field::DST_PORT),
     ]
+}
+
+/// Sets SO_RCVTIMEO on `fd`: a reply that never comes fails the test instead of hanging it.
+fn recv_timeout(fd: &OwnedFd, secs: libc::time_t) {
+    let timeout = libc::timeval {
+        tv_sec: secs,
+        tv_usec: 0,
+    };
+    // SAFETY: a timeval of the right size for SO_RCVTIMEO.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
 }
 
 /// A NETLINK_ROUTE socket opened inside a namespace (a socket keeps the namespace it was
@@ -116,20 +134,7 @@ impl RouteSocket {
                     }
                     // SAFETY: fd is a fresh descriptor nobody else owns.
                     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                    let timeout = libc::timeval {
-                        tv_sec: 5,
-                        tv_usec: 0,
-                    };
-                    // SAFETY: a timeval of the right size for SO_RCVTIMEO.
-                    unsafe {
-                        libc::setsockopt(
-                            fd.as_raw_fd(),
-                            libc::SOL_SOCKET,
-                            libc::SO_RCVTIMEO,
-                            (&timeout as *const libc::timeval).cast(),
-                            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-                        )
-                    };
+                    recv_timeout(&fd, 5);
                     Ok(RouteSocket { fd, seq: 0 })
                 })
                 .join()
@@ -291,30 +296,6 @@ fn kernel_choices(
         .collect()
 }
 
-fn compare(
-    what: &str,
-    flows: &[FlowKey6],
-    kernel: &[NextHop],
-    model: &[Option<NextHop>],
-) -> Result<(), String> {
-    let wrong: Vec<String> = flows
-        .iter()
-        .zip(kernel.iter().zip(model))
-        .filter(|(_, (k, m))| Some(**k) != **m)
-        .map(|(f, (k, m))| format!("{f:?}: kernel {k}, model {m:?}"))
-        .collect();
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}: {} of {} flows differ, e.g.\n  {}",
-            wrong.len(),
-            flows.len(),
-            wrong[..wrong.len().min(5)].join("\n  ")
-        ))
-    }
-}
-
 fn cases(
     ns: &Netns,
     socket: &mut RouteSocket,
@@ -403,7 +384,7 @@ fn cases(
                 .collect();
             let kernel = kernel_choices(socket, iif, &flows)?;
             let kind = if resilient { "resilient" } else { "threshold" };
-            compare(
+            compare_flows(
                 &format!("{kind} {policy} N={n} {what}"),
                 &flows,
                 &kernel,
@@ -560,20 +541,7 @@ fn packet_socket(ifindex: u32) -> Result<OwnedFd, String> {
             std::io::Error::last_os_error()
         ));
     }
-    let timeout = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: a timeval of the right size for SO_RCVTIMEO.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&timeout as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
+    recv_timeout(&fd, 1);
     Ok(fd)
 }
 
@@ -749,7 +717,7 @@ fn ipv6_forwarded_packets_take_the_models_next_hop() {
                     .unwrap_or_else(|e| panic!("{e}"));
                 let predicted: Vec<Option<NextHop>> =
                     flows.iter().map(|f| group.peek(model.hash(f))).collect();
-                compare(
+                compare_flows(
                     &format!("forwarded {policy} N={n} {what}"),
                     &flows,
                     &kernel,

@@ -1,8 +1,9 @@
-//! A network namespace for the kernel comparison tests (IPv4 and IPv6 ECMP): made on demand,
-//! deleted on drop, also when a test fails.
+//! Shared by the kernel comparison tests (IPv4 and IPv6 ECMP): a network namespace made on
+//! demand and deleted on drop (also when a test fails), and the flow-by-flow verdict.
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
+use std::fmt::Debug;
 use std::io::Write;
 use std::process::Stdio;
 
@@ -95,5 +96,30 @@ impl Netns {
             .next()
             .and_then(|n| n.trim().parse().ok())
             .ok_or_else(|| format!("no ifindex in {out:?}"))
+    }
+}
+
+/// Compares kernel and model flow by flow; a description of the disagreements (the first five).
+pub fn compare_flows<F: Debug>(
+    what: &str,
+    flows: &[F],
+    kernel: &[bgp::ecmp::NextHop],
+    model: &[Option<bgp::ecmp::NextHop>],
+) -> Result<(), String> {
+    let wrong: Vec<String> = flows
+        .iter()
+        .zip(kernel.iter().zip(model))
+        .filter(|(_, (k, m))| Some(**k) != **m)
+        .map(|(f, (k, m))| format!("{f:?}: kernel {k}, model {m:?}"))
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {} of {} flows differ, e.g.\n  {}",
+            wrong.len(),
+            flows.len(),
+            wrong[..wrong.len().min(5)].join("\n  ")
+        ))
     }
 }
