@@ -4,5 +4,6 @@ mod memberlist;
 mod ndp;
 mod ndp_responder;
 mod neighbour;
+mod neighbour6;
 mod speaker;
 mod wire;
