@@ -238,7 +238,7 @@ impl Lab {
             } else {
                 format!("default/{}", svc.name)
             },
-            ip: svc.vip,
+            ips: vec![svc.vip.into()],
             policy,
             serving_nodes: serving,
         }
