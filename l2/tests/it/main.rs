@@ -1,5 +1,6 @@
 //! Integration tests of the `l2` crate, one binary with a module per part.
 
+mod issue2920;
 mod memberlist;
 mod ndp;
 mod ndp_responder;
