@@ -261,6 +261,7 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
                                 | Action::Partition
                                 | Action::Drain
                                 | Action::KillSpeaker
+                                | Action::NeighborShutdown
                                 | Action::HangSpeaker
                         )
                     )
@@ -652,6 +653,7 @@ fn route_changes(
                 | Action::Shutdown
                 | Action::Drain
                 | Action::KillSpeaker
+                | Action::NeighborShutdown
                 | Action::HangSpeaker,
             ) => per_fault,
             Some(
