@@ -238,7 +238,7 @@ impl Lab {
             } else {
                 format!("default/{}", svc.name)
             },
-            ip: svc.vip,
+            ips: vec![svc.vip.into()],
             policy,
             serving_nodes: serving,
         }
@@ -398,7 +398,7 @@ impl Lab {
                 CacheOut::Transmit { packet_id, mac, .. } => {
                     self.l2_forward(Key::from_raw(packet_id.0), *mac, sched)
                 }
-                CacheOut::SendArpRequest { .. } | CacheOut::SendArpReply { .. } => {
+                CacheOut::Solicit { .. } | CacheOut::Answer { .. } | CacheOut::Announce { .. } => {
                     if let Some(f) = self.l2().caches[c as usize].frame_for(&out) {
                         self.l2_send(Host::Cache(c), f, sched);
                     }
