@@ -62,6 +62,9 @@ pub struct Scenario {
     /// MetalLB Layer 2 mode instead: a switch, ARP, a leader per service IP. Exclusive with `bgp`.
     #[serde(default)]
     pub l2: Option<L2Spec>,
+    /// DNS names with weighted records pointing at services (the DNS split, `crate::dns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<crate::dns::DnsName>,
     /// Load generators.
     pub clients: Vec<ClientSpec>,
     /// Scripted route changes and faults.
@@ -642,6 +645,13 @@ pub struct ClientSpec {
     /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
     #[serde(default)]
     pub service: Option<String>,
+    /// Find the service by resolving a DNS name instead (exclusive with `service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::dns::DnsClient>,
+    /// Close a keep-alive connection after so many requests or at an age (none: keep it
+    /// until it breaks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<crate::dns::ConnectionLimit>,
 }
 
 /// A client's retry policy: on a reset or a timeout the request is sent again after
@@ -875,6 +885,12 @@ pub struct ScriptedEvent {
     /// `kill_speaker` starts it again; see [`ScriptedEvent::restart_after`].
     #[serde(default)]
     pub restart_after: Option<SimDuration>,
+    /// Give the records of this DNS name the new `weights` (the DNS split's operator step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_weights: Option<String>,
+    /// The new weights of a `dns_weights` event, one per record in their order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<u32>>,
 }
 
 /// Which of a node's FRR daemons a `hang_speaker` stops.
@@ -919,6 +935,8 @@ pub enum Action {
     ResumeSpeaker,
     /// See [`ScriptedEvent::blackout`]; its subject is the router.
     Blackout,
+    /// See [`ScriptedEvent::dns_weights`]; its subject is the DNS name.
+    DnsWeights,
 }
 
 impl Action {
@@ -938,6 +956,7 @@ impl Action {
             Action::HangSpeaker => "hang_speaker",
             Action::ResumeSpeaker => "resume_speaker",
             Action::Blackout => "blackout",
+            Action::DnsWeights => "dns_weights",
         }
     }
 }
@@ -965,6 +984,7 @@ impl ScriptedEvent {
             (Action::HangSpeaker, self.hang_speaker.as_deref()),
             (Action::ResumeSpeaker, self.resume_speaker.as_deref()),
             (Action::Blackout, self.blackout.map(|_| "router")),
+            (Action::DnsWeights, self.dns_weights.as_deref()),
         ];
         let mut set = all.into_iter().filter_map(|(a, n)| n.map(|n| (a, n)));
         let first = set.next()?;
@@ -1282,6 +1302,8 @@ impl Scenario {
         self.check_ecmp()?;
         self.check_variants(&mut notes)?;
         self.check_cluster()?;
+        crate::dns::check(self)?;
+        crate::ingress::check(self)?;
         Ok(notes.0)
     }
 
@@ -1666,7 +1688,7 @@ impl Scenario {
             let Some((action, node)) = e.action() else {
                 return refuse(
                     field,
-                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, dns_weights, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
                 );
             };
             let keyword = action.keyword();
@@ -1691,7 +1713,10 @@ impl Scenario {
                     ),
                 );
             }
-            if action == Action::Blackout {
+            crate::dns::check_event(self, &field, e)?;
+            if action == Action::DnsWeights {
+                // Checked above: a known name and one weight per record.
+            } else if action == Action::Blackout {
                 if e.blackout == Some(SimDuration::ZERO) {
                     return refuse(
                         format!("{field}.blackout"),

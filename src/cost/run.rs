@@ -674,8 +674,9 @@ fn route_changes(
             Some(
                 Action::Recover | Action::Heal | Action::RestartSpeaker | Action::ResumeSpeaker,
             ) => 2.0 * per_fault,
-            // The router drops what clients send for a while: no route changes.
-            Some(Action::Blackout) | None => 0.0,
+            // The router drops what clients send for a while, or DNS weights move: no
+            // route changes.
+            Some(Action::Blackout | Action::DnsWeights) | None => 0.0,
         };
     }
     if s.service.traffic_policy == TrafficPolicy::Local {

@@ -12,6 +12,10 @@ impl Lab {
         let Some((action, name)) = ev.action() else {
             return;
         };
+        if action == Action::DnsWeights {
+            self.dns_weights(name, ev.weights.as_deref().unwrap_or(&[]), sched);
+            return;
+        }
         if let Some(length) = ev.blackout {
             self.blackout_until = self.blackout_until.max(now + length);
             self.log
@@ -66,7 +70,7 @@ impl Lab {
                 self.control_hang(node, all, sched);
             }
             Action::ResumeSpeaker => self.control_resume(node, sched),
-            Action::Blackout => {}
+            Action::Blackout | Action::DnsWeights => {}
             Action::Withdraw => self.change_route(node, false, sched),
             Action::Announce => self.change_route(node, true, sched),
             Action::Crash => {

@@ -277,6 +277,9 @@ impl Lab {
             return;
         }
         req.pod_epoch = pod.epoch;
+        if let Some(x) = self.proxy.as_mut() {
+            x.arrive(key, s, now);
+        }
         let cores = &mut self.nodes[usize::from(pod.node)].cores;
         let done = pod.serve(now, &self.svcs[s as usize].service_time, cores);
         self.series.served(pod.node, now);
@@ -284,24 +287,53 @@ impl Lab {
     }
 
     pub(super) fn pod_done(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
-        let now = sched.now();
         let Some(req) = self.reqs.get(key) else {
             return;
         };
-        let Some(p) = self.conns.get(req.conn).and_then(|c| c.pod()) else {
+        let Some((p, s)) = self
+            .conns
+            .get(req.conn)
+            .and_then(|c| c.pod().map(|p| (p, c.service)))
+        else {
             return;
         };
         let pod = &self.pods[p as usize];
         if !pod.alive || pod.epoch != req.pod_epoch {
             return; // the pod died with the request in it
         }
+        if self.proxy.as_ref().is_some_and(|x| x.is_tier(s)) {
+            // An ingress pod: its processing is done, now the backend (proxy.rs).
+            self.proxy_request(key, p, s, sched);
+            return;
+        }
+        let node = pod.node;
+        self.respond(key, node, Reply::Response, sched);
+    }
+
+    /// A pod on `pod_node` sends `reply` to request `key`: back through the node that took the
+    /// request in (it SNATed it) to the client.
+    pub(super) fn respond(
+        &mut self,
+        key: Key,
+        pod_node: u16,
+        reply: Reply,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
         let (ingress, c) = (req.ingress, req.client as usize);
-        let bytes = self.clients[c].response_bytes;
+        let bytes = match reply {
+            Reply::Response => self.clients[c].response_bytes,
+            // nginx's own error page: headers and a short body.
+            _ => self.clients[c].response_bytes.min(500),
+        };
         let mut t = Some(now);
-        if pod.node != ingress {
+        if pod_node != ingress {
             // Back to the node that SNATed it.
             let path = [
-                self.nodes[usize::from(pod.node)].uplink,
+                self.nodes[usize::from(pod_node)].uplink,
                 self.nodes[usize::from(ingress)].downlink,
             ];
             t = self.topo.send(&path, now, bytes);
@@ -314,7 +346,7 @@ impl Lab {
         let t = node.cpu(now, t, self.packet_cost);
         let path = [node.uplink, self.clients[c].downlink];
         if let Some(at) = self.topo.send(&path, t, bytes) {
-            let _ = sched.schedule_at(at, Ev::AtClient(key, Reply::Response));
+            let _ = sched.schedule_at(at, Ev::AtClient(key, reply));
         }
     }
 
@@ -326,6 +358,7 @@ impl Lab {
             Reply::Response => Ok(()),
             Reply::Reset => Err(ErrorKind::Reset),
             Reply::Refused => Err(ErrorKind::Refused),
+            Reply::Gateway { timeout } => Err(ErrorKind::Gateway { timeout }),
         };
         self.finish(req, outcome, sched);
     }

@@ -54,6 +54,7 @@ impl Svc {
             Err(ErrorKind::Reset) => self.counts.reset += 1,
             Err(ErrorKind::Timeout) => self.counts.timeout += 1,
             Err(ErrorKind::Refused) => self.counts.refused += 1,
+            Err(ErrorKind::Gateway { .. }) => self.counts.gateway += 1,
         }
     }
 
