@@ -73,6 +73,9 @@ pub struct Scenario {
     /// Variants run side by side; none means one variant called `base`.
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// Which connections a route change writes to connections.csv: `All` (default) or `Moved`.
+    #[serde(default, skip_serializing_if = "ConnectionRows::is_all")]
+    pub connection_rows: ConnectionRows,
     /// What validation found valid but worth saying (not part of the file).
     #[serde(skip)]
     pub warnings: Vec<Warning>,
@@ -134,7 +137,7 @@ impl Default for Network {
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
-    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 1000>")]
+    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 10000>")]
     pub count: u16,
     /// Cores available for forwarding and NAT.
     #[serde(
@@ -152,6 +155,24 @@ pub struct Nodes {
 
 fn default_cores() -> u16 {
     4
+}
+
+/// Which established connections a route change records (connections.csv).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum ConnectionRows {
+    /// Every one, `unaffected` ones too.
+    #[default]
+    All,
+    /// Only those whose next hop changed: with a million connections and a consistent hash,
+    /// a change keeps rows for the few that moved, not a row for every one (changes.csv still
+    /// counts them all in `live_connections`).
+    Moved,
+}
+
+impl ConnectionRows {
+    fn is_all(&self) -> bool {
+        *self == ConnectionRows::All
+    }
 }
 
 /// `spec.externalTrafficPolicy`.
@@ -2320,7 +2341,7 @@ mod tests {
     fn integers_beyond_their_type_say_the_valid_range() {
         let e = refusal(&MINIMAL.replace("count: 3", "count: 70000"));
         assert_eq!(e.field, "nodes.count");
-        assert!(e.message.contains("must be 1 to 1000"), "{e}");
+        assert!(e.message.contains("must be 1 to 10000"), "{e}");
         let e = refusal(&MINIMAL.replace("duration: \"1s\",", "duration: \"1s\", seed: -1,"));
         assert!(
             e.message.contains("must be 0 to 18446744073709551615"),

@@ -17,6 +17,7 @@
 mod bulk;
 mod changes;
 mod client;
+mod conn;
 mod control;
 mod datapath;
 mod dns;
@@ -40,9 +41,10 @@ use sim_core::{
 
 pub use bulk::{Bulk, BulkSummary};
 pub use client::{Client, Pool, NO_USER};
+use conn::{Conn, ConnRows};
 pub use control::{ControlPlane, Machine, Side};
 pub use dns::{DnsResult, DrainRecord};
-pub use kube::{Cores, KubeProxy, Pod};
+pub use kube::{ready_endpoints, Cores, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use proxy::ProxyResult;
 pub use router::{RouteChange, ServiceRoute};
@@ -277,27 +279,6 @@ impl Node {
     fn cpu(&mut self, now: SimTime, at: SimTime, cost: SimDuration) -> SimTime {
         self.cores.run(now, at, cost)
     }
-}
-
-#[derive(Debug)]
-struct Conn {
-    client: u32,
-    /// The service it goes to.
-    service: u32,
-    flow: FlowKey,
-    hash: u32,
-    opened_at: SimTime,
-    /// The node holding this connection's conntrack entry and that entry's epoch.
-    conntrack: Option<(u16, u32)>,
-    pod: Option<u32>,
-    /// Where the router sends it now (as of the last change or packet).
-    path_node: Option<u16>,
-    /// The change that moved it away from its conntrack node, while it is away.
-    moved_by: Option<u32>,
-    /// connections.csv rows waiting for this connection's fate.
-    pending_rows: Vec<u32>,
-    /// A packet hit a node without its conntrack entry.
-    broken: bool,
 }
 
 #[derive(Debug)]
@@ -600,7 +581,7 @@ pub const FOOTPRINT: Footprint = Footprint {
     request: Slab::<Req>::SLOT_BYTES + 4,
     connection: Slab::<Conn>::SLOT_BYTES + 4,
     deadline: std::mem::size_of::<(SimTime, Key)>(),
-    conn_row: std::mem::size_of::<ConnRow>(),
+    conn_row: ConnRows::ROW_BYTES,
     log_entry: std::mem::size_of::<sim_core::LogEntry>(),
     ping_probe: std::mem::size_of::<crate::tools::PingProbe>(),
     client: std::mem::size_of::<Client>(),
@@ -646,7 +627,7 @@ pub struct Lab {
     latency: LatencyHistogram,
     series: Series,
     changes: Vec<ChangeRecord>,
-    conn_rows: Vec<ConnRow>,
+    conn_rows: ConnRows,
     log: EventLog,
     limit_hit: Option<(&'static str, u64)>,
     /// The BGP control plane, when the scenario has one.
@@ -825,6 +806,7 @@ impl Lab {
                     .collect(),
                 counts: Counts::default(),
                 latency: sim_core::LogHistogram::default(),
+                ready: ready_endpoints(&pods[start as usize..]),
             });
         }
         let proxy = proxy::Proxy::new(&cluster.services, &svcs);
@@ -944,7 +926,7 @@ impl Lab {
             latency: LatencyHistogram::new(),
             series,
             changes: Vec::new(),
-            conn_rows: Vec::new(),
+            conn_rows: ConnRows::new(scenario.connection_rows),
             log: EventLog::new(),
             limit_hit: None,
             control,
@@ -1168,7 +1150,7 @@ impl Lab {
             latency: self.latency,
             series: self.series,
             changes: self.changes,
-            conn_rows: self.conn_rows,
+            conn_rows: self.conn_rows.into_rows(),
             log: self.log,
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),

@@ -38,6 +38,9 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
+    /// Its ready pods (indices into `pods`), as the endpoints list kube-proxy programs: kept by
+    /// [`Lab::endpoints_changed`](super::Lab) whenever a pod's readiness changes.
+    pub ready: Vec<u32>,
 }
 
 impl Svc {
