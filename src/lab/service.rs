@@ -38,6 +38,9 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
+    /// Its ready pods (indices into `pods`), as the endpoints list kube-proxy programs: kept by
+    /// [`Lab::endpoints_changed`](super::Lab) whenever a pod's readiness changes.
+    pub ready: Vec<u32>,
 }
 
 impl Svc {
@@ -51,6 +54,7 @@ impl Svc {
             Err(ErrorKind::Reset) => self.counts.reset += 1,
             Err(ErrorKind::Timeout) => self.counts.timeout += 1,
             Err(ErrorKind::Refused) => self.counts.refused += 1,
+            Err(ErrorKind::Gateway { .. }) => self.counts.gateway += 1,
         }
     }
 
