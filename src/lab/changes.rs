@@ -58,6 +58,12 @@ impl Lab {
                 );
             }
             Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
+            Action::NeighborShutdown => {
+                self.control_neighbor_shutdown(node, sched);
+                if let Some(after) = ev.restart_after {
+                    sched.schedule_in(after, Ev::NeighborStart(node));
+                }
+            }
             Action::KillSpeaker => {
                 self.control_kill(node, sched);
                 if let Some(after) = ev.restart_after {

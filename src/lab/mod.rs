@@ -210,6 +210,8 @@ pub enum Ev {
     RibTimer,
     /// A restarted speaker comes back.
     SpeakerStart(u16),
+    /// A `neighbor_shutdown`'s `no neighbor shutdown` (node).
+    NeighborStart(u16),
     /// An ARP frame reaches a host (L2 mode).
     L2Frame(Key),
     /// A memberlist message reaches a node (L2 mode).
@@ -1288,6 +1290,7 @@ impl Model for Lab {
             Ev::FibTimer => self.fib_timer(sched),
             Ev::RibTimer => self.rib_timer(sched),
             Ev::SpeakerStart(node) => self.speaker_start(node, sched),
+            Ev::NeighborStart(node) => self.control_neighbor_start(node, sched),
             Ev::L2Frame(k) => self.l2_frame(k, sched),
             Ev::L2Note(k) => self.l2_note(k, sched),
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
