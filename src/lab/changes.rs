@@ -141,7 +141,7 @@ impl Lab {
     /// endpoint removal after a crash, a recovery).
     pub(super) fn endpoints_changed(&mut self) {
         for svc in &mut self.svcs {
-            svc.ready = ready_endpoints(&self.pods[svc.pod_range()]);
+            svc.endpoints.refresh(&self.pods[svc.pod_range()]);
         }
     }
 

@@ -44,7 +44,7 @@ pub use client::{Client, Pool, NO_USER};
 use conn::{Conn, ConnRows};
 pub use control::{ControlPlane, Machine, Side};
 pub use dns::{DnsResult, DrainRecord};
-pub use kube::{ready_endpoints, Cores, KubeProxy, Pod};
+pub use kube::{ready_endpoints, Cores, Endpoints, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use proxy::ProxyResult;
 pub use router::{RouteChange, ServiceRoute};
@@ -808,7 +808,7 @@ impl Lab {
                     .collect(),
                 counts: Counts::default(),
                 latency: sim_core::LogHistogram::default(),
-                ready: ready_endpoints(&pods[start as usize..]),
+                endpoints: Endpoints::new(&pods[start as usize..], node_names.len()),
             });
         }
         let proxy = proxy::Proxy::new(&cluster.services, &svcs);
@@ -964,16 +964,29 @@ impl Lab {
             // nodes its advertisements select; Local, those with a local endpoint (MetalLB BGP
             // speaker rules).
             for s in 0..self.svcs.len() {
-                for i in 0..self.nodes.len() as u16 {
-                    let svc = &self.svcs[s];
-                    let eligible = self.selected[s][usize::from(i)]
-                        && (svc.policy == TrafficPolicy::Cluster
-                            || self.pods[svc.pod_range()].iter().any(|p| p.node == i));
-                    if eligible {
-                        self.svcs[s]
-                            .route
-                            .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+                let svc = &self.svcs[s];
+                let mut has_pod = vec![false; self.nodes.len()];
+                for p in &self.pods[svc.pod_range()] {
+                    has_pod[usize::from(p.node)] = true;
+                }
+                let eligible: Vec<NextHop> = (0..self.nodes.len() as u16)
+                    .filter(|&i| {
+                        self.selected[s][usize::from(i)]
+                            && (svc.policy == TrafficPolicy::Cluster || has_pod[usize::from(i)])
+                    })
+                    .map(NextHop::from)
+                    .collect();
+                let route = &mut self.svcs[s].route;
+                if matches!(route.selection(), bgp::ecmp::Selection::Resilient { .. }) {
+                    // A resilient table fills bucket by bucket as next hops arrive: keep the
+                    // announcements one at a time.
+                    for nh in eligible {
+                        route.apply(SimTime::ZERO, RouteChange::Announce(nh));
                     }
+                } else {
+                    // The others are a function of the final list: install it once (one
+                    // group build, not one per node).
+                    route.set_members(SimTime::ZERO, &eligible);
                 }
             }
         }

@@ -38,9 +38,9 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
-    /// Its ready pods (indices into `pods`), as the endpoints list kube-proxy programs: kept by
-    /// [`Lab::endpoints_changed`](super::Lab) whenever a pod's readiness changes.
-    pub ready: Vec<u32>,
+    /// Its endpoints (ready pods, pods per node) as kube-proxy programs them: kept by
+    /// `Lab::endpoints_changed` whenever a pod's readiness changes.
+    pub endpoints: super::Endpoints,
 }
 
 impl Svc {
