@@ -79,6 +79,9 @@ pub struct ServiceEntry {
     /// Its Deployment; unset: `service.pods`.
     #[serde(default)]
     pub pods: Option<Pods>,
+    /// Its pods are an ingress tier (nginx) proxying to another service's pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<crate::ingress::IngressSpec>,
 }
 
 fn one() -> u32 {
@@ -204,6 +207,8 @@ pub struct ServiceDef {
     /// The advertisements of the variant's mode that cover its pool (indices into
     /// [`Cluster::ads`]).
     pub ads: Vec<u32>,
+    /// It is an ingress tier in front of another service.
+    pub ingress: Option<crate::ingress::IngressSpec>,
 }
 
 impl ServiceDef {
@@ -486,6 +491,7 @@ impl Cluster {
                 port: None,
                 traffic_policy: v.service.as_ref().and_then(|p| p.traffic_policy),
                 pods: None,
+                ingress: None,
             }],
         };
         let multi = !v.services.as_ref().unwrap_or(&s.services).is_empty();
@@ -660,6 +666,7 @@ impl Cluster {
                     pods,
                     pod_nodes,
                     ads: ad_list,
+                    ingress: e.ingress.clone(),
                 });
             }
         }

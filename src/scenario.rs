@@ -62,6 +62,9 @@ pub struct Scenario {
     /// MetalLB Layer 2 mode instead: a switch, ARP, a leader per service IP. Exclusive with `bgp`.
     #[serde(default)]
     pub l2: Option<L2Spec>,
+    /// DNS names with weighted records pointing at services (the DNS split, `crate::dns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<crate::dns::DnsName>,
     /// Load generators.
     pub clients: Vec<ClientSpec>,
     /// Scripted route changes and faults.
@@ -70,6 +73,9 @@ pub struct Scenario {
     /// Variants run side by side; none means one variant called `base`.
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// Which connections a route change writes to connections.csv: `All` (default) or `Moved`.
+    #[serde(default, skip_serializing_if = "ConnectionRows::is_all")]
+    pub connection_rows: ConnectionRows,
     /// What validation found valid but worth saying (not part of the file).
     #[serde(skip)]
     pub warnings: Vec<Warning>,
@@ -131,7 +137,7 @@ impl Default for Network {
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
-    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 1000>")]
+    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 10000>")]
     pub count: u16,
     /// Cores available for forwarding and NAT.
     #[serde(
@@ -149,6 +155,24 @@ pub struct Nodes {
 
 fn default_cores() -> u16 {
     4
+}
+
+/// Which established connections a route change records (connections.csv).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum ConnectionRows {
+    /// Every one, `unaffected` ones too.
+    #[default]
+    All,
+    /// Only those whose next hop changed: with a million connections and a consistent hash,
+    /// a change keeps rows for the few that moved, not a row for every one (changes.csv still
+    /// counts them all in `live_connections`).
+    Moved,
+}
+
+impl ConnectionRows {
+    fn is_all(&self) -> bool {
+        *self == ConnectionRows::All
+    }
 }
 
 /// `spec.externalTrafficPolicy`.
@@ -621,6 +645,13 @@ pub struct ClientSpec {
     /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
     #[serde(default)]
     pub service: Option<String>,
+    /// Find the service by resolving a DNS name instead (exclusive with `service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::dns::DnsClient>,
+    /// Close a keep-alive connection after so many requests or at an age (none: keep it
+    /// until it breaks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<crate::dns::ConnectionLimit>,
 }
 
 /// A client's retry policy: on a reset or a timeout the request is sent again after
@@ -819,6 +850,12 @@ pub struct ScriptedEvent {
     /// `restart_after`; the data plane keeps forwarding (what graceful restart protects).
     #[serde(default)]
     pub restart_speaker: Option<String>,
+    /// `neighbor <router> shutdown` in the node's FRR: its session to the router ends with
+    /// NOTIFICATION Cease / Administrative Shutdown (RFC 8203), bgpd and BFD stay up. With
+    /// `restart_after`, `no neighbor <router> shutdown` then: the session starts after FRR's
+    /// start timer (1 s), not at once ([`bgp::session::Input::AdminStart`]).
+    #[serde(default)]
+    pub neighbor_shutdown: Option<String>,
     /// Cordon and evict the node's pods; the speaker (a DaemonSet) stays.
     #[serde(default)]
     pub drain: Option<String>,
@@ -851,9 +888,16 @@ pub struct ScriptedEvent {
     #[serde(default)]
     pub blackout: Option<SimDuration>,
     /// How long a `restart_speaker` keeps the speaker down (5 s when not given), or when a
-    /// `kill_speaker` starts it again; see [`ScriptedEvent::restart_after`].
+    /// `kill_speaker` starts it again or a `neighbor_shutdown` is undone; see
+    /// [`ScriptedEvent::restart_after`].
     #[serde(default)]
     pub restart_after: Option<SimDuration>,
+    /// Give the records of this DNS name the new `weights` (the DNS split's operator step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_weights: Option<String>,
+    /// The new weights of a `dns_weights` event, one per record in their order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<u32>>,
 }
 
 /// Which of a node's FRR daemons a `hang_speaker` stops.
@@ -884,6 +928,8 @@ pub enum Action {
     Shutdown,
     /// See [`ScriptedEvent::restart_speaker`].
     RestartSpeaker,
+    /// See [`ScriptedEvent::neighbor_shutdown`].
+    NeighborShutdown,
     /// See [`ScriptedEvent::drain`].
     Drain,
     /// See [`ScriptedEvent::partition`].
@@ -898,6 +944,8 @@ pub enum Action {
     ResumeSpeaker,
     /// See [`ScriptedEvent::blackout`]; its subject is the router.
     Blackout,
+    /// See [`ScriptedEvent::dns_weights`]; its subject is the DNS name.
+    DnsWeights,
 }
 
 impl Action {
@@ -910,6 +958,7 @@ impl Action {
             Action::Recover => "recover",
             Action::Shutdown => "shutdown",
             Action::RestartSpeaker => "restart_speaker",
+            Action::NeighborShutdown => "neighbor_shutdown",
             Action::Drain => "drain",
             Action::Partition => "partition",
             Action::Heal => "heal",
@@ -917,6 +966,7 @@ impl Action {
             Action::HangSpeaker => "hang_speaker",
             Action::ResumeSpeaker => "resume_speaker",
             Action::Blackout => "blackout",
+            Action::DnsWeights => "dns_weights",
         }
     }
 }
@@ -937,6 +987,7 @@ impl ScriptedEvent {
             (Action::Recover, self.recover.as_deref()),
             (Action::Shutdown, self.shutdown.as_deref()),
             (Action::RestartSpeaker, self.restart_speaker.as_deref()),
+            (Action::NeighborShutdown, self.neighbor_shutdown.as_deref()),
             (Action::Drain, self.drain.as_deref()),
             (Action::Partition, self.partition.as_deref()),
             (Action::Heal, self.heal.as_deref()),
@@ -944,6 +995,7 @@ impl ScriptedEvent {
             (Action::HangSpeaker, self.hang_speaker.as_deref()),
             (Action::ResumeSpeaker, self.resume_speaker.as_deref()),
             (Action::Blackout, self.blackout.map(|_| "router")),
+            (Action::DnsWeights, self.dns_weights.as_deref()),
         ];
         let mut set = all.into_iter().filter_map(|(a, n)| n.map(|n| (a, n)));
         let first = set.next()?;
@@ -1261,6 +1313,8 @@ impl Scenario {
         self.check_ecmp()?;
         self.check_variants(&mut notes)?;
         self.check_cluster()?;
+        crate::dns::check(self)?;
+        crate::ingress::check(self)?;
         Ok(notes.0)
     }
 
@@ -1645,12 +1699,13 @@ impl Scenario {
             let Some((action, node)) = e.action() else {
                 return refuse(
                     field,
-                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, neighbor_shutdown, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, dns_weights, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
                 );
             };
             let keyword = action.keyword();
             let needs = match action {
                 Action::RestartSpeaker
+                | Action::NeighborShutdown
                 | Action::KillSpeaker
                 | Action::HangSpeaker
                 | Action::ResumeSpeaker => Some(Mode::Bgp),
@@ -1666,11 +1721,14 @@ impl Scenario {
                 return refuse(
                     format!("{field}.{keyword}"),
                     format!(
-                        "{keyword} needs a speaker in every variant that runs it: restart_speaker, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one"
+                        "{keyword} needs a speaker in every variant that runs it: restart_speaker, neighbor_shutdown, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one"
                     ),
                 );
             }
-            if action == Action::Blackout {
+            crate::dns::check_event(self, &field, e)?;
+            if action == Action::DnsWeights {
+                // Checked above: a known name and one weight per record.
+            } else if action == Action::Blackout {
                 if e.blackout == Some(SimDuration::ZERO) {
                     return refuse(
                         format!("{field}.blackout"),
@@ -1696,7 +1754,8 @@ impl Scenario {
                 );
             }
             match (action, e.restart_after) {
-                (Action::RestartSpeaker, _) | (Action::KillSpeaker, Some(_)) => {
+                (Action::RestartSpeaker, _)
+                | (Action::KillSpeaker | Action::NeighborShutdown, Some(_)) => {
                     let back = e.at + e.restart_after();
                     if back >= self.duration {
                         notes.warn(
@@ -1711,7 +1770,7 @@ impl Scenario {
                 (_, Some(_)) => {
                     return refuse(
                         format!("{field}.restart_after"),
-                        format!("restart_after applies only to restart_speaker and kill_speaker, not to {keyword}"),
+                        format!("restart_after applies only to restart_speaker, neighbor_shutdown and kill_speaker, not to {keyword}"),
                     );
                 }
                 (_, None) => {}
@@ -2295,7 +2354,7 @@ mod tests {
     fn integers_beyond_their_type_say_the_valid_range() {
         let e = refusal(&MINIMAL.replace("count: 3", "count: 70000"));
         assert_eq!(e.field, "nodes.count");
-        assert!(e.message.contains("must be 1 to 1000"), "{e}");
+        assert!(e.message.contains("must be 1 to 10000"), "{e}");
         let e = refusal(&MINIMAL.replace("duration: \"1s\",", "duration: \"1s\", seed: -1,"));
         assert!(
             e.message.contains("must be 0 to 18446744073709551615"),

@@ -38,6 +38,9 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
+    /// Its endpoints (ready pods, pods per node) as kube-proxy programs them: kept by
+    /// `Lab::endpoints_changed` whenever a pod's readiness changes.
+    pub endpoints: super::Endpoints,
 }
 
 impl Svc {
@@ -51,6 +54,7 @@ impl Svc {
             Err(ErrorKind::Reset) => self.counts.reset += 1,
             Err(ErrorKind::Timeout) => self.counts.timeout += 1,
             Err(ErrorKind::Refused) => self.counts.refused += 1,
+            Err(ErrorKind::Gateway { .. }) => self.counts.gateway += 1,
         }
     }
 
