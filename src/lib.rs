@@ -15,6 +15,7 @@ pub mod html;
 pub mod input;
 pub mod lab;
 pub mod manifest;
+pub mod mitigations;
 pub mod openmetrics;
 pub mod outdir;
 pub mod output;
