@@ -9,6 +9,7 @@ mod cost;
 mod dataplane;
 mod determinism;
 mod layer2;
+mod mitigations;
 mod outputs;
 mod plotdata;
 mod profile;
