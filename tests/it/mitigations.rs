@@ -43,7 +43,7 @@ fn profile_steps_must_be_in_order_and_shares_in_range() {
         ),
         (r#"[(at: "2s", share: 1.5)]"#, "clients[0].profile[0].share"),
     ] {
-        let text = crate::small(&format!("events: [], variants: [],")).replace(
+        let text = crate::small("events: [], variants: [],").replace(
             r#"timeout: "1s")"#,
             &format!(r#"timeout: "1s", profile: {profile})"#),
         );
