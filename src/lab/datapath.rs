@@ -16,7 +16,7 @@ impl Lab {
         if let Some(node) = self.clients[c].in_cluster {
             // kube-proxy on the client's own node intercepts the LoadBalancer IP (KUBE-SERVICES
             // matches it in OUTPUT): no router, no ECMP, no ARP.
-            conn.path_node = Some(node);
+            conn.set_path_node(Some(node));
             if let Some(req) = self.reqs.get_mut(key) {
                 req.ingress = node;
             }
@@ -50,7 +50,7 @@ impl Lab {
             return;
         };
         let node = nh as u16;
-        conn.path_node = Some(node);
+        conn.set_path_node(Some(node));
         self.count_ingress(node, c, now);
         let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[c].request_bytes;
@@ -144,11 +144,11 @@ impl Lab {
         let Some(conn) = self.conns.get_mut(conn_key) else {
             return;
         };
-        let pod = match conn.conntrack {
+        let pod = match conn.conntrack() {
             None => {
                 // First packet: kube-proxy picks an endpoint, conntrack pins it (DNAT; SNAT too
                 // under Cluster policy).
-                conn.conntrack = Some((ingress, epoch));
+                conn.set_conntrack(ingress, epoch);
                 let n = &mut self.nodes[usize::from(ingress)];
                 n.conntrack_created += 1;
                 // externalTrafficPolicy applies to external traffic; a pod's own traffic to the
@@ -162,10 +162,13 @@ impl Lab {
                 let range = svc.pod_range();
                 let offset = svc.pods.start;
                 let pods = &self.pods[range];
-                match n.kube_proxy.choose_for(conn.service, ingress, policy, pods) {
+                match n
+                    .kube_proxy
+                    .choose_for(conn.service, ingress, policy, pods, &svc.endpoints)
+                {
                     Some(p) => {
                         let p = p + offset;
-                        conn.pod = Some(p);
+                        conn.set_pod(p);
                         self.pods[p as usize].active_conns += 1;
                         p
                     }
@@ -182,7 +185,7 @@ impl Lab {
                     }
                 }
             }
-            Some((n, e)) if n == ingress && e == epoch => match conn.pod {
+            Some((n, e)) if n == ingress && e == epoch => match conn.pod() {
                 Some(p) => p,
                 None => return,
             },
@@ -192,11 +195,9 @@ impl Lab {
                 // and answered with RST by a socket-less endpoint, or dropped.
                 conn.broken = true;
                 let fate = if self.loose { "reset" } else { "timeout" };
-                for r in std::mem::take(&mut conn.pending_rows) {
-                    self.conn_rows[r as usize].fate = fate;
-                }
+                self.conn_rows.settle(conn, fate);
                 if let Some(ch) = conn
-                    .moved_by
+                    .moved_by()
                     .and_then(|id| self.changes.get_mut(id as usize))
                 {
                     if self.loose {
@@ -267,7 +268,7 @@ impl Lab {
         let Some((p, s)) = self
             .conns
             .get(req.conn)
-            .and_then(|c| c.pod.map(|p| (p, c.service)))
+            .and_then(|c| c.pod().map(|p| (p, c.service)))
         else {
             return;
         };
@@ -292,7 +293,7 @@ impl Lab {
         let Some((p, s)) = self
             .conns
             .get(req.conn)
-            .and_then(|c| c.pod.map(|p| (p, c.service)))
+            .and_then(|c| c.pod().map(|p| (p, c.service)))
         else {
             return;
         };

@@ -513,7 +513,7 @@ impl Lab {
         req.ingress = node;
         let (conn, client) = (req.conn, req.client as usize);
         if let Some(conn) = self.conns.get_mut(conn) {
-            conn.path_node = Some(node);
+            conn.set_path_node(Some(node));
         }
         self.count_ingress(node, client, now);
         let downlink = self.nodes[usize::from(node)].downlink;

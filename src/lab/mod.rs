@@ -17,6 +17,7 @@
 mod bulk;
 mod changes;
 mod client;
+mod conn;
 mod control;
 mod datapath;
 mod dns;
@@ -41,9 +42,10 @@ use sim_core::{
 
 pub use bulk::{Bulk, BulkSummary};
 pub use client::{Client, Pool, NO_USER};
+use conn::{Conn, ConnRows};
 pub use control::{ControlPlane, Machine, Side};
 pub use dns::{DnsResult, DrainRecord};
-pub use kube::{Cores, KubeProxy, Pod};
+pub use kube::{ready_endpoints, Cores, Endpoints, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use proxy::ProxyResult;
 pub use router::{RouteChange, ServiceRoute};
@@ -209,6 +211,8 @@ pub enum Ev {
     RibTimer,
     /// A restarted speaker comes back.
     SpeakerStart(u16),
+    /// A `neighbor_shutdown`'s `no neighbor shutdown` (node).
+    NeighborStart(u16),
     /// An ARP frame reaches a host (L2 mode).
     L2Frame(Key),
     /// A memberlist message reaches a node (L2 mode).
@@ -282,27 +286,6 @@ impl Node {
     fn cpu(&mut self, now: SimTime, at: SimTime, cost: SimDuration) -> SimTime {
         self.cores.run(now, at, cost)
     }
-}
-
-#[derive(Debug)]
-struct Conn {
-    client: u32,
-    /// The service it goes to.
-    service: u32,
-    flow: FlowKey,
-    hash: u32,
-    opened_at: SimTime,
-    /// The node holding this connection's conntrack entry and that entry's epoch.
-    conntrack: Option<(u16, u32)>,
-    pod: Option<u32>,
-    /// Where the router sends it now (as of the last change or packet).
-    path_node: Option<u16>,
-    /// The change that moved it away from its conntrack node, while it is away.
-    moved_by: Option<u32>,
-    /// connections.csv rows waiting for this connection's fate.
-    pending_rows: Vec<u32>,
-    /// A packet hit a node without its conntrack entry.
-    broken: bool,
 }
 
 #[derive(Debug)]
@@ -605,7 +588,7 @@ pub const FOOTPRINT: Footprint = Footprint {
     request: Slab::<Req>::SLOT_BYTES + 4,
     connection: Slab::<Conn>::SLOT_BYTES + 4,
     deadline: std::mem::size_of::<(SimTime, Key)>(),
-    conn_row: std::mem::size_of::<ConnRow>(),
+    conn_row: ConnRows::ROW_BYTES,
     log_entry: std::mem::size_of::<sim_core::LogEntry>(),
     ping_probe: std::mem::size_of::<crate::tools::PingProbe>(),
     client: std::mem::size_of::<Client>(),
@@ -653,7 +636,7 @@ pub struct Lab {
     latency: LatencyHistogram,
     series: Series,
     changes: Vec<ChangeRecord>,
-    conn_rows: Vec<ConnRow>,
+    conn_rows: ConnRows,
     log: EventLog,
     limit_hit: Option<(&'static str, u64)>,
     /// The BGP control plane, when the scenario has one.
@@ -834,6 +817,7 @@ impl Lab {
                 latency: sim_core::LogHistogram::default(),
                 conns_broken: 0,
                 at_change: None,
+                endpoints: Endpoints::new(&pods[start as usize..], node_names.len()),
             });
         }
         let proxy = proxy::Proxy::new(&cluster.services, &svcs);
@@ -958,7 +942,7 @@ impl Lab {
             latency: LatencyHistogram::new(),
             series,
             changes: Vec::new(),
-            conn_rows: Vec::new(),
+            conn_rows: ConnRows::new(scenario.connection_rows),
             log: EventLog::new(),
             limit_hit: None,
             control,
@@ -994,16 +978,29 @@ impl Lab {
             // nodes its advertisements select; Local, those with a local endpoint (MetalLB BGP
             // speaker rules).
             for s in 0..self.svcs.len() {
-                for i in 0..self.nodes.len() as u16 {
-                    let svc = &self.svcs[s];
-                    let eligible = self.selected[s][usize::from(i)]
-                        && (svc.policy == TrafficPolicy::Cluster
-                            || self.pods[svc.pod_range()].iter().any(|p| p.node == i));
-                    if eligible {
-                        self.svcs[s]
-                            .route
-                            .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+                let svc = &self.svcs[s];
+                let mut has_pod = vec![false; self.nodes.len()];
+                for p in &self.pods[svc.pod_range()] {
+                    has_pod[usize::from(p.node)] = true;
+                }
+                let eligible: Vec<NextHop> = (0..self.nodes.len() as u16)
+                    .filter(|&i| {
+                        self.selected[s][usize::from(i)]
+                            && (svc.policy == TrafficPolicy::Cluster || has_pod[usize::from(i)])
+                    })
+                    .map(NextHop::from)
+                    .collect();
+                let route = &mut self.svcs[s].route;
+                if matches!(route.selection(), bgp::ecmp::Selection::Resilient { .. }) {
+                    // A resilient table fills bucket by bucket as next hops arrive: keep the
+                    // announcements one at a time.
+                    for nh in eligible {
+                        route.apply(SimTime::ZERO, RouteChange::Announce(nh));
                     }
+                } else {
+                    // The others are a function of the final list: install it once (one
+                    // group build, not one per node).
+                    route.set_members(SimTime::ZERO, &eligible);
                 }
             }
         }
@@ -1192,7 +1189,7 @@ impl Lab {
             latency: self.latency,
             series: self.series,
             changes: self.changes,
-            conn_rows: self.conn_rows,
+            conn_rows: self.conn_rows.into_rows(),
             log: self.log,
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
@@ -1335,6 +1332,7 @@ impl Model for Lab {
             Ev::FibTimer => self.fib_timer(sched),
             Ev::RibTimer => self.rib_timer(sched),
             Ev::SpeakerStart(node) => self.speaker_start(node, sched),
+            Ev::NeighborStart(node) => self.control_neighbor_start(node, sched),
             Ev::L2Frame(k) => self.l2_frame(k, sched),
             Ev::L2Note(k) => self.l2_note(k, sched),
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),

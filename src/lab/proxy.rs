@@ -373,7 +373,7 @@ impl Lab {
             .reqs
             .get(key)
             .and_then(|r| self.conns.get(r.conn))
-            .and_then(|c| c.pod);
+            .and_then(|c| c.pod());
         if let Some(p) = pod {
             let node = self.pods[p as usize].node;
             self.respond(key, node, reply, sched);

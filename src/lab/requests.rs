@@ -126,34 +126,20 @@ impl Lab {
             self.counts.connections += 1;
             self.dns_conn(c, service, true, now);
         }
-        self.conns.insert(Conn {
-            client: c,
-            service,
-            flow,
-            hash,
-            opened_at: now,
-            conntrack: None,
-            pod: None,
-            path_node: None,
-            moved_by: None,
-            pending_rows: Vec::new(),
-            broken: false,
-        })
+        self.conns.insert(Conn::new(c, service, flow, hash, now))
     }
 
     /// Close a connection; its pending connections.csv rows take `fate`.
     pub(super) fn close_conn(&mut self, key: Key, fate: &'static str, now: SimTime) {
-        let Some(conn) = self.conns.remove(key) else {
+        let Some(mut conn) = self.conns.remove(key) else {
             return;
         };
         if conn.flow.proto == 6 {
             self.dns_conn(conn.client, conn.service, false, now);
         }
         self.conn_uses.remove(&key);
-        for r in conn.pending_rows {
-            self.conn_rows[r as usize].fate = fate;
-        }
-        if let Some(p) = conn.pod {
+        self.conn_rows.settle(&mut conn, fate);
+        if let Some(p) = conn.pod() {
             let pod = &mut self.pods[p as usize];
             pod.active_conns = pod.active_conns.saturating_sub(1);
         }

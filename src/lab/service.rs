@@ -38,6 +38,9 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
+    /// Its endpoints (ready pods, pods per node) as kube-proxy programs them: kept by
+    /// `Lab::endpoints_changed` whenever a pod's readiness changes.
+    pub endpoints: super::Endpoints,
     /// Its connections closed by a failure (reset, timeout, refused).
     pub conns_broken: u64,
     /// Its books at the mitigations table's `change_at`, when the scenario has one.

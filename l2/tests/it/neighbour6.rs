@@ -518,3 +518,184 @@ fn issue_2920_probes_fail_against_metallb_and_succeed_with_the_option() {
         }
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Wait(u64),
+        Send(u8),
+        Confirm(u8),
+        LinkUp,
+        /// An NA for `target` from `mac` with the flags, TLLA or not, to us or all-nodes.
+        Na {
+            target: u8,
+            mac: u8,
+            flags: u8,
+            tlla: bool,
+            to_us: bool,
+        },
+        /// An NS from `src` for `target`, multicast or unicast, with SLLA or not.
+        Ns {
+            src: u8,
+            target: u8,
+            multicast: bool,
+            slla: bool,
+        },
+    }
+
+    fn ip(i: u8) -> Ipv6Addr {
+        // Neighbours, our addresses, the unspecified address, one off-prefix.
+        [
+            VIP,
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7),
+            ME_IP,
+            host().link_local,
+            Ipv6Addr::UNSPECIFIED,
+            Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 1),
+        ][usize::from(i) % 6]
+    }
+    fn mac(i: u8) -> MacAddr {
+        [OLD, NEW, ME][usize::from(i) % 3]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u64..20_000).prop_map(Step::Wait),
+            any::<u8>().prop_map(Step::Send),
+            any::<u8>().prop_map(Step::Confirm),
+            Just(Step::LinkUp),
+            (
+                any::<u8>(),
+                any::<u8>(),
+                0u8..8,
+                any::<bool>(),
+                any::<bool>()
+            )
+                .prop_map(|(target, mac, flags, tlla, to_us)| Step::Na {
+                    target,
+                    mac,
+                    flags,
+                    tlla,
+                    to_us
+                }),
+            (any::<u8>(), any::<u8>(), any::<bool>(), any::<bool>()).prop_map(
+                |(src, target, multicast, slla)| Step::Ns {
+                    src,
+                    target,
+                    multicast,
+                    slla
+                }
+            ),
+        ]
+    }
+
+    fn accept() -> impl Strategy<Value = AcceptUntrackedNa> {
+        prop_oneof![
+            Just(AcceptUntrackedNa::Never),
+            Just(AcceptUntrackedNa::Always),
+            Just(AcceptUntrackedNa::SameSubnet)
+        ]
+    }
+
+    proptest! {
+        /// Packets leave once (sent or dropped), timers advance, every frame the cache asks
+        /// for is a valid NDP packet, and a valid entry always has a MAC.
+        #[test]
+        fn any_input_sequence_keeps_the_invariants(
+            steps in proptest::collection::vec(step(), 1..120),
+            accept_untracked_na in accept(),
+            forwarding in any::<bool>(),
+            drop_unsolicited_na in any::<bool>(),
+            ndisc_notify in any::<bool>(),
+            unres_qlen in 0usize..4,
+            seed in any::<u64>(),
+        ) {
+            let cfg = Neighbour6Config {
+                accept_untracked_na, forwarding, drop_unsolicited_na, ndisc_notify, unres_qlen, seed, ..host()
+            };
+            let mut cache = Neighbour6Cache::new(cfg);
+            let mut now = SimTime::ZERO;
+            let mut next_packet = 0u64;
+            let mut settled = BTreeSet::new();
+            for step in steps {
+                let input = match step {
+                    Step::Wait(ms) => {
+                        now += SimDuration::from_millis(ms);
+                        while let Some(t) = cache.next_timeout().filter(|t| *t <= now) {
+                            let out = cache.handle(t, Input::Timer);
+                            prop_assert!(cache.next_timeout().is_none_or(|n| n > t), "timer did not advance");
+                            check(&cache, &out, next_packet, &mut settled)?;
+                        }
+                        continue;
+                    }
+                    Step::Send(i) => {
+                        next_packet += 1;
+                        Input::Send { ip: ip(i), packet_id: PacketId(next_packet) }
+                    }
+                    Step::Confirm(i) => Input::Confirm { ip: ip(i) },
+                    Step::LinkUp => Input::LinkUp,
+                    Step::Na { target, mac: m, flags, tlla, to_us } => {
+                        let options = if tlla { vec![NdpOption::TargetLinkLayer(mac(m))] } else { Vec::new() };
+                        let message = NdpMessage::Advertisement {
+                            router: flags & 1 != 0,
+                            solicited: flags & 2 != 0,
+                            override_flag: flags & 4 != 0,
+                            target: ip(target),
+                            options,
+                        };
+                        let dst = if to_us { ME_IP } else { ALL_NODES };
+                        let packet = NdpPacket::new(link_local_from_mac(mac(m)), dst, message);
+                        Input::NdpReceived { packet, eth_dst: if to_us { ME } else { multicast_mac(ALL_NODES) } }
+                    }
+                    Step::Ns { src, target, multicast, slla } => {
+                        let mut packet = if multicast {
+                            NdpPacket::solicit(OLD, ip(src), ip(target))
+                        } else {
+                            NdpPacket::probe(OLD, ip(src), ip(target))
+                        };
+                        if !slla {
+                            if let NdpMessage::Solicitation { options, .. } = &mut packet.message {
+                                options.clear();
+                            }
+                        }
+                        let eth_dst = if multicast { multicast_mac(packet.dst) } else { ME };
+                        Input::NdpReceived { packet, eth_dst }
+                    }
+                };
+                let out = cache.handle(now, input);
+                check(&cache, &out, next_packet, &mut settled)?;
+            }
+        }
+    }
+
+    fn check(
+        cache: &Neighbour6Cache,
+        out: &[Output],
+        sent: u64,
+        settled: &mut BTreeSet<PacketId>,
+    ) -> Result<(), TestCaseError> {
+        for o in out {
+            match o {
+                Output::Transmit { packet_id, .. } | Output::Drop { packet_id, .. } => {
+                    prop_assert!((1..=sent).contains(&packet_id.0));
+                    prop_assert!(settled.insert(*packet_id), "{packet_id:?} left twice");
+                }
+                Output::StateChanged { ip, to, .. } if to.is_valid() => {
+                    prop_assert!(cache.lookup(*ip).is_some_and(|(_, m)| m.is_some()));
+                }
+                _ => {}
+            }
+            if let Some(frame) = cache.frame_for(o) {
+                let packet = frame
+                    .to_ndp()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(packet.validate().is_ok(), "{packet:?}");
+            }
+        }
+        Ok(())
+    }
+}
