@@ -39,13 +39,11 @@ rl_node_ip() { echo "198.18.1.$((10 + $1))"; }
 rl_pod_ip() { echo "198.18.$((100 + $1)).$((10 + $2))"; }
 
 # faults.csv: time,kind,node,detail (time: epoch seconds, the moment the action returned).
-# A fault's time is taken when it is called, or given as $4: the moment just before the command
-# that causes it (vtysh takes 10-25 ms to return, and the session is down before it has).
 rl_fault() {
     local kind=$1 node=$2 detail=${3:-}
     detail=${detail//,/;}
-    local t=${4:-}
-    [ -n "$t" ] || t=$(rl_now)
+    local t
+    t=$(rl_now)
     echo "$t,$kind,$node,$detail" >>"$RL_OUT/faults.csv"
     rl_log "fault $kind $node $detail"
     rl_counters "$t" "$kind"
@@ -546,40 +544,29 @@ rl_restore() {
     rl_fault restore "node-$i" "${2:-}"
 }
 
-rl_bgpd_kill() {
-    local t
-    t=$(rl_now)
-    rl_frr_signal "n$1" KILL bgpd
-    rl_fault bgpd_kill "node-$1" "SIGKILL bgpd, host up" "$t"
-}
+rl_bgpd_kill() { rl_frr_signal "n$1" KILL bgpd; rl_fault bgpd_kill "node-$1" "SIGKILL bgpd, host up"; }
 rl_bgpd_start() { rm -f "$(rl_frr_dir "n$1")/bgpd.pid"; rl_frr_daemon "n$1" bgpd; rl_fault bgpd_start "node-$1" "bgpd restarted"; }
 rl_hang() { # node daemons...
-    local i=$1 t
+    local i=$1
     shift
-    t=$(rl_now)
     rl_frr_signal "n$i" STOP "$@"
-    rl_fault "hang" "node-$i" "SIGSTOP $*" "$t"
+    rl_fault "hang" "node-$i" "SIGSTOP $*"
 }
 rl_resume() {
-    local i=$1 t
+    local i=$1
     shift
-    t=$(rl_now)
     rl_frr_signal "n$i" CONT "$@"
-    rl_fault resume "node-$i" "SIGCONT $*" "$t"
+    rl_fault resume "node-$i" "SIGCONT $*"
 }
 # Graceful stop: the node's speaker shuts its session down (NOTIFICATION Cease/Administrative
 # Shutdown, RFC 8203), so the router withdraws at once; the node stays up.
 rl_graceful_stop() {
-    local t
-    t=$(rl_now)
     rl_vtysh "n$1" "configure terminal" "router bgp $RL_NODE_AS" "neighbor 198.18.1.1 shutdown" >/dev/null
-    rl_fault graceful_stop "node-$1" "neighbor shutdown (Cease)" "$t"
+    rl_fault graceful_stop "node-$1" "neighbor shutdown (Cease)"
 }
 rl_graceful_start() {
-    local t
-    t=$(rl_now)
     rl_vtysh "n$1" "configure terminal" "router bgp $RL_NODE_AS" "no neighbor 198.18.1.1 shutdown" >/dev/null
-    rl_fault graceful_start "node-$1" "no neighbor shutdown" "$t"
+    rl_fault graceful_start "node-$1" "no neighbor shutdown"
 }
 
 # BFD on or off on every session, both sides, live.

@@ -668,3 +668,32 @@ fn csv_rows(dir: &Path, name: &str) -> Result<Vec<Vec<String>>, ProfileError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_results_are_pairs_of_bits_and_rtt() {
+        let rtts = latency_results("6852775647.692047\n736\n\n7000000000\n740\n").unwrap();
+        assert_eq!(rtts, [736.0, 740.0]);
+        let (at, why) = latency_results("6852775647.692047\n").unwrap_err();
+        assert_eq!(at, "line 1");
+        assert!(why.contains("two lines per iteration"), "{why}");
+        let (at, _) = latency_results("1\nfast\n").unwrap_err();
+        assert_eq!(at, "line 2");
+    }
+
+    #[test]
+    fn garp_restore_takes_the_first_answer_at_or_after_each_garp() {
+        let mut f = Figures::new();
+        let garps = [
+            (10.0, "arp_accept0".to_string()),
+            (20.0, "arp_accept1".to_string()),
+        ];
+        garp_restore(&garps, &[9.0, 10.004, 10.009, 20.0075], &mut f);
+        let got = |v: &str| f[&("garp_restore_s".to_string(), v.to_string())].1[0];
+        assert!((got("arp_accept0") - 0.004).abs() < 1e-9);
+        assert!((got("arp_accept1") - 0.0075).abs() < 1e-9);
+    }
+}

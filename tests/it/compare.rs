@@ -81,6 +81,9 @@ fn the_calibration_profile_predicts_the_check_run() {
         ("resets_fraction", "blackout_txrehash0"),
         ("resets_fraction", "blackout_txrehash1"),
         ("rps", "bgp"),
+        // L2: the new leader's GARP to the first answered 5 ms probe, arp_accept 0 and 1.
+        ("garp_restore_s", "arp_accept0"),
+        ("garp_restore_s", "arp_accept1"),
     ] {
         let r = find(m, v);
         assert_eq!(
