@@ -225,7 +225,7 @@ pub fn table(results: &[crate::lab::RunResult]) -> String {
     let w = crate::report::column_width(results.iter().map(|r| r.variant.as_str()), 7);
     let _ = writeln!(
         out,
-        "\ndns split: services a weight change drained; drained = its live connections down to those of clients ignoring the TTL"
+        "\ndns split: services a weight change drained; drain = until its live connections were down to those of clients ignoring the TTL (left); fails = requests of resolving clients that failed on it after the change"
     );
     let _ = writeln!(
         out,
@@ -267,4 +267,39 @@ pub fn table(results: &[crate::lab::RunResult]) -> String {
         }
     }
     out
+}
+
+/// Whether client group `spec` sends to service `service`: it names it, or it resolves a
+/// name with a record for it (its users are the split service's, on either side).
+pub fn sends_to(s: &Scenario, spec: &crate::scenario::ClientSpec, service: &str) -> bool {
+    if spec.service.as_deref() == Some(service) {
+        return true;
+    }
+    spec.dns.as_ref().is_some_and(|d| {
+        s.dns
+            .iter()
+            .any(|n| n.name == d.name && n.records.iter().any(|r| r.service == service))
+    })
+}
+
+/// The mitigations table's cost of the DNS split for a cell's service: the time from the
+/// weight change that drained it until it was down to the TTL-ignoring clients' connections,
+/// and how many those were ("" for a service no weight change drained).
+pub fn drain_cost(run: &crate::mitigations::CellRun<'_>) -> String {
+    let Some(d) = run
+        .result
+        .dns
+        .as_ref()
+        .and_then(|d| d.drains.iter().find(|x| x.service == run.service.name))
+    else {
+        return String::new();
+    };
+    match d.drained_at {
+        Some(t) => format!(
+            "{:.1} s ({} conns left)",
+            (t - d.changed_at).as_secs_f64(),
+            d.ignoring_live
+        ),
+        None => "not drained".into(),
+    }
 }

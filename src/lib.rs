@@ -17,6 +17,7 @@ pub mod ingress;
 pub mod input;
 pub mod lab;
 pub mod manifest;
+pub mod mitigations;
 pub mod openmetrics;
 pub mod outdir;
 pub mod output;

@@ -657,7 +657,9 @@ fn run(
     })
     .map_err(|e| e.to_string())?;
     if print.json {
-        print_json(&lbsim::rows::RunJson::of(&scenario.name, &results))?;
+        let mut doc = lbsim::rows::RunJson::of(&scenario.name, &results);
+        doc.mitigations = lbsim::mitigations::rows(&scenario, &results);
+        print_json(&doc)?;
     } else {
         out!("{}", report::tables(&scenario, &results));
     }
@@ -676,6 +678,7 @@ fn run(
     }
     if let Some(dir) = &out {
         output::write_all(dir, "", &results, print.epoch).map_err(|e| e.to_string())?;
+        output::write_mitigations(dir, &scenario, &results).map_err(|e| e.to_string())?;
         if print.report {
             write_report(dir, &inputs)?;
         }

@@ -145,6 +145,26 @@ pub fn write_csv<T: Serialize + Default>(
     fs::rename(&tmp, &path).map_err(io)
 }
 
+/// mitigations.csv, for a scenario with a `mitigations` table: one row per (trigger,
+/// mitigation, mode), the first row the header (`src/mitigations.rs` has the columns).
+///
+/// # Errors
+/// The file that could not be written.
+pub fn write_mitigations(
+    out: &OutDir,
+    scenario: &crate::scenario::Scenario,
+    results: &[RunResult],
+) -> Result<(), OutDirError> {
+    if scenario.mitigations.is_none() {
+        return Ok(());
+    }
+    write_csv(
+        out,
+        "mitigations.csv",
+        crate::mitigations::csv_rows(scenario, results),
+    )
+}
+
 /// The OpenMetrics file beside the CSVs.
 pub const OPENMETRICS_FILE: &str = "openmetrics.txt";
 

@@ -60,6 +60,7 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
     }
     out.push_str(&crate::dns::table(results));
     out.push_str(&crate::ingress::table(results));
+    out.push_str(&crate::mitigations::table(scenario, results));
     out
 }
 

@@ -794,6 +794,9 @@ pub struct RunJson<'a> {
     /// services.csv's rows (only for scenarios with `services`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceRow<'a>>,
+    /// mitigations.csv's rows (only for scenarios with a `mitigations` table).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mitigations: Vec<crate::mitigations::Row>,
 }
 
 impl<'a> RunJson<'a> {
@@ -807,6 +810,7 @@ impl<'a> RunJson<'a> {
             probes: probes(results),
             changes: changes(results),
             services: services(results),
+            mitigations: Vec::new(),
         }
     }
 }

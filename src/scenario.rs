@@ -73,6 +73,10 @@ pub struct Scenario {
     /// Variants run side by side; none means one variant called `base`.
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// The rehash study's table: one row per (trigger, mitigation, mode), each read from a
+    /// service of a variant or saying why it does not apply (`src/mitigations.rs`).
+    #[serde(default)]
+    pub mitigations: Option<crate::mitigations::MitigationTable>,
     /// Which connections a route change writes to connections.csv: `All` (default) or `Moved`.
     #[serde(default, skip_serializing_if = "ConnectionRows::is_all")]
     pub connection_rows: ConnectionRows,
@@ -641,6 +645,14 @@ pub struct ClientSpec {
     /// loop only; none: a failure is the user's).
     #[serde(default)]
     pub retry: Option<RetrySpec>,
+    /// A daily profile in steps, the trough of a diurnal load: from each step's `at` on, that
+    /// `share` of the group's instances (its users) are online, the first
+    /// `round(share x count)` of them; an instance going offline closes its keep-alive
+    /// connections (a busy one once its request ends) and stops sending until it is online
+    /// again. Live connections, and what a change resets, follow the share. Open loop only;
+    /// none: every instance is online all the time.
+    #[serde(default)]
+    pub profile: Vec<LoadStep>,
     /// The service it sends to: a service's name, or the base name of a `services` entry with
     /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
     #[serde(default)]
@@ -654,26 +666,33 @@ pub struct ClientSpec {
     pub connection_limit: Option<crate::dns::ConnectionLimit>,
 }
 
-/// A client's retry policy: on a reset or a timeout the request is sent again after
-/// `backoff`, doubling per attempt, at most `attempts` times, while the client's retries stay
-/// within `budget` of its requests plus `min_per_s` per second of its run (the shape of
-/// Finagle's RetryBudget, `percentCanRetry` 20 % and `minRetriesPerSec` 10 by default,
-/// counted over the whole run instead of a 10 s window). No jitter: the backoff is exact.
+/// A client's retry policy: on a reset or a timeout the request is sent again, at most
+/// `attempts` times, after a backoff with full jitter (gRPC proposal A6: retry n waits
+/// `random(0, min(backoff x 2^(n-1), max_backoff))`), while Finagle's RetryBudget allows it:
+/// retries within `budget` of the first tries of the last `window` plus `min_per_s` per
+/// second of the window (`percentCanRetry` 20 %, `minRetriesPerSec` 10 and a 10 s ttl by
+/// default). The lab's `retry` module has the mechanism.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
     /// Retries per request at most.
     #[serde(default = "three", deserialize_with = "setting::int_in::<_, _, 0, 10>")]
     pub attempts: u8,
-    /// Wait before the first retry; each further retry waits twice as long.
+    /// The first retry's backoff ceiling (gRPC's `initialBackoff`); it doubles per retry.
     #[serde(default = "default_backoff")]
     pub backoff: SimDuration,
-    /// Retries allowed as a share of the client's requests (0 to 1).
+    /// The backoff ceiling's cap (gRPC's `maxBackoff`).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: SimDuration,
+    /// Retries allowed as a share of the first tries in the window (0 to 1).
     #[serde(default = "default_budget")]
     pub budget: f64,
-    /// Retries allowed per second of the client's run on top of the share.
+    /// Retries allowed per second of the window on top of the share.
     #[serde(default = "ten_f")]
     pub min_per_s: f64,
+    /// How long a first try's credit lasts (Finagle's `ttl`: whole seconds, 1 to 60).
+    #[serde(default = "default_retry_window")]
+    pub window: SimDuration,
 }
 
 fn three() -> u8 {
@@ -682,11 +701,27 @@ fn three() -> u8 {
 fn default_backoff() -> SimDuration {
     SimDuration::from_millis(50)
 }
+fn default_max_backoff() -> SimDuration {
+    SimDuration::from_secs(1)
+}
+fn default_retry_window() -> SimDuration {
+    SimDuration::from_secs(10)
+}
 fn default_budget() -> f64 {
     0.2
 }
 fn ten_f() -> f64 {
     10.0
+}
+
+/// One step of a client group's daily profile (`clients[i].profile`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadStep {
+    /// From when.
+    pub at: SimDuration,
+    /// The share of the group's instances online from then on (0 to 1).
+    pub share: f64,
 }
 
 /// Where a client runs.
@@ -1186,6 +1221,34 @@ fn refuse<T>(field: impl Into<String>, message: String) -> Result<T, Refusal> {
     Err((field.into(), message))
 }
 
+/// A client group's daily profile: open loop, steps in time order, shares from 0 to 1.
+fn check_profile(i: usize, c: &ClientSpec) -> Result<(), Refusal> {
+    if !c.profile.is_empty() && !matches!(c.load, Load::OpenLoop { .. }) {
+        return refuse(
+            format!("clients[{i}].profile"),
+            "a profile applies to OpenLoop loads (users online send at the load's rate)".into(),
+        );
+    }
+    for (k, step) in c.profile.iter().enumerate() {
+        if !(step.share.is_finite() && (0.0..=1.0).contains(&step.share)) {
+            return refuse(
+                format!("clients[{i}].profile[{k}].share"),
+                format!("{}: a share of the group's instances, 0 to 1", step.share),
+            );
+        }
+        if k > 0 && step.at <= c.profile[k - 1].at {
+            return refuse(
+                format!("clients[{i}].profile[{k}].at"),
+                format!(
+                    "{}: steps go in time order, each after the one before",
+                    step.at
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// What validation says about valid settings: (field path, message).
 #[derive(Default)]
 struct Notes(Vec<(String, String)>);
@@ -1315,6 +1378,9 @@ impl Scenario {
         self.check_cluster()?;
         crate::dns::check(self)?;
         crate::ingress::check(self)?;
+        if let Some(t) = &self.mitigations {
+            t.check(self)?;
+        }
         Ok(notes.0)
     }
 
@@ -1465,7 +1531,26 @@ impl Scenario {
                         format!("{}: retries per second, 0 or more", r.min_per_s),
                     );
                 }
+                let w = r.window.as_nanos();
+                if w % 1_000_000_000 != 0 || !(1..=60).contains(&(w / 1_000_000_000)) {
+                    return refuse(
+                        format!("clients[{i}].retry.window"),
+                        format!(
+                            "{}: whole seconds from 1s to 60s (Finagle's RetryBudget ttl)",
+                            r.window
+                        ),
+                    );
+                }
+                if r.max_backoff < r.backoff {
+                    return refuse(
+                        format!("clients[{i}].retry.max_backoff"),
+                        format!("{}: at least the backoff ({})", r.max_backoff, r.backoff),
+                    );
+                }
             }
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            check_profile(i, c)?;
         }
         let mut seen = BTreeSet::new();
         for (i, c) in self.clients.iter().enumerate() {
@@ -1704,12 +1789,15 @@ impl Scenario {
             };
             let keyword = action.keyword();
             let needs = match action {
-                Action::RestartSpeaker
-                | Action::NeighborShutdown
+                Action::NeighborShutdown
                 | Action::KillSpeaker
                 | Action::HangSpeaker
                 | Action::ResumeSpeaker => Some(Mode::Bgp),
-                Action::Shutdown => modes.iter().find(|m| **m == Mode::Scripted).copied(),
+                // An orderly stop (and, for a restart, the start after it) of the BGP or the
+                // L2 speaker.
+                Action::Shutdown | Action::RestartSpeaker => {
+                    modes.iter().find(|m| **m == Mode::Scripted).copied()
+                }
                 _ => None,
             };
             let lacking = match needs {
@@ -1721,7 +1809,7 @@ impl Scenario {
                 return refuse(
                     format!("{field}.{keyword}"),
                     format!(
-                        "{keyword} needs a speaker in every variant that runs it: restart_speaker, neighbor_shutdown, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown a `bgp` or an `l2` one"
+                        "{keyword} needs a speaker in every variant that runs it: neighbor_shutdown, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown and restart_speaker a `bgp` or an `l2` one"
                     ),
                 );
             }
@@ -2425,7 +2513,7 @@ mod tests {
             (
                 "[(at: \"0.5s\", hang_speaker: \"node-1\", restart_after: \"1s\")]",
                 "events[0].restart_after",
-                "restart_speaker and kill_speaker",
+                "restart_speaker, neighbor_shutdown and kill_speaker",
             ),
             (
                 "[(at: \"0.5s\", blackout: \"0s\")]",

@@ -57,7 +57,13 @@ impl Lab {
                     "links=".to_string() + if cut { "down" } else { "up" },
                 );
             }
-            Action::RestartSpeaker => self.control_restart(node, ev.restart_after(), sched),
+            Action::RestartSpeaker => {
+                // The speaker pod's SIGTERM: an orderly stop (BGP: Cease; L2: memberlist
+                // Leave), then the new pod's speaker after `restart_after`.
+                self.control_shutdown(node, sched);
+                self.l2_shutdown(node, sched);
+                sched.schedule_in(ev.restart_after(), Ev::SpeakerStart(node));
+            }
             Action::NeighborShutdown => {
                 self.control_neighbor_shutdown(node, sched);
                 if let Some(after) = ev.restart_after {
@@ -134,6 +140,26 @@ impl Lab {
                 self.l2_recover(node, sched);
                 self.l2_endpoints_changed(sched);
             }
+        }
+    }
+
+    /// The mitigations table's `change_at`, before the trigger acts: every service's live
+    /// connections and books, so the table counts what the change did after it.
+    pub(super) fn keep_books(&mut self) {
+        let mut live = vec![0u64; self.svcs.len()];
+        for k in self.conns.keys() {
+            if let Some(c) = self.conns.get(k) {
+                if c.conntrack().is_some() && !c.broken && c.flow.proto == 6 {
+                    live[c.service as usize] += 1;
+                }
+            }
+        }
+        for (svc, live) in self.svcs.iter_mut().zip(live) {
+            svc.at_change = Some(super::service::AtChange {
+                live,
+                counts: svc.counts.clone(),
+                conns_broken: svc.conns_broken,
+            });
         }
     }
 

@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Exp1};
 use sim_core::{LinkId, SimDuration, SimTime, Stream};
 
 use super::slab::Key;
-use crate::scenario::{ClientSpec, Connections, Load, Pacing};
+use crate::scenario::{ClientSpec, Connections, Load, LoadStep, Pacing};
 
 /// Linux's default ephemeral port range (`net.ipv4.ip_local_port_range` 32768 60999).
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -81,14 +81,18 @@ pub struct Client {
     pub open_conns: u32,
     /// Open-loop requests waiting for a free connection: (intended start).
     pub backlog: VecDeque<(SimTime, u8)>,
-    /// Its retry policy.
-    pub retry: Option<crate::scenario::RetrySpec>,
+    /// Its retry policy, and the budget and jitter stream that go with it.
+    pub retry: Option<Box<(crate::scenario::RetrySpec, super::retry::RetryBudget)>>,
     /// Retries waiting for their backoff: (due, the original's due time, attempt).
     pub retry_queue: Vec<(SimTime, SimTime, u8)>,
-    /// Requests it sent first (not retries), and retries it sent or queued.
-    pub originals: u64,
-    /// See `originals`.
+    /// Retries it sent or queued.
     pub retries: u64,
+    /// Whether its user is online (`clients[i].profile`); always, without a profile.
+    pub online: bool,
+    /// Whether its chain of open-loop arrivals is running (it stops while offline).
+    pub arriving: bool,
+    /// When its profile takes it offline (false) or online again (true).
+    pub online_flips: Vec<(SimDuration, bool)>,
     /// Outstanding requests by deadline (deadlines only grow: sends are in time order).
     pub deadlines: VecDeque<(SimTime, Key)>,
     /// When the pending timeout check fires (the earliest one scheduled), if one is.
@@ -151,6 +155,22 @@ impl ProbeStats {
     }
 }
 
+/// When instance `k` of `n` goes offline or online again under `profile`: online while
+/// `k < round(share x n)`, so the first instances are the last to leave; online before the
+/// first step.
+pub fn online_flips(profile: &[LoadStep], k: u32, n: u32) -> Vec<(SimDuration, bool)> {
+    let mut online = true;
+    let mut flips = Vec::new();
+    for step in profile {
+        let now = f64::from(k) < (step.share * f64::from(n)).round();
+        if now != online {
+            flips.push((step.at, now));
+            online = now;
+        }
+    }
+    flips
+}
+
 impl Client {
     /// Instance `index` (0-based) of `spec`, with address `ip` and its links.
     pub fn new(
@@ -205,9 +225,11 @@ impl Client {
             idle: VecDeque::new(),
             open_conns: 0,
             backlog: VecDeque::new(),
-            retry: spec.retry,
+            retry: None,
             retry_queue: Vec::new(),
-            originals: 0,
+            online: true,
+            arriving: false,
+            online_flips: online_flips(&spec.profile, index, spec.count),
             retries: 0,
             deadlines: VecDeque::new(),
             timeout_at: None,

@@ -563,20 +563,14 @@ impl Lab {
     }
 
     /// Restart the node's speaker after `after`.
-    pub(super) fn control_restart(
-        &mut self,
-        node: u16,
-        after: SimDuration,
-        sched: &mut Scheduler<Ev>,
-    ) {
-        self.control_shutdown(node, sched);
-        sched.schedule_in(after, Ev::SpeakerStart(node));
-    }
-
     pub(super) fn speaker_start(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
-        if self.nodes[usize::from(node)].up {
+        if !self.nodes[usize::from(node)].up {
+            return;
+        }
+        if self.control.is_some() {
             self.start_stack(Side::Speaker, node, false, sched);
         }
+        self.l2_recover(node, sched);
     }
 
     /// `neighbor <router> shutdown` on the node: Cease / Administrative Shutdown, nothing

@@ -681,7 +681,8 @@ impl Lab {
         l2.switch.set_port_up(now, port, false);
     }
 
-    /// Node `i` is back: its speaker starts and rejoins memberlist.
+    /// Node `i` is back, or its speaker pod restarted (`restart_speaker`): its speaker starts
+    /// and rejoins memberlist.
     pub(super) fn l2_recover(&mut self, i: u16, sched: &mut Scheduler<Ev>) {
         if self.layer2.is_some() {
             self.l2_start_node(i, true, sched);

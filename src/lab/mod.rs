@@ -26,6 +26,7 @@ mod layer2;
 mod proxy;
 mod recording;
 mod requests;
+mod retry;
 mod router;
 mod series;
 mod service;
@@ -51,7 +52,7 @@ pub use router::{RouteChange, ServiceRoute};
 pub use series::{
     GroupKind, GroupSeries, NodeSeries, Scrapes, Series, DURATION_BUCKETS_S, SCRAPE_INTERVAL,
 };
-pub use service::{ServiceResult, Svc};
+pub use service::{AtChange, ServiceResult, Svc};
 use slab::{Key, Slab};
 
 use crate::cluster::{AdDef, Cluster};
@@ -236,6 +237,10 @@ pub enum Ev {
     UpstreamReply(Key, u8),
     /// That try's upstream timeout.
     UpstreamTimeout(Key, u8),
+    /// A client's user goes online (true) or offline (its profile).
+    Online(u32, bool),
+    /// The mitigations table's `change_at`: keep every service's books.
+    KeepBooks,
 }
 
 /// A worker node.
@@ -620,6 +625,8 @@ pub struct Lab {
     conns: Slab<Conn>,
     reqs: Slab<Req>,
     script: Vec<ScriptedEvent>,
+    /// The mitigations table's `change_at`: the services' books are kept then.
+    change_at: Option<SimDuration>,
     loose: bool,
     packet_cost: SimDuration,
     endpoint_removal_delay: SimDuration,
@@ -808,6 +815,8 @@ impl Lab {
                     .collect(),
                 counts: Counts::default(),
                 latency: sim_core::LogHistogram::default(),
+                conns_broken: 0,
+                at_change: None,
                 endpoints: Endpoints::new(&pods[start as usize..], node_names.len()),
             });
         }
@@ -856,6 +865,10 @@ impl Lab {
                 // Instance k sends to the k-th of the group's services, round robin.
                 if let Some(c) = clients.last_mut() {
                     c.service = targets[k as usize % targets.len().max(1)];
+                    c.retry = spec.retry.map(|r| {
+                        let jitter = streams.stream(&format!("client/{name}/retry"));
+                        Box::new((r, retry::RetryBudget::new(&r, jitter)))
+                    });
                 }
             }
         }
@@ -919,6 +932,7 @@ impl Lab {
             conns: Slab::default(),
             reqs: Slab::default(),
             script,
+            change_at: scenario.mitigations.as_ref().map(|t| t.change_at),
             loose,
             packet_cost: scenario.nodes.packet_cost,
             endpoint_removal_delay: svc.endpoint_removal_delay,
@@ -1002,13 +1016,23 @@ impl Lab {
                 ),
             );
         }
+        // First, so that at the same instant the books are kept before the trigger acts.
+        if let Some(at) = self.change_at {
+            sched.schedule_in(at, Ev::KeepBooks);
+        }
         for (i, e) in self.script.iter().enumerate() {
             sched.schedule_in(e.at, Ev::Script(i as u32));
         }
         for c in 0..self.clients.len() as u32 {
             let client = &self.clients[c as usize];
             match client.load {
-                _ if client.open_loop() => sched.schedule_in(client.start, Ev::Arrival(c)),
+                _ if client.open_loop() => {
+                    sched.schedule_in(client.start, Ev::Arrival(c));
+                    self.clients[c as usize].arriving = true;
+                    for &(at, on) in &self.clients[c as usize].online_flips {
+                        sched.schedule_in(at, Ev::Online(c, on));
+                    }
+                }
                 // Bulk streams are fluid flows, not requests.
                 Load::Iperf3 { .. } => {}
                 _ => {
@@ -1235,6 +1259,13 @@ impl Lab {
                     None => s.route.members().iter().map(|&m| m as u16).collect(),
                 };
                 let (changes, live_at_changes, moved, broken) = per[i];
+                // Nodes a change on reaches it: selected to announce it, or running its pods.
+                let pods = &self.pods[s.pod_range()];
+                let care_nodes = (0..self.nodes.len())
+                    .filter(|&n| {
+                        self.selected[i][n] || pods.iter().any(|p| usize::from(p.node) == n)
+                    })
+                    .count() as u32;
                 ServiceResult {
                     name: s.name.clone(),
                     pool: s.pool.clone().unwrap_or_default(),
@@ -1247,6 +1278,9 @@ impl Lab {
                     live_at_changes,
                     moved,
                     broken,
+                    conns_broken: s.conns_broken,
+                    at_change: s.at_change.clone(),
+                    care_nodes,
                 }
             })
             .collect()
@@ -1262,7 +1296,15 @@ impl Model for Lab {
             Ev::Arrival(c) => {
                 let now = sched.now();
                 if now < self.clients[c as usize].stop {
-                    self.clients[c as usize].originals += 1;
+                    let client = &mut self.clients[c as usize];
+                    if !client.online {
+                        client.arriving = false;
+                        return;
+                    }
+                    if let Some(retry) = &mut client.retry {
+                        let (_, budget) = &mut **retry;
+                        budget.deposit(now);
+                    }
                     self.send_request(c, now, NO_USER, sched);
                     let gap = self.clients[c as usize].next_gap();
                     sched.schedule_in(gap, Ev::Arrival(c));
@@ -1303,6 +1345,8 @@ impl Model for Lab {
             Ev::UpstreamDone(k, t) => self.upstream_done(k, t, sched),
             Ev::UpstreamReply(k, t) => self.upstream_reply(k, t, sched),
             Ev::UpstreamTimeout(k, t) => self.upstream_timeout(k, t, sched),
+            Ev::Online(c, on) => self.set_online(c, on, sched),
+            Ev::KeepBooks => self.keep_books(),
         }
     }
 }

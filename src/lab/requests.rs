@@ -210,20 +210,18 @@ impl Lab {
     fn maybe_retry(&mut self, req: &Req, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
         let client = &mut self.clients[req.client as usize];
-        let Some(r) = client.retry else {
+        let Some(retry) = &mut client.retry else {
             return;
         };
-        if req.attempt >= r.attempts {
+        let (spec, budget) = &mut **retry;
+        if req.attempt >= spec.attempts {
             return;
         }
-        let ran = now
-            .saturating_since(SimTime(client.start.as_nanos()))
-            .as_secs_f64();
-        let allowed = r.budget * client.originals as f64 + r.min_per_s * ran;
-        if (client.retries + 1) as f64 > allowed {
+        if !budget.try_withdraw(now) {
             self.counts.retries_refused += 1;
             return;
         }
+        let due = now + budget.backoff(req.attempt + 1);
         client.retries += 1;
         self.counts.retried += 1;
         let s = self
@@ -231,11 +229,6 @@ impl Lab {
             .get(req.conn)
             .map_or(client.service, |k| k.service);
         self.svcs[s as usize].counts.retried += 1;
-        let wait = r
-            .backoff
-            .as_nanos()
-            .saturating_mul(1 << req.attempt.min(20));
-        let due = now + SimDuration(wait);
         client.retry_queue.push((due, req.start, req.attempt + 1));
         let _ = sched.schedule_at(due, Ev::Retry(req.client));
     }
@@ -301,8 +294,11 @@ impl Lab {
                     // The freed connection carries the oldest waiting request; put it back first.
                     client.idle.push_front(req.conn);
                     self.send_attempt(c, start, NO_USER, attempt, sched);
-                } else {
+                } else if client.online {
                     client.idle.push_back(req.conn);
+                } else {
+                    // Its user went offline while this request was out: the last one closes.
+                    self.close_conn(req.conn, "closed", now);
                 }
             }
             (Ok(()) | Err(ErrorKind::Gateway { .. }), false) => {
@@ -315,6 +311,10 @@ impl Lab {
                     ErrorKind::Refused => "refused",
                     ErrorKind::Gateway { .. } => "closed",
                 };
+                if !self.clients[c as usize].is_probe() {
+                    let s = self.service_of(req.conn, c);
+                    self.svcs[s].conns_broken += 1;
+                }
                 self.close_conn(req.conn, fate, now);
                 // A keep-alive client replaces the connection for whoever waits.
                 let client = &mut self.clients[c as usize];
@@ -345,6 +345,27 @@ impl Lab {
                 }
                 _ => self.send_request(c, now, u, sched),
             }
+        }
+    }
+
+    /// Client `c`'s user goes online or offline (`clients[i].profile`): offline, it closes
+    /// its idle keep-alive connections (busy ones close when their request ends) and its
+    /// arrivals stop; online, its arrivals resume and its pool fills again as it sends.
+    pub(super) fn set_online(&mut self, c: u32, on: bool, sched: &mut Scheduler<Ev>) {
+        let now = sched.now();
+        let client = &mut self.clients[c as usize];
+        client.online = on;
+        if on {
+            if !client.arriving && now < client.stop {
+                client.arriving = true;
+                let gap = client.next_gap();
+                sched.schedule_in(gap, Ev::Arrival(c));
+            }
+            return;
+        }
+        let idle = std::mem::take(&mut client.idle);
+        for key in idle {
+            self.close_conn(key, "closed", now);
         }
     }
 

@@ -41,6 +41,22 @@ pub struct Svc {
     /// Its endpoints (ready pods, pods per node) as kube-proxy programs them: kept by
     /// `Lab::endpoints_changed` whenever a pod's readiness changes.
     pub endpoints: super::Endpoints,
+    /// Its connections closed by a failure (reset, timeout, refused).
+    pub conns_broken: u64,
+    /// Its books at the mitigations table's `change_at`, when the scenario has one.
+    pub at_change: Option<AtChange>,
+}
+
+/// A service's books at the instant of the change the mitigations table reads (before the
+/// trigger acts): what it had then, so the table counts only what came after.
+#[derive(Debug, Clone, Default)]
+pub struct AtChange {
+    /// Established connections then.
+    pub live: u64,
+    /// Its requests' counts then.
+    pub counts: Counts,
+    /// Its connections closed by a failure then.
+    pub conns_broken: u64,
 }
 
 impl Svc {
@@ -90,4 +106,11 @@ pub struct ServiceResult {
     pub moved: u64,
     /// Of those, broken (reset or timed out).
     pub broken: u64,
+    /// Its connections closed by a failure (reset, timeout, refused) in the whole run.
+    pub conns_broken: u64,
+    /// Its books at the mitigations table's `change_at`.
+    pub at_change: Option<AtChange>,
+    /// Nodes whose loss, drain or speaker restart can reach it: those its advertisements
+    /// select and those its pods run on (the mitigations table's "care nodes").
+    pub care_nodes: u32,
 }

@@ -11,6 +11,7 @@ mod determinism;
 mod dns_split;
 mod ingress;
 mod layer2;
+mod mitigations;
 mod outputs;
 mod plotdata;
 mod profile;
