@@ -7,6 +7,7 @@
 #   RUNS=3 SUITE=0 benches/compare.sh  # quicker, without the suite
 #   LBSIM_BENCH_DIR=/path/to/bench benches/compare.sh
 #   LBSIM_SIM=/path/to/sim benches/compare.sh   # time that binary, do not build one
+#   LIVE=0 benches/compare.sh          # without the 1 M live connections run
 #
 # Each round runs every program once on the workload, alternating their order from round to
 # round, so that drift of a shared machine hits all of them alike; a round is one pair (or
@@ -21,6 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${LBSIM_BENCH_DIR:-$ROOT/../shared/bench}
 RUNS=${RUNS:-7}
 SUITE=${SUITE:-1}
+LIVE=${LIVE:-1}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 if [ ! -f "$BENCH/rust-limit/Cargo.toml" ]; then
@@ -57,7 +59,10 @@ trap 'rm -rf "$WORK"' EXIT
 
 echo "machine: $(nproc) cores, load average at start:$(uptime | sed 's/.*load average://')"
 echo "rounds: $RUNS per workload; $NS3_NOTE"
-for w in ecmp-5k ecmp-500k-600n; do
+# ecmp-5k-6000n is ecmp-5k's load over 6,000 nodes: its ratio over ecmp-5k's says how lbsim's
+# cost grows with the node count beside the minimal loop's (ns-3's program has no node option).
+WORKLOADS="ecmp-5k ecmp-500k-600n ecmp-5k-6000n"
+for w in $WORKLOADS conns-1m; do
     echo "scenario $w sha256 $(sha256sum "$ROOT/scenarios/bench/$w.ron" | cut -d' ' -f1)"
 done
 
@@ -75,9 +80,17 @@ measure() {
         | awk '{print $1, $2, $3, $4 / 1e6, $5 + $6, $7}' >> "$WORK/data"
 }
 
-for w in ecmp-5k ecmp-500k-600n; do
+# The minimal loop's arguments for a workload.
+limit_args() {
+    case $1 in
+        ecmp-5k-6000n) echo --clients 10 --rate 500 --nodes 6000 --secs 60 ;;
+        *) echo "$1" ;;
+    esac
+}
+
+for w in $WORKLOADS; do
     tools=(limit sim)
-    [ -n "$NS3" ] && tools+=(ns3)
+    [ -n "$NS3" ] && [ "$w" != ecmp-5k-6000n ] && tools+=(ns3)
     for ((i = 1; i <= RUNS; i++)); do
         order=("${tools[@]}")
         if ((i % 2 == 0)); then # reverse the order every other round
@@ -86,7 +99,8 @@ for w in ecmp-5k ecmp-500k-600n; do
         fi
         for t in "${order[@]}"; do
             case $t in
-                limit) measure limit "$w" "$i" "$LIMIT" "$w" ;;
+                # shellcheck disable=SC2046 # several arguments
+                limit) measure limit "$w" "$i" "$LIMIT" $(limit_args "$w") ;;
                 sim) measure sim "$w" "$i" "$SIM" run "$ROOT/scenarios/bench/$w.ron" ;;
                 ns3) measure ns3 "$w" "$i" "$NS3" "$w" ;;
             esac
@@ -105,17 +119,31 @@ function median(a, n,    i, j, t) {
 { wall[$1, $2, $3] = $4; cpu[$1, $2, $3] = $5; if ($6 > rss[$1, $2]) rss[$1, $2] = $6
   rounds[$1] = $3 > rounds[$1] ? $3 : rounds[$1]; seen[$1, $2] = 1 }
 END {
-    split("ecmp-5k ecmp-500k-600n", ws, " "); split("limit sim ns3", ts, " ")
+    nw = split(workloads, ws, " "); split("limit sim ns3", ts, " ")
     name["limit"] = "rust-limit"; name["sim"] = "lbsim"; name["ns3"] = "ns-3"
     printf "%-15s %-10s %9s %9s %12s %12s %9s\n", "workload", "program", "wall s", "cpu s", "wall ratio", "cpu ratio", "peak RSS"
-    for (wi = 1; wi <= 2; wi++) for (ti = 1; ti <= 3; ti++) {
+    for (wi = 1; wi <= nw; wi++) for (ti = 1; ti <= 3; ti++) {
         w = ws[wi]; t = ts[ti]; if (!((w, t) in seen)) continue
         n = rounds[w]
         for (i = 1; i <= n; i++) { a[i] = wall[w, t, i]; b[i] = cpu[w, t, i]
             r[i] = wall[w, t, i] / wall[w, "limit", i]; q[i] = cpu[w, t, i] / cpu[w, "limit", i] }
         printf "%-15s %-10s %9.3f %9.3f %11.2fx %11.2fx %6.1f MiB\n", w, name[t], median(a, n), median(b, n), median(r, n), median(q, n), rss[w, t] / 1024
+        if (t == "sim") { wr[w] = median(r, n); cr[w] = median(q, n) }
     }
-}' "$WORK/data"
+    if (("ecmp-5k-6000n", "sim") in seen)
+        printf "nodes: lbsim/limit ratio at 6,000 nodes over that at 6 (ecmp-5k-6000n / ecmp-5k): wall %.2fx, cpu %.2fx (target <= 1.2x)\n", wr["ecmp-5k-6000n"] / wr["ecmp-5k"], cr["ecmp-5k-6000n"] / cr["ecmp-5k"]
+}' workloads="$WORKLOADS" "$WORK/data"
+
+if [ "$LIVE" = 1 ]; then
+    # 1 M keep-alive connections open at once and a route change that re-evaluates them all
+    # (no reference program models it): lbsim's own peak RSS and time, once.
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$SIM" run "$ROOT/scenarios/bench/conns-1m.ron" \
+        --out "$WORK/conns-1m" > "$WORK/out.live" 2> /dev/null
+    read -r wall user sys rss < "$WORK/t"
+    live=$(awk -F, 'NR == 2 {print $7 " live, " $8 " moved"}' "$WORK/conns-1m/changes.csv")
+    echo
+    echo "conns-1m (1 M keep-alive connections, one route change: $live): wall $wall s, cpu $(echo "$user $sys" | awk '{print $1 + $2}') s, peak RSS $((rss / 1024)) MiB"
+fi
 
 if [ "$SUITE" = 1 ]; then
     # The blog suite once, against the minimal loop's CPU per request on ecmp-5k measured above.

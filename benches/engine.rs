@@ -10,7 +10,7 @@ use std::path::Path;
 use bgp::ecmp::whatif::random_flows;
 use bgp::ecmp::{EcmpGroup, FlowHasher, HashFields, HashFunction, Selection};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use lbsim::lab::{run_variant, KubeProxy, Pod};
+use lbsim::lab::{ready_endpoints, run_variant, KubeProxy, Lab, Pod};
 use lbsim::scenario::{KubeProxyMode, Scenario, TrafficPolicy};
 use sim_core::{Scheduler, SimDuration, SimTime, Streams};
 
@@ -79,8 +79,8 @@ fn hashes(c: &mut Criterion) {
 }
 
 /// kube-proxy's endpoint choice for a new connection with one pod per node, as ecmp-5k and
-/// ecmp-500k-600n have: under Local policy (their setting) it should cost the same at 6, 600 and
-/// 6,000 nodes; under Cluster policy it lists every ready pod.
+/// ecmp-500k-600n have: under Local policy (their setting) and under Cluster policy (the
+/// service's ready endpoints kept as a list) it should cost the same at 6, 600 and 6,000 nodes.
 fn endpoint_choice(c: &mut Criterion) {
     const CHOICES: u64 = 4096;
     let streams = Streams::new(1);
@@ -97,10 +97,12 @@ fn endpoint_choice(c: &mut Criterion) {
             // The kube-proxy of one node in the middle (each node has its own).
             let node = nodes / 2;
             let mut kp = KubeProxy::new(KubeProxyMode::Iptables, streams.stream("kp"));
+            let ready = ready_endpoints(&pods);
             g.bench_with_input(BenchmarkId::from_parameter(nodes), &pods, |b, pods| {
                 b.iter(|| {
                     (0..CHOICES).fold(0u32, |acc, _| {
-                        acc ^ kp.choose(node, policy, black_box(pods)).unwrap_or(0)
+                        let pick = kp.choose_for(0, node, policy, black_box(pods), &ready);
+                        acc ^ pick.unwrap_or(0)
                     })
                 })
             });
@@ -125,5 +127,47 @@ fn whole_run(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, event_queue, hashes, endpoint_choice, whole_run);
+/// A route change that re-evaluates every established connection: `conns` keep-alive
+/// connections (1,000 clients sending twice their pool per second: pools full by 1.2 s) over
+/// 100 nodes with Maglev; each iteration withdraws node-7 or announces it back, a change that
+/// moves about 1 % of them. `connection_rows: Moved`, as `scenarios/bench/conns-1m.ron`.
+fn route_change(c: &mut Criterion) {
+    let mut g = c.benchmark_group("route_change");
+    g.sample_size(10);
+    for conns in [10_000u32, 100_000, 1_000_000] {
+        let pool = conns / 1000;
+        let text = format!(
+            r#"(name: "rc", duration: "100s", nodes: (count: 100, cores: 2),
+                service: (traffic_policy: Local,
+                          pods: (replicas: 100, service_time: Exponential(mean: "150us"))),
+                ecmp: (selection: Maglev(table_size: 65537)),
+                connection_rows: Moved,
+                clients: [(name: "c", count: 1000, load: OpenLoop(rate: {rate}),
+                           connections: KeepAlive(pool: {pool}), timeout: "2s")])"#,
+            rate = 2 * pool
+        );
+        let s = Scenario::parse(Path::new("rc.ron"), &text).unwrap();
+        let mut sim = Lab::build(&s, &s.variant_list()[0], 1, false).unwrap();
+        sim.run_until(SimTime(1_200_000_000));
+        assert_eq!(sim.model.open_connections(), conns as usize);
+        let mut announce = false;
+        g.throughput(Throughput::Elements(u64::from(conns)));
+        g.bench_function(BenchmarkId::from_parameter(conns), |b| {
+            b.iter(|| {
+                sim.model.change_route(6, announce, &mut sim.sched);
+                announce = !announce;
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    event_queue,
+    hashes,
+    endpoint_choice,
+    route_change,
+    whole_run
+);
 criterion_main!(benches);

@@ -10,8 +10,10 @@
 pub mod cluster;
 pub mod compare;
 pub mod cost;
+pub mod dns;
 pub mod hashcalc;
 pub mod html;
+pub mod ingress;
 pub mod input;
 pub mod lab;
 pub mod manifest;

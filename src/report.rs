@@ -58,6 +58,8 @@ pub fn tables(scenario: &Scenario, results: &[RunResult]) -> String {
         services_table(&mut out, results, w);
         service_nodes_table(&mut out, results, w);
     }
+    out.push_str(&crate::dns::table(results));
+    out.push_str(&crate::ingress::table(results));
     out.push_str(&crate::mitigations::table(scenario, results));
     out
 }

@@ -62,6 +62,9 @@ pub struct Scenario {
     /// MetalLB Layer 2 mode instead: a switch, ARP, a leader per service IP. Exclusive with `bgp`.
     #[serde(default)]
     pub l2: Option<L2Spec>,
+    /// DNS names with weighted records pointing at services (the DNS split, `crate::dns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<crate::dns::DnsName>,
     /// Load generators.
     pub clients: Vec<ClientSpec>,
     /// Scripted route changes and faults.
@@ -74,6 +77,9 @@ pub struct Scenario {
     /// service of a variant or saying why it does not apply (`src/mitigations.rs`).
     #[serde(default)]
     pub mitigations: Option<crate::mitigations::MitigationTable>,
+    /// Which connections a route change writes to connections.csv: `All` (default) or `Moved`.
+    #[serde(default, skip_serializing_if = "ConnectionRows::is_all")]
+    pub connection_rows: ConnectionRows,
     /// What validation found valid but worth saying (not part of the file).
     #[serde(skip)]
     pub warnings: Vec<Warning>,
@@ -135,7 +141,7 @@ impl Default for Network {
 #[serde(deny_unknown_fields)]
 pub struct Nodes {
     /// How many.
-    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 1000>")]
+    #[serde(deserialize_with = "setting::int_in::<_, _, 1, 10000>")]
     pub count: u16,
     /// Cores available for forwarding and NAT.
     #[serde(
@@ -153,6 +159,24 @@ pub struct Nodes {
 
 fn default_cores() -> u16 {
     4
+}
+
+/// Which established connections a route change records (connections.csv).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum ConnectionRows {
+    /// Every one, `unaffected` ones too.
+    #[default]
+    All,
+    /// Only those whose next hop changed: with a million connections and a consistent hash,
+    /// a change keeps rows for the few that moved, not a row for every one (changes.csv still
+    /// counts them all in `live_connections`).
+    Moved,
+}
+
+impl ConnectionRows {
+    fn is_all(&self) -> bool {
+        *self == ConnectionRows::All
+    }
 }
 
 /// `spec.externalTrafficPolicy`.
@@ -633,6 +657,13 @@ pub struct ClientSpec {
     /// `count` > 1 (instance k then sends to the k-th of them, round robin); unset: the first.
     #[serde(default)]
     pub service: Option<String>,
+    /// Find the service by resolving a DNS name instead (exclusive with `service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::dns::DnsClient>,
+    /// Close a keep-alive connection after so many requests or at an age (none: keep it
+    /// until it breaks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_limit: Option<crate::dns::ConnectionLimit>,
 }
 
 /// A client's retry policy: on a reset or a timeout the request is sent again, at most
@@ -889,6 +920,12 @@ pub struct ScriptedEvent {
     /// `kill_speaker` starts it again; see [`ScriptedEvent::restart_after`].
     #[serde(default)]
     pub restart_after: Option<SimDuration>,
+    /// Give the records of this DNS name the new `weights` (the DNS split's operator step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_weights: Option<String>,
+    /// The new weights of a `dns_weights` event, one per record in their order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<u32>>,
 }
 
 /// Which of a node's FRR daemons a `hang_speaker` stops.
@@ -933,6 +970,8 @@ pub enum Action {
     ResumeSpeaker,
     /// See [`ScriptedEvent::blackout`]; its subject is the router.
     Blackout,
+    /// See [`ScriptedEvent::dns_weights`]; its subject is the DNS name.
+    DnsWeights,
 }
 
 impl Action {
@@ -952,6 +991,7 @@ impl Action {
             Action::HangSpeaker => "hang_speaker",
             Action::ResumeSpeaker => "resume_speaker",
             Action::Blackout => "blackout",
+            Action::DnsWeights => "dns_weights",
         }
     }
 }
@@ -979,6 +1019,7 @@ impl ScriptedEvent {
             (Action::HangSpeaker, self.hang_speaker.as_deref()),
             (Action::ResumeSpeaker, self.resume_speaker.as_deref()),
             (Action::Blackout, self.blackout.map(|_| "router")),
+            (Action::DnsWeights, self.dns_weights.as_deref()),
         ];
         let mut set = all.into_iter().filter_map(|(a, n)| n.map(|n| (a, n)));
         let first = set.next()?;
@@ -1327,6 +1368,8 @@ impl Scenario {
         if let Some(t) = &self.mitigations {
             t.check(self)?;
         }
+        crate::dns::check(self)?;
+        crate::ingress::check(self)?;
         Ok(notes.0)
     }
 
@@ -1730,7 +1773,7 @@ impl Scenario {
             let Some((action, node)) = e.action() else {
                 return refuse(
                     field,
-                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, dns_weights, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
                 );
             };
             let keyword = action.keyword();
@@ -1758,7 +1801,10 @@ impl Scenario {
                     ),
                 );
             }
-            if action == Action::Blackout {
+            crate::dns::check_event(self, &field, e)?;
+            if action == Action::DnsWeights {
+                // Checked above: a known name and one weight per record.
+            } else if action == Action::Blackout {
                 if e.blackout == Some(SimDuration::ZERO) {
                     return refuse(
                         format!("{field}.blackout"),
@@ -2383,7 +2429,7 @@ mod tests {
     fn integers_beyond_their_type_say_the_valid_range() {
         let e = refusal(&MINIMAL.replace("count: 3", "count: 70000"));
         assert_eq!(e.field, "nodes.count");
-        assert!(e.message.contains("must be 1 to 1000"), "{e}");
+        assert!(e.message.contains("must be 1 to 10000"), "{e}");
         let e = refusal(&MINIMAL.replace("duration: \"1s\",", "duration: \"1s\", seed: -1,"));
         assert!(
             e.message.contains("must be 0 to 18446744073709551615"),

@@ -25,8 +25,13 @@
 //! - [`ndp_responder`]: MetalLB's NDP responder (which solicitations reach its link-local
 //!   bound socket, which it answers, unsolicited NAs; metallb issue 2920's unanswered unicast
 //!   NUD probes and the option that answers them).
-//! - [`neighbour`]: a host's ARP cache as Linux keeps it (INCOMPLETE, REACHABLE, STALE, DELAY,
-//!   PROBE, FAILED; locktime; arp_accept; hosts that ignore gratuitous ARP).
+//! - [`nud`]: the neighbour state machine both families share, as Linux's net/core/neighbour.c
+//!   serves `arp_tbl` and `nd_tbl` (INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED; the
+//!   override rules of `neigh_update`).
+//! - [`neighbour`]: a host's ARP cache as Linux keeps it (locktime; arp_accept; hosts that
+//!   ignore gratuitous ARP).
+//! - [`neighbour6`]: a host's IPv6 neighbour cache (ndisc.c: NA Override/Solicited/Router
+//!   flags, `accept_untracked_na`, `drop_unsolicited_na`, answers to NS, `ndisc_notify`).
 //! - [`memberlist`]: the speakers' failure detector, hashicorp/memberlist with LAN defaults
 //!   (probes, indirect probes, suspicion shortened by confirmations, refutation, gossip,
 //!   push/pull, leave) and MetalLB's one-minute re-join; one [`memberlist::Member`] per
@@ -78,6 +83,8 @@ pub mod election;
 pub mod memberlist;
 pub mod ndp_responder;
 pub mod neighbour;
+pub mod neighbour6;
+pub mod nud;
 pub mod speaker;
 pub mod switch;
 pub mod wire;

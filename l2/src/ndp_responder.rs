@@ -113,13 +113,20 @@ impl NdpResponder {
     /// the solicited-node group and `Gratuitous` sends one unsolicited NA, Override set, to
     /// all nodes. Returns the frames to send.
     pub fn announce(&mut self, now: SimTime, vip: Ipv6Addr) -> Vec<EthernetFrame> {
-        if !self.announced.insert(vip) {
+        if !self.watch(vip) {
             return Vec::new();
         }
         if let (None, Some(every)) = (self.next_periodic, self.config.unsolicited_interval) {
             self.next_periodic = Some(now + every);
         }
         vec![self.unsolicited(vip)]
+    }
+
+    /// `Watch` alone: joins `vip`'s solicited-node group, so its solicitations reach the
+    /// socket (the L2 speaker sends the unsolicited NAs itself, on its burst schedule).
+    /// Returns whether it was new.
+    pub fn watch(&mut self, vip: Ipv6Addr) -> bool {
+        self.announced.insert(vip)
     }
 
     /// Stops announcing `vip` (`Unwatch`: the group is left).

@@ -30,6 +30,12 @@
 //!   by [`Arp::metallb_gratuitous_frames`]) and `processRequest`: only requests, only to the
 //!   broadcast address or this node's MAC, only for an IP being announced; the answer is
 //!   mdlayher/arp `Reply`, unicast to the requester.
+//! - IPv6 IPs go to the NDP responder instead ([`crate::ndp_responder`]; announcer.go
+//!   `gratuitous` and `SetBalancer` pick `a.ndps` for an IP whose `To4()` is nil): a burst is
+//!   one unsolicited NA, `Watch` joins the VIP's solicited-node group, and which NS are
+//!   answered is the responder's (metallb issue 2920: unicast NUD probes are not, unless
+//!   [`SpeakerConfig::answer_unicast_solicitations`]). A dual-stack service announces both its
+//!   IPs and is elected on the first ([`ServiceSpec::ips`], `toAnnounce[0]`).
 //!
 //! Model choices: Go iterates the spam map in random order; bursts within one tick go out in
 //! IP order here. A service whose IP changes is withdrawn from the old IP first (upstream
@@ -37,12 +43,13 @@
 //! preferred nodes are not modelled: every node may announce every service.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use sim_core::{SimDuration, SimTime};
 
 use crate::election::election_order;
-use crate::wire::{Arp, ArpOp, EthernetFrame, MacAddr};
+use crate::ndp_responder::{NdpResponder, NdpResponderConfig};
+use crate::wire::{Arp, ArpOp, EtherType, EthernetFrame, MacAddr};
 
 /// `externalTrafficPolicy` of a Service.
 #[derive(
@@ -71,8 +78,9 @@ pub enum TrafficPolicy {
 pub struct ServiceSpec {
     /// `namespace/name`.
     pub name: String,
-    /// The first ingress IP (the election key).
-    pub ip: Ipv4Addr,
+    /// The ingress IPs, one per family (a dual-stack service has two); the first is the
+    /// election key (`toAnnounce[0]` in layer2_controller.go). Empty: nothing is announced.
+    pub ips: Vec<IpAddr>,
     /// `externalTrafficPolicy`.
     pub policy: TrafficPolicy,
     /// Nodes with at least one serving endpoint (EndpointSlice `EndpointCanServe`).
@@ -118,6 +126,9 @@ pub struct SpeakerConfig {
     /// `--gratuitous-arp-interval`, metallb PR 3125, the fix for issue 2910's FDB-aging
     /// blackhole); `None` (the default, flag 0) sends them only on takeover.
     pub gratuitous_arp_interval: Option<SimDuration>,
+    /// Answer unicast Neighbor Solicitations to an IPv6 VIP too (not MetalLB: the fix metallb
+    /// issue 2920 asks for); off by default.
+    pub answer_unicast_solicitations: bool,
 }
 
 impl SpeakerConfig {
@@ -130,6 +141,7 @@ impl SpeakerConfig {
             spam_interval: SimDuration::from_millis(1100),
             spam_duration: SimDuration::from_secs(5),
             gratuitous_arp_interval: None,
+            answer_unicast_solicitations: false,
         }
     }
 }
@@ -198,7 +210,7 @@ pub enum Output {
     /// This node started (`true`) or stopped (`false`) announcing `ip`.
     Announcing {
         /// The service IP.
-        ip: Ipv4Addr,
+        ip: IpAddr,
         /// Whether this node now announces it.
         leader: bool,
     },
@@ -230,12 +242,12 @@ impl Timer {
 /// a.handle(SimTime::ZERO, Input::Members(vec!["node-a".into(), "node-b".into()]));
 /// let out = a.handle(SimTime::ZERO, Input::Service(ServiceSpec {
 ///     name: "default/web".into(),
-///     ip: vip,
+///     ips: vec![vip.into()],
 ///     policy: TrafficPolicy::Cluster,
 ///     serving_nodes: ["node-b".to_string()].into(),
 /// }));
 /// // node-a is first in the sha256 order for this IP: it announces and sends a burst at once.
-/// assert_eq!(out[0], Output::Announcing { ip: vip, leader: true });
+/// assert_eq!(out[0], Output::Announcing { ip: vip.into(), leader: true });
 /// assert_eq!(out.iter().filter(|o| matches!(o, Output::Frame(_))).count(), 2);
 /// ```
 #[derive(Debug, Clone)]
@@ -244,19 +256,26 @@ pub struct Speaker {
     members: BTreeSet<String>,
     nodes: BTreeMap<String, KubeNode>,
     services: BTreeMap<String, ServiceSpec>,
-    /// Services this node announces, and their IP (announcer `ips`).
-    announced: BTreeMap<String, Ipv4Addr>,
+    /// Services this node announces, and their IPs (announcer `ips`).
+    announced: BTreeMap<String, Vec<IpAddr>>,
     /// Services per announced IP (announcer `ipRefcnt`).
-    ip_users: BTreeMap<Ipv4Addr, BTreeSet<String>>,
+    ip_users: BTreeMap<IpAddr, BTreeSet<String>>,
     /// IP -> end of its bursts (announcer `spamLoop`'s map).
-    spam: BTreeMap<Ipv4Addr, SimTime>,
+    spam: BTreeMap<IpAddr, SimTime>,
     timers: [Option<SimTime>; Timer::COUNT],
+    /// The NDP responder for IPv6 IPs (announcer `ndps`).
+    ndp: NdpResponder,
 }
 
 impl Speaker {
     /// A speaker with no members, nodes or services yet.
     pub fn new(config: SpeakerConfig) -> Self {
+        let ndp = NdpResponder::new(NdpResponderConfig {
+            answer_unicast_solicitations: config.answer_unicast_solicitations,
+            ..NdpResponderConfig::metallb(config.mac)
+        });
         Speaker {
+            ndp,
             config,
             members: BTreeSet::new(),
             nodes: BTreeMap::new(),
@@ -274,12 +293,12 @@ impl Speaker {
     }
 
     /// Whether this node announces `ip` now.
-    pub fn is_announcing(&self, ip: Ipv4Addr) -> bool {
-        self.ip_users.contains_key(&ip)
+    pub fn is_announcing(&self, ip: impl Into<IpAddr>) -> bool {
+        self.ip_users.contains_key(&ip.into())
     }
 
-    /// The IPs this node announces, ascending.
-    pub fn announced_ips(&self) -> Vec<Ipv4Addr> {
+    /// The IPs this node announces, ascending (IPv4 first).
+    pub fn announced_ips(&self) -> Vec<IpAddr> {
         self.ip_users.keys().copied().collect()
     }
 
@@ -307,7 +326,7 @@ impl Speaker {
             Input::Service(spec) => {
                 let name = spec.name.clone();
                 if let Some(old) = self.announced.get(&name) {
-                    if *old != spec.ip {
+                    if *old != spec.ips {
                         self.delete_balancer(&name, &mut out);
                     }
                 }
@@ -318,6 +337,12 @@ impl Speaker {
                 self.services.remove(&name);
                 self.delete_balancer(&name, &mut out);
             }
+            Input::Frame(frame) if frame.ethertype == EtherType::Ipv6 => {
+                // ndp.go processRequest, behind the responder's link-local-bound socket.
+                if let Ok(reply) = self.ndp.receive(&frame) {
+                    out.push(Output::Frame(reply));
+                }
+            }
             Input::Frame(frame) => self.answer_arp(&frame, &mut out),
         }
         out
@@ -326,6 +351,9 @@ impl Speaker {
     /// Whether this node should announce `service` (metallb `ShouldAnnounce`), from the
     /// current membership and nodes.
     pub fn should_announce(&self, service: &ServiceSpec) -> bool {
+        let Some(&first_ip) = service.ips.first() else {
+            return false;
+        };
         if service.serving_nodes.is_empty() {
             return false;
         }
@@ -345,7 +373,7 @@ impl Speaker {
                 service.policy == TrafficPolicy::Cluster || service.serving_nodes.contains(*n)
             })
             .collect();
-        election_order(service.ip, &candidates).first() == Some(&self.config.node.as_str())
+        election_order(first_ip, &candidates).first() == Some(&self.config.node.as_str())
     }
 
     fn reconcile_all(&mut self, now: SimTime, out: &mut Vec<Output>) {
@@ -360,61 +388,79 @@ impl Speaker {
             return;
         };
         if self.should_announce(spec) {
-            let ip = spec.ip;
-            self.set_balancer(now, name, ip, out);
+            let ips = spec.ips.clone();
+            self.set_balancer(now, name, ips, out);
         } else {
             self.delete_balancer(name, out);
         }
     }
 
     /// announcer `SetBalancer`: record, then spam (always, even when already announced).
-    fn set_balancer(&mut self, now: SimTime, name: &str, ip: Ipv4Addr, out: &mut Vec<Output>) {
-        self.announced.insert(name.to_string(), ip);
-        let users = self.ip_users.entry(ip).or_default();
-        let first = users.is_empty();
-        users.insert(name.to_string());
-        if first {
-            out.push(Output::Announcing { ip, leader: true });
+    fn set_balancer(&mut self, now: SimTime, name: &str, ips: Vec<IpAddr>, out: &mut Vec<Output>) {
+        for &ip in &ips {
+            let users = self.ip_users.entry(ip).or_default();
+            let first = users.is_empty();
+            users.insert(name.to_string());
+            if first {
+                if let IpAddr::V6(v6) = ip {
+                    // ndp.go Watch: join the solicited-node group (its burst comes below).
+                    self.ndp.watch(v6);
+                }
+                out.push(Output::Announcing { ip, leader: true });
+            }
         }
+        self.announced.insert(name.to_string(), ips.clone());
         if let Some(every) = self.config.gratuitous_arp_interval {
             if self.timers[Timer::Periodic as usize].is_none() && every > SimDuration::ZERO {
                 self.timers[Timer::Periodic as usize] = Some(now + every);
             }
         }
-        // spamLoop receiving from spamCh.
-        if self.spam.is_empty() {
-            self.timers[Timer::Spam as usize] = Some(now + self.config.spam_interval);
-        }
-        let already = self
-            .spam
-            .insert(ip, now + self.config.spam_duration)
-            .is_some();
-        if !already {
-            self.gratuitous(ip, out);
+        for ip in ips {
+            // spamLoop receiving from spamCh.
+            if self.spam.is_empty() {
+                self.timers[Timer::Spam as usize] = Some(now + self.config.spam_interval);
+            }
+            let already = self
+                .spam
+                .insert(ip, now + self.config.spam_duration)
+                .is_some();
+            if !already {
+                self.gratuitous(ip, out);
+            }
         }
     }
 
     /// announcer `DeleteBalancer`. The spam entry stays until it expires; its bursts are empty.
     fn delete_balancer(&mut self, name: &str, out: &mut Vec<Output>) {
-        let Some(ip) = self.announced.remove(name) else {
+        let Some(ips) = self.announced.remove(name) else {
             return;
         };
-        if let Some(users) = self.ip_users.get_mut(&ip) {
-            users.remove(name);
-            if users.is_empty() {
-                self.ip_users.remove(&ip);
-                out.push(Output::Announcing { ip, leader: false });
+        for ip in ips {
+            if let Some(users) = self.ip_users.get_mut(&ip) {
+                users.remove(name);
+                if users.is_empty() {
+                    self.ip_users.remove(&ip);
+                    if let IpAddr::V6(v6) = ip {
+                        self.ndp.withdraw(v6); // ndp.go Unwatch
+                    }
+                    out.push(Output::Announcing { ip, leader: false });
+                }
             }
         }
     }
 
-    fn gratuitous(&self, ip: Ipv4Addr, out: &mut Vec<Output>) {
+    fn gratuitous(&self, ip: IpAddr, out: &mut Vec<Output>) {
         if !self.ip_users.contains_key(&ip) {
             // "We've lost control of the IP, someone else is doing announcements."
             return;
         }
-        for frame in Arp::metallb_gratuitous_frames(self.config.mac, ip) {
-            out.push(Output::Frame(frame));
+        match ip {
+            IpAddr::V4(v4) => {
+                for frame in Arp::metallb_gratuitous_frames(self.config.mac, v4) {
+                    out.push(Output::Frame(frame));
+                }
+            }
+            IpAddr::V6(v6) => out.push(Output::Frame(self.ndp.unsolicited(v6))),
         }
     }
 
@@ -425,7 +471,7 @@ impl Speaker {
         };
         // One tick per call: the runner wakes us at each deadline (a late wake-up is one
         // tick, as Go's ticker drops ticks a slow receiver missed).
-        let ips: Vec<(Ipv4Addr, SimTime)> = self.spam.iter().map(|(i, u)| (*i, *u)).collect();
+        let ips: Vec<(IpAddr, SimTime)> = self.spam.iter().map(|(i, u)| (*i, *u)).collect();
         for (ip, until) in ips {
             if at > until {
                 self.spam.remove(&ip);
@@ -448,7 +494,7 @@ impl Speaker {
         ) else {
             return;
         };
-        let ips: Vec<Ipv4Addr> = self.ip_users.keys().copied().collect();
+        let ips: Vec<IpAddr> = self.ip_users.keys().copied().collect();
         for ip in ips {
             self.gratuitous(ip, out);
         }
@@ -466,7 +512,7 @@ impl Speaker {
         if !frame.dst.is_broadcast() && frame.dst != self.config.mac {
             return;
         }
-        if !self.is_announcing(arp.target_ip) {
+        if !self.is_announcing(IpAddr::V4(arp.target_ip)) {
             return;
         }
         let reply = Arp::reply_to(&arp, self.config.mac);

@@ -379,11 +379,12 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
         }
     }
 
-    // Route changes: a connections.csv row per established connection per change.
+    // Route changes: a connections.csv row per established connection per change (with
+    // `connection_rows: Moved`, per moved one).
     let changes = route_changes(s, mode, script, l2.map(|l| l.clients));
     if changes > 0.0 {
         // The first announcement finds no connection yet; every later change records them all.
-        let rows = (changes - 1.0) * established;
+        let rows = (changes - 1.0) * established * moved_share(s, v, n_nodes);
         items.push(Item {
             field: events_field,
             what: format!(
@@ -625,6 +626,22 @@ fn group(
     items
 }
 
+/// The share of the established connections a route change records: all of them, or with
+/// `connection_rows: Moved` those that move: most under modulo, about a next hop's share (1/n,
+/// counted twice for slack) under the consistent selections (hash-threshold moves the
+/// neighbours' slices too: counted as half).
+fn moved_share(s: &Scenario, v: &Variant, n_nodes: f64) -> f64 {
+    use bgp::ecmp::Selection;
+    if s.connection_rows == crate::scenario::ConnectionRows::All {
+        return 1.0;
+    }
+    match s.ecmp_of(v).selection {
+        Selection::Modulo => 1.0,
+        Selection::HashThreshold => 0.5,
+        _ => (2.0 / n_nodes).min(1.0),
+    }
+}
+
 /// Route changes a variant's script causes (each records every established connection).
 fn route_changes(
     s: &Scenario,
@@ -657,8 +674,9 @@ fn route_changes(
             Some(
                 Action::Recover | Action::Heal | Action::RestartSpeaker | Action::ResumeSpeaker,
             ) => 2.0 * per_fault,
-            // The router drops what clients send for a while: no route changes.
-            Some(Action::Blackout) | None => 0.0,
+            // The router drops what clients send for a while, or DNS weights move: no
+            // route changes.
+            Some(Action::Blackout | Action::DnsWeights) | None => 0.0,
         };
     }
     if s.service.traffic_policy == TrafficPolicy::Local {

@@ -12,6 +12,10 @@ impl Lab {
         let Some((action, name)) = ev.action() else {
             return;
         };
+        if action == Action::DnsWeights {
+            self.dns_weights(name, ev.weights.as_deref().unwrap_or(&[]), sched);
+            return;
+        }
         if let Some(length) = ev.blackout {
             self.blackout_until = self.blackout_until.max(now + length);
             self.log
@@ -72,20 +76,9 @@ impl Lab {
                 self.control_hang(node, all, sched);
             }
             Action::ResumeSpeaker => self.control_resume(node, sched),
-            Action::Blackout => {}
-            // Scripted routes: the node's route for every service it is selected for.
-            Action::Withdraw | Action::Announce => {
-                let (change, verb) = if action == Action::Withdraw {
-                    (RouteChange::Withdraw(NextHop::from(node)), "withdraw")
-                } else {
-                    (RouteChange::Announce(NextHop::from(node)), "announce")
-                };
-                for s in 0..self.svcs.len() {
-                    if self.selected[s][idx] {
-                        self.route_change(s, change, format!("{verb} {name}"), sched);
-                    }
-                }
-            }
+            Action::Blackout | Action::DnsWeights => {}
+            Action::Withdraw => self.change_route(node, false, sched),
+            Action::Announce => self.change_route(node, true, sched),
             Action::Crash => {
                 let n = &mut self.nodes[idx];
                 if !n.up {
@@ -129,6 +122,7 @@ impl Lab {
                 for pod in self.pods.iter_mut().filter(|p| p.node == node) {
                     pod.restart(now);
                 }
+                self.endpoints_changed();
                 self.log.push(
                     now,
                     "node_recover",
@@ -149,7 +143,7 @@ impl Lab {
         let mut live = vec![0u64; self.svcs.len()];
         for k in self.conns.keys() {
             if let Some(c) = self.conns.get(k) {
-                if c.conntrack.is_some() && !c.broken && c.flow.proto == 6 {
+                if c.conntrack().is_some() && !c.broken && c.flow.proto == 6 {
                     live[c.service as usize] += 1;
                 }
             }
@@ -163,6 +157,37 @@ impl Lab {
         }
     }
 
+    /// Some pod's readiness changed: every service's endpoints list again (rare: a drain, an
+    /// endpoint removal after a crash, a recovery).
+    pub(super) fn endpoints_changed(&mut self) {
+        for svc in &mut self.svcs {
+            svc.ready = ready_endpoints(&self.pods[svc.pod_range()]);
+        }
+    }
+
+    /// Withdraw or announce `node`'s route for every service it is selected for, as a scripted
+    /// `withdraw` or `announce` without a BGP control plane does, and re-evaluate the
+    /// established connections of every service whose group changed.
+    pub fn change_route(&mut self, node: u16, announce: bool, sched: &mut Scheduler<Ev>) {
+        let nh = NextHop::from(node);
+        let (change, verb) = if announce {
+            (RouteChange::Announce(nh), "announce")
+        } else {
+            (RouteChange::Withdraw(nh), "withdraw")
+        };
+        let cause = format!("{verb} {}", self.nodes[usize::from(node)].name);
+        for s in 0..self.svcs.len() {
+            if self.selected[s][usize::from(node)] {
+                self.route_change(s, change, cause.clone(), sched);
+            }
+        }
+    }
+
+    /// Connections open now (established or not).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
     /// `kubectl drain`: the node's pods are evicted (not rescheduled here); the speaker stays.
     pub(super) fn drain(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
         let now = sched.now();
@@ -171,6 +196,7 @@ impl Lab {
             pod.ready = false;
             evicted += 1;
         }
+        self.endpoints_changed();
         let name = self.nodes[usize::from(node)].name.clone();
         self.log
             .push(now, "node_drain", name, format!("pods_evicted={evicted}"));
@@ -189,12 +215,10 @@ impl Lab {
             pod.ready = false;
             removed += 1;
         }
-        self.log.push(
-            now,
-            "endpoints_removed",
-            n.name.clone(),
-            format!("pods={removed}"),
-        );
+        let name = n.name.clone();
+        self.endpoints_changed();
+        self.log
+            .push(now, "endpoints_removed", name, format!("pods={removed}"));
         self.l2_endpoints_changed(sched);
     }
 
@@ -247,19 +271,12 @@ impl Lab {
             format!("size={after} members={members}"),
         );
         let route = &self.svcs[s].route;
-        let service = s as u32;
-        let updates: Vec<(Key, Option<u16>)> = self
-            .conns
-            .keys()
-            .filter_map(|k| {
-                self.conns
-                    .get(k)
-                    .filter(|c| c.service == service)
-                    .map(|c| (k, route.peek(c.hash).map(|n| n as u16)))
-            })
-            .collect();
+        let id = self.changes.len() as u32;
+        let counts = reevaluate(&mut self.conns, &mut self.conn_rows, s as u32, id, |c| {
+            Some(route.peek(c.hash).map(|n| n as u16))
+        });
         let cause = self.cause_for(s, cause);
-        self.apply_path_change(s, (cause, None), (before, after), updates, now);
+        self.push_change(s, (cause, None), (before, after), counts, now);
         self.arm_ecmp_timer(sched);
     }
 
@@ -273,77 +290,30 @@ impl Lab {
         sched: &mut Scheduler<Ev>,
     ) {
         let now = sched.now();
-        let service = s as u32;
-        let updates: Vec<(Key, Option<u16>)> = self
-            .conns
-            .keys()
-            .filter_map(|k| {
-                let c = self.conns.get(k).filter(|c| c.service == service)?;
-                self.l2_path_for(c.client, Some(arp.resolver), node)
-                    .map(|n| (k, n))
-            })
+        // Whose ARP entry this is, per client (few), so the scan below borrows nothing else.
+        let carried: Vec<bool> = (0..self.clients.len() as u32)
+            .map(|c| self.l2_path_for(c, Some(arp.resolver), node).is_some())
             .collect();
+        let id = self.changes.len() as u32;
+        let counts = reevaluate(&mut self.conns, &mut self.conn_rows, s as u32, id, |c| {
+            carried[c.client as usize].then_some(node)
+        });
         let cause = self.cause_for(s, arp.cause());
         let sizes = (1, usize::from(node.is_some()));
-        self.apply_path_change(s, (cause, Some(arp)), sizes, updates, now);
+        self.push_change(s, (cause, Some(arp)), sizes, counts, now);
     }
 
-    /// Re-evaluate established connections against their new paths (moved, returned home, or
-    /// unaffected) and record the change.
-    pub(super) fn apply_path_change(
+    /// Record change `self.changes.len()` of service `s`, which found `live` established
+    /// connections and moved `moved` of them.
+    fn push_change(
         &mut self,
         s: usize,
         (cause, arp): (String, Option<ArpMove>),
         (before, after): (usize, usize),
-        updates: Vec<(Key, Option<u16>)>,
+        (live, moved): (u64, u64),
         now: SimTime,
     ) {
         let id = self.changes.len() as u32;
-        let mut live = 0;
-        let mut moved = 0;
-        for (key, new) in updates {
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue;
-            };
-            let Some((home, _)) = conn.conntrack else {
-                continue;
-            };
-            if conn.broken {
-                continue;
-            }
-            live += 1;
-            let old = conn.path_node;
-            let fate = if old == new {
-                "unaffected"
-            } else if new == Some(home) {
-                // Sent home before it sent anything elsewhere: no harm done.
-                for r in std::mem::take(&mut conn.pending_rows) {
-                    self.conn_rows[r as usize].fate = "returned";
-                }
-                conn.moved_by = None;
-                "returned"
-            } else {
-                if conn.moved_by.is_none() {
-                    conn.moved_by = Some(id);
-                }
-                conn.pending_rows.push(self.conn_rows.len() as u32);
-                "open-at-end"
-            };
-            if old != new {
-                moved += 1;
-            }
-            conn.path_node = new;
-            self.conn_rows.push(ConnRow {
-                conn: key.slot(),
-                client: conn.client,
-                flow: conn.flow,
-                opened_at: conn.opened_at,
-                change: id,
-                node_before: old,
-                node_after: new,
-                fate,
-            });
-        }
         self.log.push(
             now,
             "connections_rehashed",
@@ -381,4 +351,63 @@ impl Lab {
             self.arm_ecmp_timer(sched);
         }
     }
+}
+
+/// Change `id` re-evaluates service `service`'s established connections in place, one pass
+/// over the slab with nothing collected: `path` gives a connection's next hop after the change
+/// (`None`: this change does not concern it). Each is unaffected, moved (its fate open until its
+/// next packet) or returned home before it sent anything elsewhere; returns (live, moved).
+fn reevaluate(
+    conns: &mut Slab<Conn>,
+    rows: &mut ConnRows,
+    service: u32,
+    id: u32,
+    path: impl Fn(&Conn) -> Option<Option<u16>>,
+) -> (u64, u64) {
+    let (mut live, mut moved) = (0, 0);
+    for (key, conn) in conns.iter_mut() {
+        if conn.service != service {
+            continue;
+        }
+        let Some(new) = path(conn) else {
+            continue;
+        };
+        let Some((home, _)) = conn.conntrack() else {
+            continue;
+        };
+        if conn.broken {
+            continue;
+        }
+        live += 1;
+        let old = conn.path_node();
+        let fate = if old == new {
+            "unaffected"
+        } else if new == Some(home) {
+            // Sent home before it sent anything elsewhere: no harm done.
+            rows.settle(conn, "returned");
+            conn.set_moved_by(None);
+            "returned"
+        } else {
+            if conn.moved_by().is_none() {
+                conn.set_moved_by(Some(id));
+            }
+            conn::OPEN
+        };
+        if old != new {
+            moved += 1;
+        }
+        conn.set_path_node(new);
+        let row = ConnRow {
+            conn: key.slot(),
+            client: conn.client,
+            flow: conn.flow,
+            opened_at: conn.opened_at,
+            change: id,
+            node_before: old,
+            node_after: new,
+            fate,
+        };
+        rows.push(conn, row);
+    }
+    (live, moved)
 }

@@ -16,7 +16,7 @@ impl Lab {
         if let Some(node) = self.clients[c].in_cluster {
             // kube-proxy on the client's own node intercepts the LoadBalancer IP (KUBE-SERVICES
             // matches it in OUTPUT): no router, no ECMP, no ARP.
-            conn.path_node = Some(node);
+            conn.set_path_node(Some(node));
             if let Some(req) = self.reqs.get_mut(key) {
                 req.ingress = node;
             }
@@ -50,7 +50,7 @@ impl Lab {
             return;
         };
         let node = nh as u16;
-        conn.path_node = Some(node);
+        conn.set_path_node(Some(node));
         self.count_ingress(node, c, now);
         let downlink = self.nodes[usize::from(node)].downlink;
         let bytes = self.clients[c].request_bytes;
@@ -144,11 +144,11 @@ impl Lab {
         let Some(conn) = self.conns.get_mut(conn_key) else {
             return;
         };
-        let pod = match conn.conntrack {
+        let pod = match conn.conntrack() {
             None => {
                 // First packet: kube-proxy picks an endpoint, conntrack pins it (DNAT; SNAT too
                 // under Cluster policy).
-                conn.conntrack = Some((ingress, epoch));
+                conn.set_conntrack(ingress, epoch);
                 let n = &mut self.nodes[usize::from(ingress)];
                 n.conntrack_created += 1;
                 // externalTrafficPolicy applies to external traffic; a pod's own traffic to the
@@ -162,10 +162,13 @@ impl Lab {
                 let range = svc.pod_range();
                 let offset = svc.pods.start;
                 let pods = &self.pods[range];
-                match n.kube_proxy.choose_for(conn.service, ingress, policy, pods) {
+                match n
+                    .kube_proxy
+                    .choose_for(conn.service, ingress, policy, pods, &svc.ready)
+                {
                     Some(p) => {
                         let p = p + offset;
-                        conn.pod = Some(p);
+                        conn.set_pod(p);
                         self.pods[p as usize].active_conns += 1;
                         p
                     }
@@ -182,7 +185,7 @@ impl Lab {
                     }
                 }
             }
-            Some((n, e)) if n == ingress && e == epoch => match conn.pod {
+            Some((n, e)) if n == ingress && e == epoch => match conn.pod() {
                 Some(p) => p,
                 None => return,
             },
@@ -192,11 +195,9 @@ impl Lab {
                 // and answered with RST by a socket-less endpoint, or dropped.
                 conn.broken = true;
                 let fate = if self.loose { "reset" } else { "timeout" };
-                for r in std::mem::take(&mut conn.pending_rows) {
-                    self.conn_rows[r as usize].fate = fate;
-                }
+                self.conn_rows.settle(conn, fate);
                 if let Some(ch) = conn
-                    .moved_by
+                    .moved_by()
                     .and_then(|id| self.changes.get_mut(id as usize))
                 {
                     if self.loose {
@@ -267,7 +268,7 @@ impl Lab {
         let Some((p, s)) = self
             .conns
             .get(req.conn)
-            .and_then(|c| c.pod.map(|p| (p, c.service)))
+            .and_then(|c| c.pod().map(|p| (p, c.service)))
         else {
             return;
         };
@@ -276,6 +277,9 @@ impl Lab {
             return;
         }
         req.pod_epoch = pod.epoch;
+        if let Some(x) = self.proxy.as_mut() {
+            x.arrive(key, s, now);
+        }
         let cores = &mut self.nodes[usize::from(pod.node)].cores;
         let done = pod.serve(now, &self.svcs[s as usize].service_time, cores);
         self.series.served(pod.node, now);
@@ -283,24 +287,53 @@ impl Lab {
     }
 
     pub(super) fn pod_done(&mut self, key: Key, sched: &mut Scheduler<Ev>) {
-        let now = sched.now();
         let Some(req) = self.reqs.get(key) else {
             return;
         };
-        let Some(p) = self.conns.get(req.conn).and_then(|c| c.pod) else {
+        let Some((p, s)) = self
+            .conns
+            .get(req.conn)
+            .and_then(|c| c.pod().map(|p| (p, c.service)))
+        else {
             return;
         };
         let pod = &self.pods[p as usize];
         if !pod.alive || pod.epoch != req.pod_epoch {
             return; // the pod died with the request in it
         }
+        if self.proxy.as_ref().is_some_and(|x| x.is_tier(s)) {
+            // An ingress pod: its processing is done, now the backend (proxy.rs).
+            self.proxy_request(key, p, s, sched);
+            return;
+        }
+        let node = pod.node;
+        self.respond(key, node, Reply::Response, sched);
+    }
+
+    /// A pod on `pod_node` sends `reply` to request `key`: back through the node that took the
+    /// request in (it SNATed it) to the client.
+    pub(super) fn respond(
+        &mut self,
+        key: Key,
+        pod_node: u16,
+        reply: Reply,
+        sched: &mut Scheduler<Ev>,
+    ) {
+        let now = sched.now();
+        let Some(req) = self.reqs.get(key) else {
+            return;
+        };
         let (ingress, c) = (req.ingress, req.client as usize);
-        let bytes = self.clients[c].response_bytes;
+        let bytes = match reply {
+            Reply::Response => self.clients[c].response_bytes,
+            // nginx's own error page: headers and a short body.
+            _ => self.clients[c].response_bytes.min(500),
+        };
         let mut t = Some(now);
-        if pod.node != ingress {
+        if pod_node != ingress {
             // Back to the node that SNATed it.
             let path = [
-                self.nodes[usize::from(pod.node)].uplink,
+                self.nodes[usize::from(pod_node)].uplink,
                 self.nodes[usize::from(ingress)].downlink,
             ];
             t = self.topo.send(&path, now, bytes);
@@ -313,7 +346,7 @@ impl Lab {
         let t = node.cpu(now, t, self.packet_cost);
         let path = [node.uplink, self.clients[c].downlink];
         if let Some(at) = self.topo.send(&path, t, bytes) {
-            let _ = sched.schedule_at(at, Ev::AtClient(key, Reply::Response));
+            let _ = sched.schedule_at(at, Ev::AtClient(key, reply));
         }
     }
 
@@ -325,6 +358,7 @@ impl Lab {
             Reply::Response => Ok(()),
             Reply::Reset => Err(ErrorKind::Reset),
             Reply::Refused => Err(ErrorKind::Refused),
+            Reply::Gateway { timeout } => Err(ErrorKind::Gateway { timeout }),
         };
         self.finish(req, outcome, sched);
     }

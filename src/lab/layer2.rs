@@ -238,7 +238,7 @@ impl Lab {
             } else {
                 format!("default/{}", svc.name)
             },
-            ip: svc.vip,
+            ips: vec![svc.vip.into()],
             policy,
             serving_nodes: serving,
         }
@@ -398,7 +398,7 @@ impl Lab {
                 CacheOut::Transmit { packet_id, mac, .. } => {
                     self.l2_forward(Key::from_raw(packet_id.0), *mac, sched)
                 }
-                CacheOut::SendArpRequest { .. } | CacheOut::SendArpReply { .. } => {
+                CacheOut::Solicit { .. } | CacheOut::Answer { .. } | CacheOut::Announce { .. } => {
                     if let Some(f) = self.l2().caches[c as usize].frame_for(&out) {
                         self.l2_send(Host::Cache(c), f, sched);
                     }
@@ -448,7 +448,11 @@ impl Lab {
     /// A request reaches the segment: the resolving host looks up the VIP's MAC.
     pub(super) fn l2_route(&mut self, key: Key, client: u32, sched: &mut Scheduler<Ev>) {
         let c = self.cache_of(client);
-        let vip = self.svcs[self.clients[client as usize].service as usize].vip;
+        let conn = self.reqs.get(key).map(|r| r.conn);
+        let s = conn.map_or(self.clients[client as usize].service as usize, |k| {
+            self.service_of(k, client)
+        });
+        let vip = self.svcs[s].vip;
         let l2 = self.l2();
         // Fast path: a REACHABLE entry needs no state change (neigh_event_send returns at once).
         if let Some((NudState::Reachable, Some(mac))) = l2.caches[c as usize].lookup(vip) {
@@ -509,7 +513,7 @@ impl Lab {
         req.ingress = node;
         let (conn, client) = (req.conn, req.client as usize);
         if let Some(conn) = self.conns.get_mut(conn) {
-            conn.path_node = Some(node);
+            conn.set_path_node(Some(node));
         }
         self.count_ingress(node, client, now);
         let downlink = self.nodes[usize::from(node)].downlink;

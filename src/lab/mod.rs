@@ -17,10 +17,13 @@
 mod bulk;
 mod changes;
 mod client;
+mod conn;
 mod control;
 mod datapath;
+mod dns;
 mod kube;
 mod layer2;
+mod proxy;
 mod recording;
 mod requests;
 mod retry;
@@ -39,9 +42,12 @@ use sim_core::{
 
 pub use bulk::{Bulk, BulkSummary};
 pub use client::{Client, Pool, NO_USER};
+use conn::{Conn, ConnRows};
 pub use control::{ControlPlane, Machine, Side};
-pub use kube::{Cores, KubeProxy, Pod};
+pub use dns::{DnsResult, DrainRecord};
+pub use kube::{ready_endpoints, Cores, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
+pub use proxy::ProxyResult;
 pub use router::{RouteChange, ServiceRoute};
 pub use series::{
     GroupKind, GroupSeries, NodeSeries, Scrapes, Series, DURATION_BUCKETS_S, SCRAPE_INTERVAL,
@@ -146,6 +152,12 @@ pub enum ErrorKind {
     Timeout,
     /// "connection refused" (kube-proxy REJECT: no endpoints) or ICMP unreachable (no route).
     Refused,
+    /// An ingress tier's 504 (every upstream try timed out) or 502 (no live upstream), on a
+    /// connection that stays open.
+    Gateway {
+        /// 504 rather than 502.
+        timeout: bool,
+    },
 }
 
 /// What arrives back at a client.
@@ -157,6 +169,11 @@ pub enum Reply {
     Reset,
     /// A REJECT or ICMP unreachable.
     Refused,
+    /// An ingress tier's 502 or 504.
+    Gateway {
+        /// 504 rather than 502.
+        timeout: bool,
+    },
 }
 
 /// The events of a lab run.
@@ -214,6 +231,14 @@ pub enum Ev {
     Online(u32, bool),
     /// The mitigations table's `change_at`: keep every service's books.
     KeepBooks,
+    /// An ingress tier's try (number) of a request reaches its backend pod.
+    AtUpstream(Key, u8),
+    /// The backend pod finished that try.
+    UpstreamDone(Key, u8),
+    /// The backend's answer to that try reaches the ingress pod.
+    UpstreamReply(Key, u8),
+    /// That try's upstream timeout.
+    UpstreamTimeout(Key, u8),
 }
 
 /// A worker node.
@@ -259,27 +284,6 @@ impl Node {
     fn cpu(&mut self, now: SimTime, at: SimTime, cost: SimDuration) -> SimTime {
         self.cores.run(now, at, cost)
     }
-}
-
-#[derive(Debug)]
-struct Conn {
-    client: u32,
-    /// The service it goes to.
-    service: u32,
-    flow: FlowKey,
-    hash: u32,
-    opened_at: SimTime,
-    /// The node holding this connection's conntrack entry and that entry's epoch.
-    conntrack: Option<(u16, u32)>,
-    pod: Option<u32>,
-    /// Where the router sends it now (as of the last change or packet).
-    path_node: Option<u16>,
-    /// The change that moved it away from its conntrack node, while it is away.
-    moved_by: Option<u32>,
-    /// connections.csv rows waiting for this connection's fate.
-    pending_rows: Vec<u32>,
-    /// A packet hit a node without its conntrack entry.
-    broken: bool,
 }
 
 #[derive(Debug)]
@@ -390,6 +394,8 @@ pub struct Counts {
     pub timeout: u64,
     /// Refused.
     pub refused: u64,
+    /// Answered 502 or 504 by an ingress tier.
+    pub gateway: u64,
     /// Outstanding at the end.
     pub in_flight: u64,
     /// TCP connections opened.
@@ -412,7 +418,7 @@ pub struct ProbeCounts {
 impl Counts {
     /// All failures.
     pub fn failed(&self) -> u64 {
-        self.reset + self.timeout + self.refused
+        self.reset + self.timeout + self.refused + self.gateway
     }
 
     /// Failures the user saw: those not retried (a retry queued at the end counts as retried).
@@ -472,6 +478,10 @@ pub struct RunResult {
     pub services: Vec<ServiceResult>,
     /// The scenario lists `services`: per-service tables and files are written.
     pub multi_service: bool,
+    /// The DNS split's drains and failures, when the scenario has `dns` names.
+    pub dns: Option<DnsResult>,
+    /// What each ingress tier did.
+    pub proxies: Vec<ProxyResult>,
 }
 
 impl RunResult {
@@ -576,7 +586,7 @@ pub const FOOTPRINT: Footprint = Footprint {
     request: Slab::<Req>::SLOT_BYTES + 4,
     connection: Slab::<Conn>::SLOT_BYTES + 4,
     deadline: std::mem::size_of::<(SimTime, Key)>(),
-    conn_row: std::mem::size_of::<ConnRow>(),
+    conn_row: ConnRows::ROW_BYTES,
     log_entry: std::mem::size_of::<sim_core::LogEntry>(),
     ping_probe: std::mem::size_of::<crate::tools::PingProbe>(),
     client: std::mem::size_of::<Client>(),
@@ -624,7 +634,7 @@ pub struct Lab {
     latency: LatencyHistogram,
     series: Series,
     changes: Vec<ChangeRecord>,
-    conn_rows: Vec<ConnRow>,
+    conn_rows: ConnRows,
     log: EventLog,
     limit_hit: Option<(&'static str, u64)>,
     /// The BGP control plane, when the scenario has one.
@@ -649,6 +659,12 @@ pub struct Lab {
     blackout_until: SimTime,
     /// The stream of the clients' sockets' random `sk_txhash` values.
     txhash_rng: u64,
+    /// The DNS split: names, resolver caches, drains (none without `dns` names).
+    dns: Option<dns::Dns>,
+    /// Requests made on each connection of a client with a `connection_limit`.
+    conn_uses: std::collections::BTreeMap<Key, u32>,
+    /// The ingress tiers (none without one).
+    proxy: Option<proxy::Proxy>,
 }
 
 /// Node `i`'s address: 10.0.0.11, 10.0.0.12, ...; ids grow with addresses.
@@ -799,8 +815,10 @@ impl Lab {
                 latency: sim_core::LogHistogram::default(),
                 conns_broken: 0,
                 at_change: None,
+                ready: ready_endpoints(&pods[start as usize..]),
             });
         }
+        let proxy = proxy::Proxy::new(&cluster.services, &svcs);
         let selected: Vec<Vec<bool>> = cluster
             .services
             .iter()
@@ -890,6 +908,7 @@ impl Lab {
             };
             Layer2::new(spec, scenario.nodes.count, resolvers, vip, seed, capture)
         });
+        let dns = dns::Dns::new(&scenario.dns, &svcs, &clients, &scenario.clients, &streams);
         let mut script = variant
             .events
             .clone()
@@ -921,7 +940,7 @@ impl Lab {
             latency: LatencyHistogram::new(),
             series,
             changes: Vec::new(),
-            conn_rows: Vec::new(),
+            conn_rows: ConnRows::new(scenario.connection_rows),
             log: EventLog::new(),
             limit_hit: None,
             control,
@@ -935,6 +954,9 @@ impl Lab {
             node_link_delay: net.node_link.delay,
             blackout_until: SimTime::ZERO,
             txhash_rng: seed ^ sim_core::rng::fnv1a(b"sk_txhash"),
+            dns,
+            conn_uses: std::collections::BTreeMap::new(),
+            proxy,
         };
         let mut sim = Simulation::new(lab);
         sim.model.start(&mut sim.sched);
@@ -1050,6 +1072,14 @@ impl Lab {
         }
     }
 
+    /// The service connection `conn` of client `c` goes to (the client's, once it is closed):
+    /// with DNS a client's connections may go to different services.
+    fn service_of(&self, conn: Key, c: u32) -> usize {
+        self.conns
+            .get(conn)
+            .map_or(self.clients[c as usize].service, |k| k.service) as usize
+    }
+
     /// The ECMP settings every service's route shares (hash source, TCP rehash).
     fn ecmp(&self) -> &ServiceRoute {
         &self.svcs[0].route
@@ -1129,7 +1159,11 @@ impl Lab {
             node_served[usize::from(p.node)] += p.served;
         }
         let services = self.service_results();
+        let dns = self.dns.as_ref().map(|d| d.result(&self.svcs));
+        let proxies = self.proxy.as_ref().map_or_else(Vec::new, |p| p.results());
         Ok(RunResult {
+            dns,
+            proxies,
             service: self.service,
             variant: self.variant,
             seed: self.seed,
@@ -1140,7 +1174,7 @@ impl Lab {
             latency: self.latency,
             series: self.series,
             changes: self.changes,
-            conn_rows: self.conn_rows,
+            conn_rows: self.conn_rows.into_rows(),
             log: self.log,
             node_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             node_ingress: self.nodes.iter().map(|n| n.ingress_requests).collect(),
@@ -1182,9 +1216,8 @@ impl Lab {
         let mut in_flight = vec![0u64; self.svcs.len()];
         for k in self.reqs.keys().collect::<Vec<_>>() {
             if let Some(r) = self.reqs.get(k) {
-                let c = &self.clients[r.client as usize];
-                if !c.is_probe() {
-                    in_flight[c.service as usize] += 1;
+                if !self.clients[r.client as usize].is_probe() {
+                    in_flight[self.service_of(r.conn, r.client)] += 1;
                 }
             }
         }
@@ -1294,6 +1327,10 @@ impl Model for Lab {
             Ev::Retry(c) => self.send_retries(c, sched),
             Ev::Online(c, on) => self.set_online(c, on, sched),
             Ev::KeepBooks => self.keep_books(),
+            Ev::AtUpstream(k, t) => self.at_upstream(k, t, sched),
+            Ev::UpstreamDone(k, t) => self.upstream_done(k, t, sched),
+            Ev::UpstreamReply(k, t) => self.upstream_reply(k, t, sched),
+            Ev::UpstreamTimeout(k, t) => self.upstream_timeout(k, t, sched),
         }
     }
 }

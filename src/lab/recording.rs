@@ -197,6 +197,10 @@ impl Lab {
             Err(ErrorKind::Reset) => Outcome::Failed(TransportError::Reset),
             Err(ErrorKind::Timeout) => Outcome::Failed(TransportError::Timeout),
             Err(ErrorKind::Refused) => Outcome::Failed(TransportError::Refused),
+            // nginx's answer: 504 Gateway Timeout, 502 Bad Gateway.
+            Err(ErrorKind::Gateway { timeout }) => {
+                Outcome::Response(if timeout { 504 } else { 502 })
+            }
         };
         let record = RequestRecord {
             seq: req.seq,

@@ -55,7 +55,7 @@ impl Lab {
             self.probe_counts.sent += 1;
         } else {
             self.counts.started += 1;
-            let s = self.clients[c as usize].service as usize;
+            let s = self.service_of(conn, c);
             self.svcs[s].counts.started += 1;
             if attempt > 0 {
                 self.counts.retries += 1;
@@ -98,8 +98,8 @@ impl Lab {
     }
 
     pub(super) fn open_conn(&mut self, c: u32, now: SimTime) -> Key {
+        let service = self.resolve(c, now);
         let client = &mut self.clients[c as usize];
-        let service = client.service;
         let svc = &self.svcs[service as usize];
         let flow = if matches!(client.load, Load::Ping { .. }) {
             // ICMP echo: no ports for the multipath hash (the flow dissector fills ports only
@@ -124,31 +124,22 @@ impl Lab {
         let hash = self.ecmp().forwarded_hash(&flow, txhash);
         if flow.proto == 6 {
             self.counts.connections += 1;
+            self.dns_conn(c, service, true, now);
         }
-        self.conns.insert(Conn {
-            client: c,
-            service,
-            flow,
-            hash,
-            opened_at: now,
-            conntrack: None,
-            pod: None,
-            path_node: None,
-            moved_by: None,
-            pending_rows: Vec::new(),
-            broken: false,
-        })
+        self.conns.insert(Conn::new(c, service, flow, hash, now))
     }
 
     /// Close a connection; its pending connections.csv rows take `fate`.
-    pub(super) fn close_conn(&mut self, key: Key, fate: &'static str) {
-        let Some(conn) = self.conns.remove(key) else {
+    pub(super) fn close_conn(&mut self, key: Key, fate: &'static str, now: SimTime) {
+        let Some(mut conn) = self.conns.remove(key) else {
             return;
         };
-        for r in conn.pending_rows {
-            self.conn_rows[r as usize].fate = fate;
+        if conn.flow.proto == 6 {
+            self.dns_conn(conn.client, conn.service, false, now);
         }
-        if let Some(p) = conn.pod {
+        self.conn_uses.remove(&key);
+        self.conn_rows.settle(&mut conn, fate);
+        if let Some(p) = conn.pod() {
             let pod = &mut self.pods[p as usize];
             pod.active_conns = pod.active_conns.saturating_sub(1);
         }
@@ -194,8 +185,11 @@ impl Lab {
             }
         } else {
             self.count_request(outcome, now - req.start);
-            let s = self.clients[req.client as usize].service as usize;
+            let s = self.service_of(req.conn, req.client);
             self.svcs[s].count(outcome, now - req.start);
+            if outcome.is_err() {
+                self.dns_failed(req.client, s as u32);
+            }
         }
         // Requests and probes alike, in their own group's series.
         let group = self.clients[req.client as usize].group;
@@ -230,7 +224,11 @@ impl Lab {
         let due = now + budget.backoff(req.attempt + 1);
         client.retries += 1;
         self.counts.retried += 1;
-        self.svcs[client.service as usize].counts.retried += 1;
+        let s = self
+            .conns
+            .get(req.conn)
+            .map_or(client.service, |k| k.service);
+        self.svcs[s as usize].counts.retried += 1;
         client.retry_queue.push((due, req.start, req.attempt + 1));
         let _ = sched.schedule_at(due, Ev::Retry(req.client));
     }
@@ -263,6 +261,7 @@ impl Lab {
             Err(ErrorKind::Reset) => self.counts.reset += 1,
             Err(ErrorKind::Timeout) => self.counts.timeout += 1,
             Err(ErrorKind::Refused) => self.counts.refused += 1,
+            Err(ErrorKind::Gateway { .. }) => self.counts.gateway += 1,
         }
     }
 
@@ -276,8 +275,20 @@ impl Lab {
         let now = sched.now();
         let c = req.client;
         let keep_alive = self.clients[c as usize].pool != Pool::PerRequest;
+        // A proxy's 502/504 comes on a connection that stays open, like an answer.
+        let answered = matches!(outcome, Ok(()) | Err(ErrorKind::Gateway { .. }));
+        let limit = keep_alive && answered && self.conn_limit_reached(c, req.conn, now);
         match (outcome, keep_alive) {
-            (Ok(()), true) => {
+            _ if limit => {
+                // Its connection_limit: closed after this request; whoever waits gets a new
+                // one (resolving the service again).
+                self.close_conn(req.conn, "closed", now);
+                let client = &mut self.clients[c as usize];
+                if let Some((start, attempt)) = client.backlog.pop_front() {
+                    self.send_attempt(c, start, NO_USER, attempt, sched);
+                }
+            }
+            (Ok(()) | Err(ErrorKind::Gateway { .. }), true) => {
                 let client = &mut self.clients[c as usize];
                 if let Some((start, attempt)) = client.backlog.pop_front() {
                     // The freed connection carries the oldest waiting request; put it back first.
@@ -287,21 +298,28 @@ impl Lab {
                     client.idle.push_back(req.conn);
                 } else {
                     // Its user went offline while this request was out: the last one closes.
-                    self.close_conn(req.conn, "closed");
+                    self.close_conn(req.conn, "closed", now);
                 }
             }
-            (Ok(()), false) => self.close_conn(req.conn, "closed"),
+            (Ok(()) | Err(ErrorKind::Gateway { .. }), false) => {
+                self.close_conn(req.conn, "closed", now)
+            }
             (Err(kind), _) => {
                 let fate = match kind {
                     ErrorKind::Reset => "reset",
                     ErrorKind::Timeout => "timeout",
                     ErrorKind::Refused => "refused",
+                    ErrorKind::Gateway { .. } => "closed",
                 };
                 if !self.clients[c as usize].is_probe() {
-                    let s = self.clients[c as usize].service as usize;
-                    self.svcs[s].conns_broken += 1;
+                    // The connection's service (a DNS client's differs from one to the next).
+                    let s = self
+                        .conns
+                        .get(req.conn)
+                        .map_or(self.clients[c as usize].service, |k| k.service);
+                    self.svcs[s as usize].conns_broken += 1;
                 }
-                self.close_conn(req.conn, fate);
+                self.close_conn(req.conn, fate, now);
                 // A keep-alive client replaces the connection for whoever waits.
                 let client = &mut self.clients[c as usize];
                 if keep_alive {
@@ -351,7 +369,7 @@ impl Lab {
         }
         let idle = std::mem::take(&mut client.idle);
         for key in idle {
-            self.close_conn(key, "closed");
+            self.close_conn(key, "closed", now);
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Svc {
     pub conns_broken: u64,
     /// Its books at the mitigations table's `change_at`, when the scenario has one.
     pub at_change: Option<AtChange>,
+    /// Its ready pods (indices into `pods`), as the endpoints list kube-proxy programs: kept by
+    /// [`Lab::endpoints_changed`](super::Lab) whenever a pod's readiness changes.
+    pub ready: Vec<u32>,
 }
 
 /// A service's books at the instant of the change the mitigations table reads (before the
@@ -67,6 +70,7 @@ impl Svc {
             Err(ErrorKind::Reset) => self.counts.reset += 1,
             Err(ErrorKind::Timeout) => self.counts.timeout += 1,
             Err(ErrorKind::Refused) => self.counts.refused += 1,
+            Err(ErrorKind::Gateway { .. }) => self.counts.gateway += 1,
         }
     }
 

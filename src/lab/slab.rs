@@ -117,6 +117,22 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Live entries with their keys, mutably, in slot order (deterministic).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Key, &mut T)> + '_ {
+        self.entries.iter_mut().enumerate().filter_map(|(i, e)| {
+            let gen = e.gen;
+            e.value.as_mut().map(|v| {
+                (
+                    Key {
+                        slot: i as u32,
+                        gen,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
     /// Live keys in slot order (deterministic).
     pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
         self.entries
@@ -146,5 +162,12 @@ mod tests {
         assert_eq!(s.remove(a), None);
         assert_eq!(s.len(), 1);
         assert_eq!(s.keys().collect::<Vec<_>>(), vec![b]);
+        let c = s.insert("c");
+        for (_, v) in s.iter_mut() {
+            *v = "z";
+        }
+        assert_eq!(s.get(b), Some(&"z"));
+        assert_eq!(s.get(c), Some(&"z"));
+        assert_eq!(s.iter_mut().map(|(k, _)| k).collect::<Vec<_>>(), vec![b, c]);
     }
 }

@@ -8,6 +8,8 @@ mod control;
 mod cost;
 mod dataplane;
 mod determinism;
+mod dns_split;
+mod ingress;
 mod layer2;
 mod mitigations;
 mod outputs;

@@ -184,12 +184,12 @@ fn wrong_paths_and_values_name_the_path_and_what_is_valid() {
     assert!(
         e.contains("point 0 (nodes.count=lots)")
             && e.contains("field `nodes.count`")
-            && e.contains("expected an integer from 1 to 1000"),
+            && e.contains("expected an integer from 1 to 10000"),
         "{e}"
     );
     let e = err_text(sweep_of(&base, &[], &["nodes.count=2,0"], Combine::Grid, 1));
     assert!(
-        e.contains("point 1 (nodes.count=0)") && e.contains("1 to 1000"),
+        e.contains("point 1 (nodes.count=0)") && e.contains("1 to 10000"),
         "{e}"
     );
     let e = err_text(sweep_of(

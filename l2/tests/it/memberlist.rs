@@ -3,7 +3,7 @@
 //! nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use l2::memberlist::{self, Member, MemberConfig, Message, NodeState};
 use l2::speaker::{self, ServiceSpec, Speaker, SpeakerConfig, TrafficPolicy};
@@ -21,7 +21,7 @@ pub enum Event {
     /// `at` sent a gratuitous ARP frame for `ip`.
     Garp { ip: Ipv4Addr },
     /// `at` started or stopped announcing.
-    Announcing { ip: Ipv4Addr, leader: bool },
+    Announcing { ip: IpAddr, leader: bool },
 }
 
 /// (time, node where it happened, event).
@@ -84,7 +84,7 @@ impl Bus {
         }
         let service = ServiceSpec {
             name: "default/web".into(),
-            ip: VIP,
+            ips: vec![VIP.into()],
             policy: TrafficPolicy::Cluster,
             serving_nodes: all.iter().cloned().collect(),
         };

@@ -92,7 +92,7 @@ fn resolved(cfg: NeighbourConfig, t: SimTime) -> (NeighbourCache, Vec<(SimTime, 
 fn arp_requests(log: &[(SimTime, Output)]) -> Vec<(SimTime, Option<MacAddr>)> {
     log.iter()
         .filter_map(|(t, o)| match o {
-            Output::SendArpRequest {
+            Output::Solicit {
                 target_ip,
                 unicast_to,
             } if *target_ip == VIP => Some((*t, *unicast_to)),
@@ -131,7 +131,7 @@ fn resolution_broadcasts_three_times_then_fails_and_drops_the_queue() {
                 from: None,
                 to: NudState::Incomplete
             },
-            Output::SendArpRequest {
+            Output::Solicit {
                 target_ip: VIP,
                 unicast_to: None
             },
@@ -184,7 +184,7 @@ fn resolution_broadcasts_three_times_then_fails_and_drops_the_queue() {
         },
         &mut log,
     );
-    assert!(again.contains(&Output::SendArpRequest {
+    assert!(again.contains(&Output::Solicit {
         target_ip: VIP,
         unicast_to: None
     }));
@@ -355,7 +355,7 @@ fn garp_ignoring_client_keeps_the_dead_mac_until_nud_gives_up() {
                 .find(|(_, _, to)| *to == NudState::Failed)
                 .map(|(t, _, _)| *t);
         }
-        if out.contains(&Output::SendArpRequest {
+        if out.contains(&Output::Solicit {
             target_ip: VIP,
             unicast_to: None,
         }) {
@@ -555,9 +555,11 @@ fn requests_for_our_address_are_answered_and_cache_the_requester() {
             eth_dst: MacAddr::BROADCAST,
         },
     );
-    let reply = Output::SendArpReply {
+    let reply = Output::Answer {
         target_ip: gw,
         target_mac: OLD,
+        own_ip: ME_IP,
+        to_multicast: true,
     };
     assert_eq!(out.last(), Some(&reply));
     assert_eq!(cache.lookup(gw), Some((NudState::Stale, Some(OLD))));
@@ -568,7 +570,7 @@ fn requests_for_our_address_are_answered_and_cache_the_requester() {
     );
     assert_eq!(frame.to_arp(), Ok(Arp::reply_to(&request, ME)));
     let probe = cache
-        .frame_for(&Output::SendArpRequest {
+        .frame_for(&Output::Solicit {
             target_ip: VIP,
             unicast_to: None,
         })
@@ -586,9 +588,11 @@ fn requests_for_our_address_are_answered_and_cache_the_requester() {
     );
     assert_eq!(
         out,
-        [Output::SendArpReply {
+        [Output::Answer {
             target_ip: Ipv4Addr::UNSPECIFIED,
-            target_mac: NEW
+            target_mac: NEW,
+            own_ip: ME_IP,
+            to_multicast: true,
         }]
     );
 }

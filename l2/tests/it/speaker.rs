@@ -26,7 +26,7 @@ fn members(names: &[&str]) -> Input {
 fn service(policy: TrafficPolicy, serving: &[&str]) -> ServiceSpec {
     ServiceSpec {
         name: "default/web".into(),
-        ip: VIP,
+        ips: vec![VIP.into()],
         policy,
         serving_nodes: serving.iter().map(|n| n.to_string()).collect(),
     }
@@ -71,7 +71,7 @@ fn takeover_sends_five_bursts_1100_ms_apart() {
     assert_eq!(
         out[0],
         Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: true
         }
     );
@@ -132,7 +132,7 @@ fn leader_change_on_membership_change_and_silent_old_leader() {
     assert_eq!(
         out[0],
         Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: true
         }
     );
@@ -158,7 +158,7 @@ fn leader_change_on_membership_change_and_silent_old_leader() {
     assert_eq!(
         out,
         [Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: false
         }]
     );
@@ -227,7 +227,7 @@ fn local_policy_and_no_endpoints() {
     assert_eq!(
         out,
         [Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: false
         }]
     );
@@ -246,7 +246,7 @@ fn local_policy_and_no_endpoints() {
     assert_eq!(
         out,
         [Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: false
         }]
     );
@@ -303,7 +303,7 @@ fn without_memberlist_a_dead_node_stays_candidate_or_waits_for_kubernetes() {
     assert_eq!(
         out[0],
         Output::Announcing {
-            ip: VIP,
+            ip: VIP.into(),
             leader: true
         }
     );
@@ -327,7 +327,7 @@ fn two_ips_share_one_ticker() {
         ms(500),
         Input::Service(ServiceSpec {
             name: "default/api".into(),
-            ip: other,
+            ips: vec![other.into()],
             policy: TrafficPolicy::Cluster,
             serving_nodes: ["node-a".to_string()].into(),
         }),
@@ -363,7 +363,7 @@ fn periodic_gratuitous_arp_keeps_announcing_after_the_burst() {
         SimTime::ZERO,
         Input::Service(ServiceSpec {
             name: "default/web".into(),
-            ip: vip,
+            ips: vec![vip.into()],
             policy: TrafficPolicy::Cluster,
             serving_nodes: ["node-a".to_string()].into(),
         }),
@@ -407,4 +407,191 @@ fn flood_blocking_drops_unknown_unicast_but_not_broadcast() {
         sw.handle(SimTime::ZERO, PortId(0), a, b).ports,
         vec![PortId(1)]
     );
+}
+
+/// IPv6 and dual-stack services (announcer.go `gratuitous`/`SetBalancer` pick the NDP
+/// responder for an IP whose `To4()` is nil; layer2_controller.go elects on `toAnnounce[0]`).
+mod ipv6 {
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use l2::election::leader;
+    use l2::neighbour6::{Input as CacheIn, Neighbour6Cache, Neighbour6Config, NudState};
+    use l2::wire::{multicast_mac, NdpMessage, NdpOption, NdpPacket, ALL_NODES};
+
+    use super::*;
+
+    const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xf0);
+    const ROUTER_IP: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+    fn nodes() -> [&'static str; 3] {
+        ["node-a", "node-b", "node-c"]
+    }
+
+    fn with_ips(ips: Vec<IpAddr>) -> ServiceSpec {
+        ServiceSpec {
+            ips,
+            ..service(TrafficPolicy::Cluster, &["node-b"])
+        }
+    }
+
+    /// The elected node of `ips` among the three, and its speaker with the service.
+    fn elected(ips: Vec<IpAddr>, config: impl Fn(&str, MacAddr) -> SpeakerConfig) -> Speaker {
+        let name = leader(ips[0], &nodes()).unwrap();
+        let mut sp = Speaker::new(config(name, MAC_A));
+        sp.handle(SimTime::ZERO, members(&nodes()));
+        let out = sp.handle(SimTime::ZERO, Input::Service(with_ips(ips.clone())));
+        for ip in ips {
+            assert!(out.contains(&Output::Announcing { ip, leader: true }));
+        }
+        sp
+    }
+
+    fn unsolicited_na(frame: &EthernetFrame) -> Option<Ipv6Addr> {
+        let p = frame.to_ndp().ok()?;
+        match p.message {
+            NdpMessage::Advertisement {
+                solicited: false,
+                override_flag: true,
+                target,
+                ref options,
+                ..
+            } if p.dst == ALL_NODES
+                && frame.dst == multicast_mac(ALL_NODES)
+                && options == &[NdpOption::TargetLinkLayer(MAC_A)] =>
+            {
+                Some(target)
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn takeover_sends_five_unsolicited_na_bursts_for_an_ipv6_vip() {
+        let name = leader(VIP6, &nodes()).unwrap();
+        let mut sp = Speaker::new(SpeakerConfig::metallb(name, MAC_A));
+        sp.handle(SimTime::ZERO, members(&nodes()));
+        let first = sp.handle(ms(0), Input::Service(with_ips(vec![VIP6.into()])));
+        let mut bursts = vec![(ms(0), frames(&first))];
+        bursts.extend(run(&mut sp, ms(10_000)));
+        let bursts: Vec<_> = bursts.into_iter().filter(|(_, f)| !f.is_empty()).collect();
+        let times: Vec<u64> = bursts
+            .iter()
+            .map(|(t, _)| t.as_nanos() / 1_000_000)
+            .collect();
+        assert_eq!(times, [0, 1100, 2200, 3300, 4400]);
+        for (_, f) in &bursts {
+            assert_eq!(f.len(), 1, "one NA per burst, no ARP");
+            assert_eq!(unsolicited_na(&f[0]), Some(VIP6));
+        }
+    }
+
+    #[test]
+    fn the_leader_answers_multicast_ns_but_not_unicast_probes_unless_configured() {
+        for answer in [false, true] {
+            let mut sp = elected(vec![VIP6.into()], |n, m| SpeakerConfig {
+                answer_unicast_solicitations: answer,
+                ..SpeakerConfig::metallb(n, m)
+            });
+            run(&mut sp, ms(10_000)); // the takeover bursts are over
+            let ns =
+                NdpPacket::solicit(CLIENT_MAC, ROUTER_IP, VIP6).frame(CLIENT_MAC, MacAddr::ZERO);
+            let out = sp.handle(ms(10_000), Input::Frame(ns));
+            let na = frames(&out)[0].to_ndp().unwrap();
+            assert!(matches!(
+                na.message,
+                NdpMessage::Advertisement {
+                    solicited: true,
+                    ..
+                }
+            ));
+            let probe = NdpPacket::probe(CLIENT_MAC, ROUTER_IP, VIP6).frame(CLIENT_MAC, MAC_A);
+            let out = sp.handle(ms(10_000), Input::Frame(probe));
+            assert_eq!(frames(&out).len(), usize::from(answer), "issue 2920");
+        }
+        // A node that does not lead the VIP answers nothing.
+        let follower = nodes()
+            .into_iter()
+            .find(|n| Some(*n) != leader(VIP6, &nodes()))
+            .unwrap();
+        let mut sp = Speaker::new(SpeakerConfig::metallb(follower, MAC_C));
+        sp.handle(SimTime::ZERO, members(&nodes()));
+        let out = sp.handle(ms(0), Input::Service(with_ips(vec![VIP6.into()])));
+        assert!(out.is_empty());
+        let ns = NdpPacket::solicit(CLIENT_MAC, ROUTER_IP, VIP6).frame(CLIENT_MAC, MacAddr::ZERO);
+        assert!(sp.handle(ms(10), Input::Frame(ns)).is_empty());
+    }
+
+    /// A dual-stack service is elected on its first IP and announced on both: ARP for the
+    /// IPv4 one, NDP for the IPv6 one, in one burst.
+    #[test]
+    fn dual_stack_services_are_elected_on_the_first_ip_and_announce_both() {
+        for ips in [
+            vec![IpAddr::from(VIP), VIP6.into()],
+            vec![VIP6.into(), IpAddr::from(VIP)],
+        ] {
+            let mut sp = Speaker::new(SpeakerConfig::metallb("node-a", MAC_A));
+            sp.handle(SimTime::ZERO, members(&nodes()));
+            let out = sp.handle(ms(0), Input::Service(with_ips(ips.clone())));
+            let leads = leader(ips[0], &nodes()) == Some("node-a");
+            assert_eq!(sp.is_announcing(VIP), leads);
+            assert_eq!(sp.is_announcing(VIP6), leads);
+            if leads {
+                let f = frames(&out);
+                assert_eq!(f.iter().filter(|f| f.to_arp().is_ok()).count(), 2);
+                assert_eq!(
+                    f.iter().filter_map(unsolicited_na).collect::<Vec<_>>(),
+                    [VIP6]
+                );
+            }
+        }
+        // The two orders elect differently for some node set: the key is really the first IP.
+        let differs = (0..20).any(|i| {
+            let names: Vec<String> = (0..3).map(|n| format!("node-{i}-{n}")).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            leader(VIP, &refs) != leader(VIP6, &refs)
+        });
+        assert!(differs);
+    }
+
+    /// Failover over IPv6: the new leader's unsolicited NA (Override) moves a router's
+    /// REACHABLE entry to the new MAC at once.
+    #[test]
+    fn takeover_na_moves_a_linux_routers_entry() {
+        let mut router = Neighbour6Cache::new(Neighbour6Config {
+            forwarding: true,
+            ..Neighbour6Config::linux(CLIENT_MAC, ROUTER_IP, 64, 3)
+        });
+        router.handle(
+            SimTime::ZERO,
+            CacheIn::Send {
+                ip: VIP6,
+                packet_id: l2::neighbour6::PacketId(1),
+            },
+        );
+        let old = NdpPacket::metallb_unsolicited(MAC_C, "fe80::c".parse().unwrap(), VIP6);
+        router.handle(
+            ms(1),
+            CacheIn::NdpReceived {
+                packet: old,
+                eth_dst: multicast_mac(ALL_NODES),
+            },
+        );
+        assert_eq!(router.lookup(VIP6), Some((NudState::Stale, Some(MAC_C))));
+        let mut sp = Speaker::new(SpeakerConfig::metallb(
+            leader(VIP6, &nodes()).unwrap(),
+            MAC_A,
+        ));
+        sp.handle(SimTime::ZERO, members(&nodes()));
+        let out = sp.handle(ms(5), Input::Service(with_ips(vec![VIP6.into()])));
+        assert_eq!(sp.announced_ips(), [IpAddr::from(VIP6)]);
+        let na = frames(&out).remove(0);
+        router.handle(
+            ms(5),
+            CacheIn::NdpReceived {
+                packet: na.to_ndp().unwrap(),
+                eth_dst: na.dst,
+            },
+        );
+        assert_eq!(router.lookup(VIP6), Some((NudState::Stale, Some(MAC_A))));
+    }
 }
