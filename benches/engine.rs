@@ -10,7 +10,7 @@ use std::path::Path;
 use bgp::ecmp::whatif::random_flows;
 use bgp::ecmp::{EcmpGroup, FlowHasher, HashFields, HashFunction, Selection};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use lbsim::lab::{ready_endpoints, run_variant, KubeProxy, Lab, Pod};
+use lbsim::lab::{run_variant, Endpoints, KubeProxy, Lab, Pod};
 use lbsim::scenario::{KubeProxyMode, Scenario, TrafficPolicy};
 use sim_core::{Scheduler, SimDuration, SimTime, Streams};
 
@@ -97,11 +97,11 @@ fn endpoint_choice(c: &mut Criterion) {
             // The kube-proxy of one node in the middle (each node has its own).
             let node = nodes / 2;
             let mut kp = KubeProxy::new(KubeProxyMode::Iptables, streams.stream("kp"));
-            let ready = ready_endpoints(&pods);
+            let eps = Endpoints::new(&pods, usize::from(nodes));
             g.bench_with_input(BenchmarkId::from_parameter(nodes), &pods, |b, pods| {
                 b.iter(|| {
                     (0..CHOICES).fold(0u32, |acc, _| {
-                        let pick = kp.choose_for(0, node, policy, black_box(pods), &ready);
+                        let pick = kp.choose_for(0, node, policy, black_box(pods), &eps);
                         acc ^ pick.unwrap_or(0)
                     })
                 })

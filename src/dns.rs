@@ -225,7 +225,7 @@ pub fn table(results: &[crate::lab::RunResult]) -> String {
     let w = crate::report::column_width(results.iter().map(|r| r.variant.as_str()), 7);
     let _ = writeln!(
         out,
-        "\ndns split: services a weight change drained; drained = its live connections down to those of clients ignoring the TTL"
+        "\ndns split: services a weight change drained; drain = until its live connections were down to those of clients ignoring the TTL (left); fails = requests of resolving clients that failed on it after the change"
     );
     let _ = writeln!(
         out,
@@ -267,4 +267,17 @@ pub fn table(results: &[crate::lab::RunResult]) -> String {
         }
     }
     out
+}
+
+/// Whether client group `spec` sends to service `service`: it names it, or it resolves a
+/// name with a record for it (its users are the split service's, on either side).
+pub fn sends_to(s: &Scenario, spec: &crate::scenario::ClientSpec, service: &str) -> bool {
+    if spec.service.as_deref() == Some(service) {
+        return true;
+    }
+    spec.dns.as_ref().is_some_and(|d| {
+        s.dns
+            .iter()
+            .any(|n| n.name == d.name && n.records.iter().any(|r| r.service == service))
+    })
 }

@@ -285,7 +285,7 @@ fn window_p99(run: &CellRun<'_>, t: &MitigationTable) -> Option<SimDuration> {
     let to = (at + t.after.as_nanos()).div_ceil(bucket);
     let mut hist = LogHistogram::default();
     for (spec, group) in run.scenario.clients.iter().zip(&series.groups) {
-        if !sends_to(run.scenario, spec, &run.service.name) {
+        if !crate::dns::sends_to(run.scenario, spec, &run.service.name) {
             continue;
         }
         for i in from..to.min(group.latency.len() as u64) {
@@ -293,20 +293,6 @@ fn window_p99(run: &CellRun<'_>, t: &MitigationTable) -> Option<SimDuration> {
         }
     }
     hist.quantile(0.99)
-}
-
-/// Whether client group `spec` sends to `service`: by name, or by resolving a DNS name with a
-/// record for it (the DNS split's users, on whichever service the weights send them to).
-fn sends_to(scenario: &Scenario, spec: &crate::scenario::ClientSpec, service: &str) -> bool {
-    if spec.service.as_deref() == Some(service) {
-        return true;
-    }
-    spec.dns.as_ref().is_some_and(|d| {
-        scenario
-            .dns
-            .iter()
-            .any(|n| n.name == d.name && n.records.iter().any(|r| r.service == service))
-    })
 }
 
 impl MitigationTable {

@@ -885,6 +885,12 @@ pub struct ScriptedEvent {
     /// `restart_after`; the data plane keeps forwarding (what graceful restart protects).
     #[serde(default)]
     pub restart_speaker: Option<String>,
+    /// `neighbor <router> shutdown` in the node's FRR: its session to the router ends with
+    /// NOTIFICATION Cease / Administrative Shutdown (RFC 8203), bgpd and BFD stay up. With
+    /// `restart_after`, `no neighbor <router> shutdown` then: the session starts after FRR's
+    /// start timer (1 s), not at once ([`bgp::session::Input::AdminStart`]).
+    #[serde(default)]
+    pub neighbor_shutdown: Option<String>,
     /// Cordon and evict the node's pods; the speaker (a DaemonSet) stays.
     #[serde(default)]
     pub drain: Option<String>,
@@ -917,7 +923,8 @@ pub struct ScriptedEvent {
     #[serde(default)]
     pub blackout: Option<SimDuration>,
     /// How long a `restart_speaker` keeps the speaker down (5 s when not given), or when a
-    /// `kill_speaker` starts it again; see [`ScriptedEvent::restart_after`].
+    /// `kill_speaker` starts it again or a `neighbor_shutdown` is undone; see
+    /// [`ScriptedEvent::restart_after`].
     #[serde(default)]
     pub restart_after: Option<SimDuration>,
     /// Give the records of this DNS name the new `weights` (the DNS split's operator step).
@@ -956,6 +963,8 @@ pub enum Action {
     Shutdown,
     /// See [`ScriptedEvent::restart_speaker`].
     RestartSpeaker,
+    /// See [`ScriptedEvent::neighbor_shutdown`].
+    NeighborShutdown,
     /// See [`ScriptedEvent::drain`].
     Drain,
     /// See [`ScriptedEvent::partition`].
@@ -984,6 +993,7 @@ impl Action {
             Action::Recover => "recover",
             Action::Shutdown => "shutdown",
             Action::RestartSpeaker => "restart_speaker",
+            Action::NeighborShutdown => "neighbor_shutdown",
             Action::Drain => "drain",
             Action::Partition => "partition",
             Action::Heal => "heal",
@@ -1012,6 +1022,7 @@ impl ScriptedEvent {
             (Action::Recover, self.recover.as_deref()),
             (Action::Shutdown, self.shutdown.as_deref()),
             (Action::RestartSpeaker, self.restart_speaker.as_deref()),
+            (Action::NeighborShutdown, self.neighbor_shutdown.as_deref()),
             (Action::Drain, self.drain.as_deref()),
             (Action::Partition, self.partition.as_deref()),
             (Action::Heal, self.heal.as_deref()),
@@ -1365,11 +1376,11 @@ impl Scenario {
         self.check_ecmp()?;
         self.check_variants(&mut notes)?;
         self.check_cluster()?;
+        crate::dns::check(self)?;
+        crate::ingress::check(self)?;
         if let Some(t) = &self.mitigations {
             t.check(self)?;
         }
-        crate::dns::check(self)?;
-        crate::ingress::check(self)?;
         Ok(notes.0)
     }
 
@@ -1773,14 +1784,15 @@ impl Scenario {
             let Some((action, node)) = e.action() else {
                 return refuse(
                     field,
-                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, dns_weights, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
+                    "give exactly one of withdraw, announce, crash, recover, shutdown, restart_speaker, neighbor_shutdown, kill_speaker, hang_speaker, resume_speaker, drain, partition, heal, blackout, dns_weights, e.g. (at: \"20s\", withdraw: \"node-2\")".into(),
                 );
             };
             let keyword = action.keyword();
             let needs = match action {
-                Action::KillSpeaker | Action::HangSpeaker | Action::ResumeSpeaker => {
-                    Some(Mode::Bgp)
-                }
+                Action::NeighborShutdown
+                | Action::KillSpeaker
+                | Action::HangSpeaker
+                | Action::ResumeSpeaker => Some(Mode::Bgp),
                 // An orderly stop (and, for a restart, the start after it) of the BGP or the
                 // L2 speaker.
                 Action::Shutdown | Action::RestartSpeaker => {
@@ -1797,7 +1809,7 @@ impl Scenario {
                 return refuse(
                     format!("{field}.{keyword}"),
                     format!(
-                        "{keyword} needs a speaker in every variant that runs it: kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown and restart_speaker a `bgp` or an `l2` one"
+                        "{keyword} needs a speaker in every variant that runs it: neighbor_shutdown, kill_speaker, hang_speaker and resume_speaker a `bgp: (...)` section, shutdown and restart_speaker a `bgp` or an `l2` one"
                     ),
                 );
             }
@@ -1830,7 +1842,8 @@ impl Scenario {
                 );
             }
             match (action, e.restart_after) {
-                (Action::RestartSpeaker, _) | (Action::KillSpeaker, Some(_)) => {
+                (Action::RestartSpeaker, _)
+                | (Action::KillSpeaker | Action::NeighborShutdown, Some(_)) => {
                     let back = e.at + e.restart_after();
                     if back >= self.duration {
                         notes.warn(
@@ -1845,7 +1858,7 @@ impl Scenario {
                 (_, Some(_)) => {
                     return refuse(
                         format!("{field}.restart_after"),
-                        format!("restart_after applies only to restart_speaker and kill_speaker, not to {keyword}"),
+                        format!("restart_after applies only to restart_speaker, neighbor_shutdown and kill_speaker, not to {keyword}"),
                     );
                 }
                 (_, None) => {}
@@ -2500,7 +2513,7 @@ mod tests {
             (
                 "[(at: \"0.5s\", hang_speaker: \"node-1\", restart_after: \"1s\")]",
                 "events[0].restart_after",
-                "restart_speaker and kill_speaker",
+                "restart_speaker, neighbor_shutdown and kill_speaker",
             ),
             (
                 "[(at: \"0.5s\", blackout: \"0s\")]",

@@ -66,6 +66,76 @@ fn tool_files(dir: &Path, f: &mut Figures) -> Result<(), ProfileError> {
                 }
             }
         }
+        // TCP's mean RTT of the single-stream iperf3: the seed's jq extract (two lines per
+        // iteration: bits_per_second, mean_rtt in µs), else the raw JSON.
+        let name = format!("{mode}_latency_results.txt");
+        if let Some(t) = read::text(dir, &name)? {
+            for rtt in latency_results(&t).map_err(|(line, e)| err(&dir.join(&name), line, e))? {
+                add(f, "tcp_mean_rtt_ms", mode, "ms", rtt / 1e3);
+            }
+        } else {
+            let name = format!("{mode}_latency.json");
+            if let Some(t) = read::text(dir, &name)? {
+                let s = crate::tools::iperf3::parse(&t)
+                    .map_err(|e| err(&dir.join(&name), "", e.to_string()))?;
+                add(f, "tcp_mean_rtt_ms", mode, "ms", s.mean_rtt_us as f64 / 1e3);
+            }
+        }
+        vegeta_files(dir, mode, f)?;
+    }
+    Ok(())
+}
+
+/// The mean RTTs (µs) of a `*_latency_results.txt`: numbers two to an iteration, the second
+/// of each pair; an error names the line.
+fn latency_results(text: &str) -> Result<Vec<f64>, (String, String)> {
+    let mut nums = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: f64 = line.trim().parse().map_err(|_| {
+            (
+                format!("line {}", i + 1),
+                format!("expected a number (the seed's jq '.end.sum_sent.bits_per_second, .end.streams[0].sender.mean_rtt'), found {line:?}"),
+            )
+        })?;
+        nums.push(v);
+    }
+    if nums.len() % 2 != 0 {
+        return Err((
+            format!("line {}", text.lines().count()),
+            "expected two lines per iteration (bits_per_second, mean_rtt), found an odd count"
+                .into(),
+        ));
+    }
+    Ok(nums.chunks(2).map(|c| c[1]).collect())
+}
+
+/// The seed's Test 5: every `<mode>_vegeta_<R>rps.json` (vegeta's JSON report), as variant
+/// `<mode>_<R>rps`: median and p99 latency, success ratio.
+fn vegeta_files(dir: &Path, mode: &str, f: &mut Figures) -> Result<(), ProfileError> {
+    let prefix = format!("{mode}_vegeta_");
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(&prefix) && n.ends_with("rps.json"))
+            .collect(),
+        Err(_) => return Ok(()),
+    };
+    names.sort();
+    for name in names {
+        let rate = &name[prefix.len()..name.len() - ".json".len()];
+        let Some(t) = read::text(dir, &name)? else {
+            continue;
+        };
+        let m = crate::tools::vegeta::parse(&t)
+            .map_err(|e| err(&dir.join(&name), "", e.to_string()))?;
+        let v = format!("{mode}_{rate}");
+        add(f, "vegeta_p50_ms", &v, "ms", m.latencies.p50 as f64 / 1e6);
+        add(f, "vegeta_p99_ms", &v, "ms", m.latencies.p99 as f64 / 1e6);
+        add(f, "vegeta_success", &v, "", m.success);
     }
     Ok(())
 }
@@ -125,6 +195,76 @@ fn ping_figures(
             }
         }
     }
+    Ok(())
+}
+
+/// The answered probes of a `ping -D` log (`[<epoch>] 64 bytes from ...`), epoch seconds.
+fn dash_d_answers(dir: &Path, name: &str) -> Result<Option<Vec<f64>>, ProfileError> {
+    let Some(t) = read::text(dir, name)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for (i, line) in t.lines().enumerate() {
+        let Some(rest) = line.strip_prefix('[') else {
+            continue; // `PING ...`, the statistics
+        };
+        let stamp = rest
+            .split_once(']')
+            .and_then(|(s, _)| s.parse::<f64>().ok());
+        let Some(at) = stamp else {
+            return Err(err(
+                &dir.join(name),
+                format!("line {}", i + 1),
+                "expected `[<epoch seconds>] <ping line>` (ping -D)",
+            ));
+        };
+        if line.contains(" bytes from ") {
+            out.push(at);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// L2 mode: from each new leader's gratuitous ARP (`garps`: time, variant) to the first
+/// answered probe at or after it (`answers`, sorted).
+fn garp_restore(garps: &[(f64, String)], answers: &[f64], f: &mut Figures) {
+    for (t, variant) in garps {
+        if let Some(a) = answers.iter().find(|a| **a >= *t) {
+            add(f, "garp_restore_s", variant, "s", a - t);
+        }
+    }
+}
+
+/// A simulated L2 takeover variant (`l2_arp0`, `l2_arp1`, written by `sim profile`): the
+/// first node to start announcing after the crash is the gratuitous ARP (l2::speaker sends it
+/// with `Announcing`), its `<variant>_probe.txt` the 5 ms ping.
+fn sim_garp(dir: &Path, v: &str, ev: &[&Vec<String>], f: &mut Figures) -> Result<(), ProfileError> {
+    let Some(accept) = v.strip_prefix("l2_arp") else {
+        return Ok(());
+    };
+    let time = |r: &Vec<String>| r[1].parse::<f64>().unwrap_or(f64::NAN);
+    let Some(crashed) = ev.iter().find(|r| r[2] == "node_crash").map(|r| time(r)) else {
+        return Ok(());
+    };
+    let garp = ev
+        .iter()
+        .find(|r| r[2] == "l2_leader" && time(r) >= crashed && r[4].ends_with("leader=true"));
+    let Some(t) = garp.map(|r| time(r)) else {
+        return Ok(());
+    };
+    let name = format!("{v}_probe.txt");
+    let Some(text) = read::text(dir, &name)? else {
+        return Ok(());
+    };
+    let p =
+        crate::tools::ping::parse(&text).map_err(|e| err(&dir.join(&name), "", e.to_string()))?;
+    let epoch = crate::openmetrics::DEFAULT_EPOCH_S as f64;
+    let answers: Vec<f64> = p
+        .answers
+        .iter()
+        .map(|a| a.at_ns as f64 / 1e9 - epoch)
+        .collect();
+    garp_restore(&[(t, format!("arp_accept{accept}"))], &answers, f);
     Ok(())
 }
 
@@ -238,6 +378,19 @@ pub fn profile(dir: &Path) -> Result<Figures, ProfileError> {
     }
     ping_figures(dir, "bgp_failover_results.txt", &trials, 0.0, &mut f)?;
     resets_real(dir, &trials, &routes, &mut f)?;
+    // L2: reallab's `garp` rows of a new leader (detail `... arp_accept=X ...`) and its 5 ms
+    // probe of the L2 VIP.
+    let garps: Vec<(f64, String)> = faults
+        .iter()
+        .filter(|x| x.kind == "garp" && x.detail.contains("new leader"))
+        .filter_map(|x| {
+            let a = x.detail.split("arp_accept=").nth(1)?.get(..1)?;
+            Some((x.time, format!("arp_accept{a}")))
+        })
+        .collect();
+    if let Some(answers) = dash_d_answers(dir, "l2_probe.txt")? {
+        garp_restore(&garps, &answers, &mut f);
+    }
     Ok(f)
 }
 
@@ -365,6 +518,10 @@ pub fn sim(dir: &Path, pool: Option<f64>) -> Result<Figures, ProfileError> {
     variants.dedup();
     for v in &variants {
         let ev: Vec<&Vec<String>> = events.iter().filter(|r| &r[0] == v).collect();
+        if v.starts_with("l2_arp") {
+            sim_garp(dir, v, &ev, &mut f)?;
+            continue; // an L2 takeover: no BGP trial
+        }
         let bfd = ev.iter().any(|r| r[2] == "bfd_state");
         let txre = ev
             .iter()
@@ -380,7 +537,9 @@ pub fn sim(dir: &Path, pool: Option<f64>) -> Result<Figures, ProfileError> {
                     if bfd { "crash_bfd" } else { "crash_hold" }.to_string(),
                     true,
                 ),
-                ("speaker_shutdown", _) => ("graceful_stop".into(), true),
+                ("speaker_shutdown" | "speaker_neighbor_shutdown", _) => {
+                    ("graceful_stop".into(), true)
+                }
                 ("speaker_kill", _) => ("bgpd_kill".into(), true),
                 ("speaker_hang", d) => (
                     if d.contains("zebra") {
@@ -398,6 +557,11 @@ pub fn sim(dir: &Path, pool: Option<f64>) -> Result<Figures, ProfileError> {
                     _ => ("resume_bgpd".into(), false),
                 },
                 ("route_received", _) if last_down.get(&node).is_some_and(|l| l == "withdraw") => {
+                    ("graceful_start".into(), false)
+                }
+                ("speaker_neighbor_start", _)
+                    if last_down.get(&node).is_some_and(|l| l == "graceful_stop") =>
+                {
                     ("graceful_start".into(), false)
                 }
                 ("bgp_start", d) if d == "side=speaker" && t > 0.0 => {
@@ -503,4 +667,33 @@ fn csv_rows(dir: &Path, name: &str) -> Result<Vec<Vec<String>>, ProfileError> {
         out.push(row);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_results_are_pairs_of_bits_and_rtt() {
+        let rtts = latency_results("6852775647.692047\n736\n\n7000000000\n740\n").unwrap();
+        assert_eq!(rtts, [736.0, 740.0]);
+        let (at, why) = latency_results("6852775647.692047\n").unwrap_err();
+        assert_eq!(at, "line 1");
+        assert!(why.contains("two lines per iteration"), "{why}");
+        let (at, _) = latency_results("1\nfast\n").unwrap_err();
+        assert_eq!(at, "line 2");
+    }
+
+    #[test]
+    fn garp_restore_takes_the_first_answer_at_or_after_each_garp() {
+        let mut f = Figures::new();
+        let garps = [
+            (10.0, "arp_accept0".to_string()),
+            (20.0, "arp_accept1".to_string()),
+        ];
+        garp_restore(&garps, &[9.0, 10.004, 10.009, 20.0075], &mut f);
+        let got = |v: &str| f[&("garp_restore_s".to_string(), v.to_string())].1[0];
+        assert!((got("arp_accept0") - 0.004).abs() < 1e-9);
+        assert!((got("arp_accept1") - 0.0075).abs() < 1e-9);
+    }
 }

@@ -261,6 +261,7 @@ pub fn variant(s: &Scenario, vi: usize, v: &Variant, a: &Assumptions) -> RunCost
                                 | Action::Partition
                                 | Action::Drain
                                 | Action::KillSpeaker
+                                | Action::NeighborShutdown
                                 | Action::HangSpeaker
                         )
                     )
@@ -669,6 +670,7 @@ fn route_changes(
                 | Action::Shutdown
                 | Action::Drain
                 | Action::KillSpeaker
+                | Action::NeighborShutdown
                 | Action::HangSpeaker,
             ) => per_fault,
             Some(

@@ -35,7 +35,7 @@ pub const LANES: [LaneKind; 7] = [
     LaneKind {
         name: "fault",
         color: RGBColor(0xD6, 0x27, 0x28),
-        what: "a scripted fault: node_crash, node_partition, node_drain, speaker_shutdown, speaker_kill, speaker_hang, blackout",
+        what: "a scripted fault: node_crash, node_partition, node_drain, speaker_shutdown, speaker_neighbor_shutdown, speaker_kill, speaker_hang, blackout",
         matches: |k, _| {
             matches!(
                 k,
@@ -43,6 +43,7 @@ pub const LANES: [LaneKind; 7] = [
                     | "node_partition"
                     | "node_drain"
                     | "speaker_shutdown"
+                    | "speaker_neighbor_shutdown"
                     | "speaker_kill"
                     | "speaker_hang"
                     | "blackout"
@@ -52,8 +53,13 @@ pub const LANES: [LaneKind; 7] = [
     LaneKind {
         name: "recovery",
         color: RGBColor(0x00, 0x80, 0x60),
-        what: "a scripted recovery: node_recover, node_heal, speaker_resume",
-        matches: |k, _| matches!(k, "node_recover" | "node_heal" | "speaker_resume"),
+        what: "a scripted recovery: node_recover, node_heal, speaker_neighbor_start, speaker_resume",
+        matches: |k, _| {
+            matches!(
+                k,
+                "node_recover" | "node_heal" | "speaker_neighbor_start" | "speaker_resume"
+            )
+        },
     },
     LaneKind {
         name: "BFD down",

@@ -224,7 +224,13 @@ impl Lab {
             // The stream is one TCP connection: kube-proxy on the ingress node picks its pod.
             let Some(pod) = self.nodes[usize::from(ingress)]
                 .kube_proxy
-                .choose_for(s, ingress, policy, &self.pods[svc.pod_range()], &svc.ready)
+                .choose_for(
+                    s,
+                    ingress,
+                    policy,
+                    &self.pods[svc.pod_range()],
+                    &svc.endpoints,
+                )
                 .map(|p| p + svc.pods.start)
             else {
                 continue;

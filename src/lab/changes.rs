@@ -64,6 +64,12 @@ impl Lab {
                 self.l2_shutdown(node, sched);
                 sched.schedule_in(ev.restart_after(), Ev::SpeakerStart(node));
             }
+            Action::NeighborShutdown => {
+                self.control_neighbor_shutdown(node, sched);
+                if let Some(after) = ev.restart_after {
+                    sched.schedule_in(after, Ev::NeighborStart(node));
+                }
+            }
             Action::KillSpeaker => {
                 self.control_kill(node, sched);
                 if let Some(after) = ev.restart_after {
@@ -161,7 +167,7 @@ impl Lab {
     /// endpoint removal after a crash, a recovery).
     pub(super) fn endpoints_changed(&mut self) {
         for svc in &mut self.svcs {
-            svc.ready = ready_endpoints(&self.pods[svc.pod_range()]);
+            svc.endpoints.refresh(&self.pods[svc.pod_range()]);
         }
     }
 

@@ -573,6 +573,26 @@ impl Lab {
         self.l2_recover(node, sched);
     }
 
+    /// `neighbor <router> shutdown` on the node: Cease / Administrative Shutdown, nothing
+    /// else. BFD stays: FRR 8.4 `bgp_fsm.c` `bgp_stop` uninstalls the peer's BFD session only
+    /// on an update-source change.
+    pub(super) fn control_neighbor_shutdown(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        if self.control.is_none() {
+            return;
+        }
+        self.speaker_log(node, "speaker_neighbor_shutdown", String::new(), sched);
+        self.pump(Side::Speaker, node, Work::Bgp(BgpIn::AdminShutdown), sched);
+    }
+
+    /// `no neighbor <router> shutdown`: the session starts after FRR's start timer.
+    pub(super) fn control_neighbor_start(&mut self, node: u16, sched: &mut Scheduler<Ev>) {
+        if self.control.is_none() || !self.nodes[usize::from(node)].up {
+            return;
+        }
+        self.speaker_log(node, "speaker_neighbor_start", String::new(), sched);
+        self.pump(Side::Speaker, node, Work::Bgp(BgpIn::AdminStart), sched);
+    }
+
     /// bgpd is killed on a live host (SIGKILL): nothing is said; the kernel closes its socket,
     /// with FIN since nothing received is left unread (RFC 9293 §3.10.4; reallab/profiles/
     /// check control.pcap: FIN from the node, the router's FIN back, no RST). bfdd drops the

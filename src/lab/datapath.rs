@@ -164,7 +164,7 @@ impl Lab {
                 let pods = &self.pods[range];
                 match n
                     .kube_proxy
-                    .choose_for(conn.service, ingress, policy, pods, &svc.ready)
+                    .choose_for(conn.service, ingress, policy, pods, &svc.endpoints)
                 {
                     Some(p) => {
                         let p = p + offset;

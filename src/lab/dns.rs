@@ -22,7 +22,8 @@ pub struct Dns {
     caches: Vec<Option<Cache>>,
     /// Per service: live TCP connections of all clients, and of those that ignore the TTL.
     live: Vec<(u64, u64)>,
-    /// Per service: failed requests of resolving clients that honour the TTL, and that don't.
+    /// Per service: failed requests of resolving clients that honour the TTL, and that don't,
+    /// since the weight change that drained it (the whole run when none did).
     failed: Vec<(u64, u64)>,
     drains: Vec<DrainRecord>,
     resolutions: u64,
@@ -69,7 +70,8 @@ pub struct DnsResult {
     /// Every service a weight change drained.
     pub drains: Vec<DrainRecord>,
     /// Per service (name): failed requests of resolving clients that honour the TTL, and of
-    /// those that ignore it.
+    /// those that ignore it, since the weight change that drained it (the whole run when
+    /// none did).
     pub failed: Vec<(String, u64, u64)>,
     /// Answers given to clients (cache misses).
     pub resolutions: u64,
@@ -254,6 +256,7 @@ impl Lab {
         }
         let shown: Vec<String> = weights.iter().map(u32::to_string).collect();
         for s in drained {
+            dns.failed[s as usize] = (0, 0);
             let (all, ignoring) = dns.live[s as usize];
             dns.drains.push(DrainRecord {
                 name: name.to_string(),

@@ -215,10 +215,6 @@ pub struct KubeProxy {
     /// grown on first use.
     rr_next: Vec<usize>,
     rng: Stream,
-    /// Per service: indices of its pods on this node, ascending (a pod's node is fixed when it
-    /// is made), for `pods` of the length kept beside it: a Local choice scans these, not every
-    /// pod. Grown on first use.
-    local: Vec<(usize, Vec<u32>)>,
     /// Scratch for the eligible endpoints of one choice (kept to reuse its allocation).
     eligible: Vec<u32>,
 }
@@ -230,7 +226,6 @@ impl KubeProxy {
             mode,
             rr_next: Vec::new(),
             rng,
-            local: Vec::new(),
             eligible: Vec::new(),
         }
     }
@@ -239,46 +234,39 @@ impl KubeProxy {
     /// endpoint to offer (for Local policy: no local ready pod).
     ///
     /// The endpoints are the ready pods (for Local policy: of this node) in pod order, as the
-    /// KUBE-SVC / KUBE-SVL chains and IPVS destinations list them; they are collected in one
-    /// pass, over this node's pods only under Local policy, so a choice costs what the node has,
-    /// not what the cluster has.
+    /// KUBE-SVC / KUBE-SVL chains and IPVS destinations list them.
     pub fn choose(&mut self, node: u16, policy: TrafficPolicy, pods: &[Pod]) -> Option<u32> {
-        self.choose_for(0, node, policy, pods, &ready_endpoints(pods))
+        let nodes = pods
+            .iter()
+            .map(|p| usize::from(p.node) + 1)
+            .max()
+            .unwrap_or(0);
+        let eps = Endpoints::new(pods, nodes.max(usize::from(node) + 1));
+        self.choose_for(0, node, policy, pods, &eps)
     }
 
-    /// [`choose`](Self::choose) among the endpoints `pods` of service `service`, whose ready
-    /// ones are `ready` ([`ready_endpoints`], kept by the caller as readiness changes): under
-    /// Cluster policy they are the list, so a choice costs the same at 6 pods as at 6,000.
+    /// [`choose`](Self::choose) among the endpoints `pods` of service `service`, listed by
+    /// `eps` (kept by the caller as readiness changes): a choice costs what the node has under
+    /// Local policy and the same at 6 pods as at 6,000 under Cluster policy, never a pass over
+    /// every pod.
     pub fn choose_for(
         &mut self,
         service: u32,
         node: u16,
         policy: TrafficPolicy,
         pods: &[Pod],
-        ready: &[u32],
+        eps: &Endpoints,
     ) -> Option<u32> {
         let s = service as usize;
         let mut scratch = std::mem::take(&mut self.eligible);
         scratch.clear();
         let eligible: &[u32] = match policy {
             TrafficPolicy::Cluster => {
-                debug_assert_eq!(ready, ready_endpoints(pods), "stale endpoints");
-                ready
+                debug_assert_eq!(eps.ready, ready_endpoints(pods), "stale endpoints");
+                &eps.ready
             }
             TrafficPolicy::Local => {
-                if self.local.len() <= s {
-                    self.local.resize(s + 1, (usize::MAX, Vec::new()));
-                }
-                let local = &mut self.local[s];
-                if local.0 != pods.len() {
-                    *local = (
-                        pods.len(),
-                        (0..pods.len() as u32)
-                            .filter(|&i| pods[i as usize].node == node)
-                            .collect(),
-                    );
-                }
-                scratch.extend(local.1.iter().copied().filter(|&i| {
+                scratch.extend(eps.on_node(node).iter().copied().filter(|&i| {
                     let p = &pods[i as usize];
                     debug_assert_eq!(p.node, node, "a pod moved to another node");
                     p.ready
@@ -314,6 +302,62 @@ pub fn ready_endpoints(pods: &[Pod]) -> Vec<u32> {
     (0..pods.len() as u32)
         .filter(|&i| pods[i as usize].ready)
         .collect()
+}
+
+/// One service's endpoints as kube-proxy programs them: its ready pods (the Cluster list) and,
+/// per node, its pods there (a pod's node is fixed when it is made; readiness is checked at
+/// the choice). Indices are into the service's pods.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    ready: Vec<u32>,
+    /// The pods node by node, ascending within a node; node `n`'s are
+    /// `by_node[node_start[n]..node_start[n + 1]]`.
+    by_node: Vec<u32>,
+    node_start: Vec<u32>,
+}
+
+impl Endpoints {
+    /// The endpoints of `pods` on a cluster of `nodes` nodes.
+    pub fn new(pods: &[Pod], nodes: usize) -> Self {
+        let mut node_start = vec![0u32; nodes + 1];
+        for p in pods {
+            node_start[usize::from(p.node) + 1] += 1;
+        }
+        for n in 0..nodes {
+            node_start[n + 1] += node_start[n];
+        }
+        let mut next = node_start.clone();
+        let mut by_node = vec![0u32; pods.len()];
+        for (i, p) in pods.iter().enumerate() {
+            let at = &mut next[usize::from(p.node)];
+            by_node[*at as usize] = i as u32;
+            *at += 1;
+        }
+        Endpoints {
+            ready: ready_endpoints(pods),
+            by_node,
+            node_start,
+        }
+    }
+
+    /// Some pod's readiness changed.
+    pub fn refresh(&mut self, pods: &[Pod]) {
+        self.ready = ready_endpoints(pods);
+    }
+
+    /// The ready pods, in pod order.
+    pub fn ready(&self) -> &[u32] {
+        &self.ready
+    }
+
+    /// Every pod on `node` (ready or not), ascending.
+    pub fn on_node(&self, node: u16) -> &[u32] {
+        let n = usize::from(node);
+        match (self.node_start.get(n), self.node_start.get(n + 1)) {
+            (Some(&a), Some(&b)) => &self.by_node[a as usize..b as usize],
+            _ => &[],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -394,6 +438,29 @@ mod tests {
             .map(|_| rr.choose(0, TrafficPolicy::Cluster, &pods).unwrap())
             .collect();
         assert_eq!(picks, vec![0, 1, 2, 3, 0]);
+    }
+
+    #[test]
+    fn endpoints_list_each_nodes_pods_and_the_ready_ones() {
+        let s = Streams::new(1);
+        let mut pods: Vec<Pod> = [2u16, 0, 2, 1, 0]
+            .iter()
+            .map(|&n| Pod::new(n, 1.0, s.stream("p")))
+            .collect();
+        let mut eps = Endpoints::new(&pods, 4);
+        assert_eq!(eps.on_node(0), [1, 4]);
+        assert_eq!(eps.on_node(1), [3]);
+        assert_eq!(eps.on_node(2), [0, 2]);
+        assert!(eps.on_node(3).is_empty() && eps.on_node(9).is_empty());
+        assert_eq!(eps.ready(), [0, 1, 2, 3, 4]);
+        pods[2].ready = false;
+        eps.refresh(&pods);
+        assert_eq!(eps.ready(), [0, 1, 3, 4]);
+        let mut kp = KubeProxy::new(KubeProxyMode::IpvsRoundRobin, s.stream("kp"));
+        let picks: Vec<_> = (0..3)
+            .map(|_| kp.choose_for(0, 2, TrafficPolicy::Local, &pods, &eps))
+            .collect();
+        assert_eq!(picks, [Some(0), Some(0), Some(0)], "pod 2 is not ready");
     }
 
     #[test]

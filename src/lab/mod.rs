@@ -45,7 +45,7 @@ pub use client::{Client, Pool, NO_USER};
 use conn::{Conn, ConnRows};
 pub use control::{ControlPlane, Machine, Side};
 pub use dns::{DnsResult, DrainRecord};
-pub use kube::{ready_endpoints, Cores, KubeProxy, Pod};
+pub use kube::{ready_endpoints, Cores, Endpoints, KubeProxy, Pod};
 pub use layer2::{L2Machine, Layer2};
 pub use proxy::ProxyResult;
 pub use router::{RouteChange, ServiceRoute};
@@ -211,6 +211,8 @@ pub enum Ev {
     RibTimer,
     /// A restarted speaker comes back.
     SpeakerStart(u16),
+    /// A `neighbor_shutdown`'s `no neighbor shutdown` (node).
+    NeighborStart(u16),
     /// An ARP frame reaches a host (L2 mode).
     L2Frame(Key),
     /// A memberlist message reaches a node (L2 mode).
@@ -227,10 +229,6 @@ pub enum Ev {
     SpeakerResume(u16),
     /// A client's retries whose backoff is over are sent.
     Retry(u32),
-    /// A client's user goes online (true) or offline (its profile).
-    Online(u32, bool),
-    /// The mitigations table's `change_at`: keep every service's books.
-    KeepBooks,
     /// An ingress tier's try (number) of a request reaches its backend pod.
     AtUpstream(Key, u8),
     /// The backend pod finished that try.
@@ -239,6 +237,10 @@ pub enum Ev {
     UpstreamReply(Key, u8),
     /// That try's upstream timeout.
     UpstreamTimeout(Key, u8),
+    /// A client's user goes online (true) or offline (its profile).
+    Online(u32, bool),
+    /// The mitigations table's `change_at`: keep every service's books.
+    KeepBooks,
 }
 
 /// A worker node.
@@ -815,7 +817,7 @@ impl Lab {
                 latency: sim_core::LogHistogram::default(),
                 conns_broken: 0,
                 at_change: None,
-                ready: ready_endpoints(&pods[start as usize..]),
+                endpoints: Endpoints::new(&pods[start as usize..], node_names.len()),
             });
         }
         let proxy = proxy::Proxy::new(&cluster.services, &svcs);
@@ -976,16 +978,29 @@ impl Lab {
             // nodes its advertisements select; Local, those with a local endpoint (MetalLB BGP
             // speaker rules).
             for s in 0..self.svcs.len() {
-                for i in 0..self.nodes.len() as u16 {
-                    let svc = &self.svcs[s];
-                    let eligible = self.selected[s][usize::from(i)]
-                        && (svc.policy == TrafficPolicy::Cluster
-                            || self.pods[svc.pod_range()].iter().any(|p| p.node == i));
-                    if eligible {
-                        self.svcs[s]
-                            .route
-                            .apply(SimTime::ZERO, RouteChange::Announce(NextHop::from(i)));
+                let svc = &self.svcs[s];
+                let mut has_pod = vec![false; self.nodes.len()];
+                for p in &self.pods[svc.pod_range()] {
+                    has_pod[usize::from(p.node)] = true;
+                }
+                let eligible: Vec<NextHop> = (0..self.nodes.len() as u16)
+                    .filter(|&i| {
+                        self.selected[s][usize::from(i)]
+                            && (svc.policy == TrafficPolicy::Cluster || has_pod[usize::from(i)])
+                    })
+                    .map(NextHop::from)
+                    .collect();
+                let route = &mut self.svcs[s].route;
+                if matches!(route.selection(), bgp::ecmp::Selection::Resilient { .. }) {
+                    // A resilient table fills bucket by bucket as next hops arrive: keep the
+                    // announcements one at a time.
+                    for nh in eligible {
+                        route.apply(SimTime::ZERO, RouteChange::Announce(nh));
                     }
+                } else {
+                    // The others are a function of the final list: install it once (one
+                    // group build, not one per node).
+                    route.set_members(SimTime::ZERO, &eligible);
                 }
             }
         }
@@ -1317,6 +1332,7 @@ impl Model for Lab {
             Ev::FibTimer => self.fib_timer(sched),
             Ev::RibTimer => self.rib_timer(sched),
             Ev::SpeakerStart(node) => self.speaker_start(node, sched),
+            Ev::NeighborStart(node) => self.control_neighbor_start(node, sched),
             Ev::L2Frame(k) => self.l2_frame(k, sched),
             Ev::L2Note(k) => self.l2_note(k, sched),
             Ev::L2Wake(m, i, generation) => self.l2_wake(m, i, generation, sched),
@@ -1325,12 +1341,12 @@ impl Model for Lab {
             Ev::Retransmit(k) => self.retransmit(k, sched),
             Ev::SpeakerResume(node) => self.control_resume(node, sched),
             Ev::Retry(c) => self.send_retries(c, sched),
-            Ev::Online(c, on) => self.set_online(c, on, sched),
-            Ev::KeepBooks => self.keep_books(),
             Ev::AtUpstream(k, t) => self.at_upstream(k, t, sched),
             Ev::UpstreamDone(k, t) => self.upstream_done(k, t, sched),
             Ev::UpstreamReply(k, t) => self.upstream_reply(k, t, sched),
             Ev::UpstreamTimeout(k, t) => self.upstream_timeout(k, t, sched),
+            Ev::Online(c, on) => self.set_online(c, on, sched),
+            Ev::KeepBooks => self.keep_books(),
         }
     }
 }

@@ -312,12 +312,8 @@ impl Lab {
                     ErrorKind::Gateway { .. } => "closed",
                 };
                 if !self.clients[c as usize].is_probe() {
-                    // The connection's service (a DNS client's differs from one to the next).
-                    let s = self
-                        .conns
-                        .get(req.conn)
-                        .map_or(self.clients[c as usize].service, |k| k.service);
-                    self.svcs[s as usize].conns_broken += 1;
+                    let s = self.service_of(req.conn, c);
+                    self.svcs[s].conns_broken += 1;
                 }
                 self.close_conn(req.conn, fate, now);
                 // A keep-alive client replaces the connection for whoever waits.

@@ -38,13 +38,13 @@ pub struct Svc {
     pub counts: Counts,
     /// Latency of its answered requests.
     pub latency: LogHistogram,
+    /// Its endpoints (ready pods, pods per node) as kube-proxy programs them: kept by
+    /// `Lab::endpoints_changed` whenever a pod's readiness changes.
+    pub endpoints: super::Endpoints,
     /// Its connections closed by a failure (reset, timeout, refused).
     pub conns_broken: u64,
     /// Its books at the mitigations table's `change_at`, when the scenario has one.
     pub at_change: Option<AtChange>,
-    /// Its ready pods (indices into `pods`), as the endpoints list kube-proxy programs: kept by
-    /// [`Lab::endpoints_changed`](super::Lab) whenever a pod's readiness changes.
-    pub ready: Vec<u32>,
 }
 
 /// A service's books at the instant of the change the mitigations table reads (before the

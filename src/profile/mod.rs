@@ -474,15 +474,28 @@ pub fn derive(dir: &Path, experiment: Option<&Path>) -> Result<Derivation, Profi
         .to_string();
     let peer_down = match (read::adj_downs(dir)?, read::vip_routes(dir, &vip)?) {
         (Some(downs), Some(routes)) => {
-            let d: Vec<f64> = downs
-                .iter()
-                .filter_map(|(t, _, _)| {
-                    routes
-                        .iter()
-                        .find(|(r, _)| *r >= *t && *r <= *t + 2.0)
-                        .map(|(r, _)| r - t)
-                })
-                .collect();
+            // Per cause: FRR logs `Down BGP Notification send` when the router ended the
+            // session itself (hold timer or BFD expired) and `BGP Notification received` or
+            // `Peer closed the session` when the node did.
+            let mut by_cause: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            for (t, _, cause) in &downs {
+                if let Some((r, _)) = routes.iter().find(|(r, _)| *r >= *t && *r <= *t + 2.0) {
+                    by_cause[usize::from(cause.contains("send"))].push(r - t);
+                }
+            }
+            let per_cause = |v: &[f64]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("median of {} = {:.1} ms", v.len(), read::median(v) * 1e3)
+                }
+            };
+            let causes = format!(
+                "ended by the node (NOTIFICATION received, TCP closed): {}; by the router's timers (hold, BFD): {}",
+                per_cause(&by_cause[0]),
+                per_cause(&by_cause[1])
+            );
+            let d: Vec<f64> = by_cause.concat();
             if d.is_empty() {
                 b.default(
                     "bgp.peer_down_delay",
@@ -504,7 +517,7 @@ pub fn derive(dir: &Path, experiment: Option<&Path>) -> Result<Derivation, Profi
                         m * 1e3
                     ),
                     format!(
-                        "less fib_delay {:.0} ms (FRR's work queues, kept: bgp::rib::Fib)",
+                        "less fib_delay {:.0} ms (FRR's work queues, kept: bgp::rib::Fib); one value for every cause, as the causes agree ({causes})",
                         fib * 1e3
                     ),
                 )
@@ -759,14 +772,14 @@ pub fn derive(dir: &Path, experiment: Option<&Path>) -> Result<Derivation, Profi
         (name: "wrk", load: Wrk(threads: 2, connections: 100), timeout: "2s", start: "{w0}s", stop: "{w1}s", output: "{{variant}}_wrk_results.txt"),
         (name: "iperf", load: Iperf3(parallel: 10), timeout: "2s", start: "{i0}s", stop: "{i1}s", output: "{{variant}}_throughput.json"),
         (name: "conns", load: OpenLoop(rate: 2000), connections: KeepAlive(pool: 2000), timeout: "30s", start: "{pool}s"),
-        (name: "ping", load: Ping(interval: "100ms"), timeout: "1s", start: "{pool}s", output: "{{variant}}_failover_results.txt"),
+        (name: "ping", load: Ping(interval: "100ms"), timeout: "1s", start: "{pool}s", output: "{{variant}}_failover_results.txt"),{probe}
     ],
     events: {bgp_events},
     variants: [
         (name: "l2", l2: (clients: BehindGateway, arp_accept: {arp}), events: []),
         (name: "bgp"),
         (name: "hold", bgp: ({bgp_common}), events: {hold_events}),
-        (name: "txrehash", ecmp: (hash_source: {rehash}), events: {rehash_events}),{join}
+        (name: "txrehash", ecmp: (hash_source: {rehash}), events: {rehash_events}),{join}{l2_takeovers}
     ],
 )
 "#,
@@ -787,6 +800,12 @@ pub fn derive(dir: &Path, experiment: Option<&Path>) -> Result<Derivation, Profi
             dur(POOL_START - 1.0),
             dur(FIRST_FAULT)
         )),
+        probe = if tl.l2_accepts.is_empty() {
+            String::new()
+        } else {
+            format!("\n        // reallab's l2_probe.txt: ping -D -i 0.005 of the L2 VIP.\n        (name: \"probe\", load: Ping(interval: \"5ms\"), timeout: \"1s\", start: \"{POOL_START}s\", output: \"{{variant}}_probe.txt\"),")
+        },
+        l2_takeovers = l2_takeovers(&tl.l2_accepts, n_nodes),
         rehash_events = events(&tl.blackouts.get(1).or(tl.blackouts.first()).cloned().into_iter().collect::<Vec<_>>()),
     );
     Ok(Derivation {
@@ -794,6 +813,24 @@ pub fn derive(dir: &Path, experiment: Option<&Path>) -> Result<Derivation, Profi
         evidence: b.evidence,
         fitted: b.fitted,
     })
+}
+
+/// One L2 variant per `arp_accept` the lab's leader crashes used: the leader of the service IP
+/// (MetalLB's election, l2::election) crashes at the first fault's time, the next one takes
+/// over with its gratuitous ARP; `sim compare` judges GARP to the first answered probe.
+fn l2_takeovers(accepts: &[u8], nodes: u16) -> String {
+    let names: Vec<String> = (1..=nodes).map(|i| format!("node-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let Some(leader) = l2::election::leader(std::net::Ipv4Addr::new(192, 0, 2, 10), &refs) else {
+        return String::new();
+    };
+    accepts
+        .iter()
+        .map(|a| {
+            let arp = if *a == 0 { "Never" } else { "Always" };
+            format!("\n        (name: \"l2_arp{a}\", l2: (clients: BehindGateway, arp_accept: {arp}), events: [(at: \"{}\", crash: \"{leader}\")]),", dur(FIRST_FAULT))
+        })
+        .collect()
 }
 
 /// The client's `net.core.txrehash`: the second `net.core.txrehash` line of sysctl.txt.
@@ -827,6 +864,8 @@ struct Timeline {
     blackouts: Vec<String>,
     /// The node of the first graceful stop: the `join` variant's added next hop.
     join: Option<String>,
+    /// The `arp_accept` of each L2 leader crash (`l2 leader; arp_accept=X`), in order.
+    l2_accepts: Vec<u8>,
     end: f64,
 }
 
@@ -851,6 +890,7 @@ fn timeline(faults: &[Fault], file: &Path, nodes: u16) -> Result<Timeline, Profi
         hold: Vec::new(),
         blackouts: Vec::new(),
         join: None,
+        l2_accepts: Vec::new(),
         end: 0.0,
     };
     // Each phase starts at FIRST_FAULT with the lab's spacing.
@@ -881,6 +921,18 @@ fn timeline(faults: &[Fault], file: &Path, nodes: u16) -> Result<Timeline, Profi
             ));
             continue;
         }
+        if f.kind == "crash" && f.detail.contains("l2 leader") {
+            let accept = f
+                .detail
+                .split("arp_accept=")
+                .nth(1)
+                .and_then(|a| a.get(..1));
+            if let Some(a) = accept.and_then(|a| a.parse().ok()) {
+                if !tl.l2_accepts.contains(&a) {
+                    tl.l2_accepts.push(a);
+                }
+            }
+        }
         if !is_fault || f.detail.contains("l2") {
             continue;
         }
@@ -904,13 +956,14 @@ fn timeline(faults: &[Fault], file: &Path, nodes: u16) -> Result<Timeline, Profi
         let ev = match f.kind.as_str() {
             "crash" => Some(format!("(at: \"{}\", crash: \"{node}\")", dur(at))),
             "restore" => Some(format!("(at: \"{}\", recover: \"{node}\")", dur(at))),
+            // reallab's graceful stop is `neighbor shutdown`, its start `no neighbor shutdown`.
             "graceful_stop" => Some(match later("graceful_start") {
                 Some(d) => format!(
-                    "(at: \"{}\", restart_speaker: \"{node}\", restart_after: \"{}\")",
+                    "(at: \"{}\", neighbor_shutdown: \"{node}\", restart_after: \"{}\")",
                     dur(at),
                     dur(d)
                 ),
-                None => format!("(at: \"{}\", shutdown: \"{node}\")", dur(at)),
+                None => format!("(at: \"{}\", neighbor_shutdown: \"{node}\")", dur(at)),
             }),
             "bgpd_kill" => Some(match later("bgpd_start") {
                 Some(d) => format!(

@@ -378,7 +378,11 @@ fn bgpd_hung_alone_is_noticed_by_the_hold_timer_only() {
 fn graceful_stop_and_a_killed_bgpd_take_the_route_down_as_in_the_lab() {
     for p in both() {
         for (trial, event) in [
-            ("graceful_stop", r#"[(at: "20s", shutdown: "node-3")]"#),
+            // The lab's graceful stop: `neighbor 198.18.1.1 shutdown` on the node.
+            (
+                "graceful_stop",
+                r#"[(at: "20s", neighbor_shutdown: "node-3")]"#,
+            ),
             ("bgpd_kill", r#"[(at: "20s", kill_speaker: "node-3")]"#),
         ] {
             let r = run_seed(&lab_cluster(p.nodes, true, PING, event, "22s"), 1);
@@ -391,7 +395,7 @@ fn graceful_stop_and_a_killed_bgpd_take_the_route_down_as_in_the_lab() {
 }
 
 #[test]
-fn restore_after_a_reboot_a_restart_and_a_resumed_bgpd_match_the_lab() {
+fn restore_after_a_reboot_a_neighbor_shutdown_a_restart_and_a_resumed_bgpd_match_the_lab() {
     for p in both() {
         for (trial, detail, event, back_at) in [
             (
@@ -399,6 +403,13 @@ fn restore_after_a_reboot_a_restart_and_a_resumed_bgpd_match_the_lab() {
                 None,
                 r#"[(at: "20s", crash: "node-3"), (at: "25s", recover: "node-3")]"#,
                 25.0,
+            ),
+            // `no neighbor shutdown`: FRR's 1 s start timer, then the dial (lab 2.12 s).
+            (
+                "graceful_start",
+                None,
+                r#"[(at: "20s", neighbor_shutdown: "node-3", restart_after: "6s")]"#,
+                26.0,
             ),
             (
                 "bgpd_start",

@@ -82,7 +82,7 @@ fn calib_derives_a_valid_scenario_with_its_evidence() {
     let text = std::fs::read_to_string(&out).unwrap();
     // The fault timeline is check's: BFD-era faults in `bgp`, the hold rounds in `hold`.
     assert!(
-        text.contains("restart_speaker: \"node-3\", restart_after: \"6055008us\""),
+        text.contains("neighbor_shutdown: \"node-3\", restart_after: \"6055008us\""),
         "{text}"
     );
     assert_eq!(

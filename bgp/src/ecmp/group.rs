@@ -72,12 +72,14 @@ impl EcmpGroup {
     /// Replace the member list (the order given is the order the routing daemon installs
     /// them). A next hop listed more than once counts once, at its first position.
     pub fn set_next_hops(&mut self, now: SimTime, next_hops: &[NextHop]) {
-        let mut list: Vec<NextHop> = Vec::with_capacity(next_hops.len());
-        for &nh in next_hops {
-            if !list.contains(&nh) {
-                list.push(nh);
-            }
-        }
+        // Duplicates dropped, first occurrences kept in order; a set, not a scan of the list
+        // per entry, so a 6,000-member group is built in linear time (it is only looked up).
+        let mut seen = std::collections::HashSet::with_capacity(next_hops.len());
+        let list: Vec<NextHop> = next_hops
+            .iter()
+            .copied()
+            .filter(|&nh| seen.insert(nh))
+            .collect();
         match &mut self.table {
             Table::Modulo | Table::Rendezvous => {}
             Table::HashThreshold(bounds) => *bounds = threshold_bounds(list.len()),

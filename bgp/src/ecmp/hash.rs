@@ -30,12 +30,74 @@ pub fn crc16(init: u16, data: &[u8]) -> u16 {
 /// CRC-32/ISO-HDLC of `data`, continuing from a previous CRC value `prev` exactly as zlib's
 /// `crc32(prev, data)` does (the register starts at `!prev`). `prev = 0` is the plain CRC-32
 /// (check value of `"123456789"` = 0xCBF43926).
+///
+/// Table-driven, eight bytes per step ("slicing-by-8", Kounavis and Berry, Intel 2005; zlib's
+/// crc32.c braids the same way): the same function as the catalogue's byte-at-a-time CRC
+/// ([`crc32_bytewise`], the `crc` crate), in about a third of the time on a 13-byte 5-tuple.
+#[inline]
 pub fn crc32(prev: u32, data: &[u8]) -> u32 {
+    let t = &CRC32_SLICES;
+    let mut c = !prev;
+    let mut chunks = data.chunks_exact(8);
+    for b in &mut chunks {
+        let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        c = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][usize::from(b[4])]
+            ^ t[2][usize::from(b[5])]
+            ^ t[1][usize::from(b[6])]
+            ^ t[0][usize::from(b[7])];
+    }
+    for &b in chunks.remainder() {
+        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// [`crc32`] one byte at a time through the `crc` crate's catalogue CRC-32/ISO-HDLC: the
+/// reference the table-driven one is tested against.
+pub fn crc32_bytewise(prev: u32, data: &[u8]) -> u32 {
     // The crc crate reflects a custom initial value for reflected algorithms; hand it the
     // bit-reversed register so that the register really starts at !prev.
     let mut digest = CRC32.digest_with_initial((!prev).reverse_bits());
     digest.update(data);
     digest.finalize()
+}
+
+/// `CRC32_SLICES[0]` is the reflected CRC-32 table (poly 0xEDB88320) of one byte; `[k][i]` is
+/// byte `i` followed by `k` zero bytes.
+static CRC32_SLICES: [[u32; 256]; 8] = crc32_slices();
+
+const fn crc32_slices() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = t[0][(prev & 0xff) as usize] ^ (prev >> 8);
+            k += 1;
+        }
+        i += 1;
+    }
+    t
 }
 
 /// The Microsoft RSS default Toeplitz key ("Verifying the RSS Hash Calculation", Windows

@@ -52,6 +52,12 @@ pub enum Input {
     /// `neighbor X shutdown` in FRR: Cease / Administrative Shutdown (RFC 4486), skipped when
     /// graceful restart was negotiated (FRR `bgpd.c` `peer_notify_shutdown`); no restart after.
     AdminShutdown,
+    /// `no neighbor X shutdown` in FRR: the peer may start again, after the start timer
+    /// (`idle_hold`), not at once. FRR 8.4 `bgpd.c` `peer_flag_modify_action` resets `v_start`
+    /// to `BGP_INIT_START_TIMER` (1 s, `bgpd.h`) and raises BGP_Stop; in Idle `bgp_timer_set`
+    /// (`bgp_fsm.c`) runs the start timer, whose expiry is BGP_Start (reallab/profiles/*:
+    /// 0.95-1.0 s from the command to the session's Up). Ignored unless stopped in Idle.
+    AdminStart,
     /// Events 16/17 Tcp_CR_Acked / TcpConnectionConfirmed: a TCP connection is up, the one this
     /// side dialled (`Outbound`) or one the peer dialled (`Inbound`).
     TcpConnected {

@@ -65,6 +65,8 @@ enum Event {
     ManualStop(Stop),
     /// Event 3 AutomaticStart (IdleHoldTimer expired after a session went down).
     AutomaticStart,
+    /// [`Input::AdminStart`]: allowed to start again, after the IdleHoldTimer.
+    AdminStart,
     /// Event 9 ConnectRetryTimer_Expires.
     ConnectRetryTimerExpires,
     /// Event 10 HoldTimer_Expires.
@@ -239,6 +241,7 @@ impl Session {
                 self.event(now, Event::ManualStop(stop), &mut out);
             }
             Input::AdminShutdown => self.event(now, Event::ManualStop(Stop::Admin), &mut out),
+            Input::AdminStart => self.event(now, Event::AdminStart, &mut out),
             Input::TcpConnected { dir } => self.tcp_connected(now, dir, &mut out),
             Input::TcpConnectionFails => {
                 // Only a pending dial can fail; a late report after Idle changed nothing.
@@ -367,6 +370,10 @@ impl Session {
         }
         match (&self.conn, self.state) {
             (None, State::Connect | State::Active) => {
+                self.conn = Some(Connection::new(dir));
+                self.event(now, Event::TcpConnectionConfirmed, out);
+            }
+            (None, State::Idle) if dir == Direction::Inbound && self.accepts_while_idle() => {
                 self.conn = Some(Connection::new(dir));
                 self.event(now, Event::TcpConnectionConfirmed, out);
             }
@@ -534,6 +541,17 @@ impl Session {
                 self.start(now, out)
             }
             (Idle, Event::AutomaticStart) => self.start(now, out),
+            (Idle, Event::AdminStart) => {
+                if !self.auto_restart {
+                    self.auto_restart = true;
+                    self.timers
+                        .set(Timer::IdleHold, now + self.config.idle_hold);
+                }
+                Idle
+            }
+            // Reached only for a connection FRR accepts while it waits in Idle (see
+            // `accepts_while_idle`): its doppelganger goes Active, then TCP_connection_open.
+            (Idle, Event::TcpConnectionConfirmed) => self.connection_confirmed(now, out),
             (Idle, Event::ManualStop(_)) => {
                 // A stopped session must not restart by itself.
                 self.auto_restart = false;
@@ -545,7 +563,7 @@ impl Session {
             (Idle, _) => Idle,
 
             // RFC 4271 §8.2.2: Events 1 and 3-7 are ignored in every other state.
-            (_, Event::ManualStart | Event::AutomaticStart) => from,
+            (_, Event::ManualStart | Event::AutomaticStart | Event::AdminStart) => from,
 
             // -- any connected or connecting state: stops ----------------------------------
             (_, Event::ManualStop(stop)) => self.stop(stop, out),
@@ -570,10 +588,7 @@ impl Session {
                 Connect
             }
             (Connect | Active, Event::TcpConnectionConfirmed) => {
-                self.send_open(out);
-                self.timers
-                    .set(Timer::Hold, now + self.config.open_hold_time);
-                OpenSent
+                self.connection_confirmed(now, out)
             }
             // FRR (`bgp_fsm.c` table: Connect + TCP_connection_open_failed -> Active) keeps the
             // ConnectRetry timer running and listens; RFC 4271 would go to Idle. metallb sleeps
@@ -778,6 +793,24 @@ impl Session {
     }
 
     // ----- FSM actions -----------------------------------------------------------------------
+
+    /// TCP is up: our OPEN, and the OpenSent hold timer.
+    fn connection_confirmed(&mut self, now: SimTime, out: &mut Vec<Output>) -> State {
+        self.send_open(out);
+        self.timers
+            .set(Timer::Hold, now + self.config.open_hold_time);
+        State::OpenSent
+    }
+
+    /// Whether a connection the peer dialled is taken while we wait in Idle. RFC 4271 §8.2.2
+    /// refuses it; FRR 8.4 `bgp_network.c` `bgp_accept` refuses only a peer that is shut down
+    /// (BGP_PEER_START_SUPPRESSED), Clearing or Deleted, and otherwise makes a doppelganger
+    /// that runs the OPEN exchange while the configured peer's start timer is still running.
+    /// So a node that returns while the router waits out its start timer after the session
+    /// went down is taken at once, not refused and redialled a start timer later.
+    fn accepts_while_idle(&self) -> bool {
+        self.config.flavour == Flavour::Frr && self.auto_restart
+    }
 
     fn start(&mut self, now: SimTime, out: &mut Vec<Output>) -> State {
         if self.config.passive {

@@ -748,3 +748,45 @@ fn dual_stack_with_graceful_restart_ends_each_family() {
         .iter()
         .any(|m| matches!(m, Message::Update(u) if u.is_end_of_rib_ipv6())));
 }
+
+#[test]
+fn no_neighbor_shutdown_starts_after_the_start_timer() {
+    let mut s = established(frr(), 9, None);
+    s.handle(t(1), Input::AdminShutdown);
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(s.next_timeout(), None, "shut down: no start timer");
+    let inbound = Input::TcpConnected {
+        dir: Direction::Inbound,
+    };
+    let out = s.handle(t(2), inbound.clone());
+    assert!(
+        out.contains(&Output::CloseTcp {
+            dir: Direction::Inbound,
+            reset: true
+        }),
+        "bgp_accept refuses a shut-down peer: {out:?}"
+    );
+    // `no neighbor shutdown` at 5 s: BGP_INIT_START_TIMER (1 s) first, then the dial.
+    assert_eq!(s.handle(t(5), Input::AdminStart), vec![]);
+    assert_eq!(s.timer(Timer::IdleHold), Some(t(6)));
+    assert_eq!(s.handle(t(6), Input::Timer)[0], Output::Connect);
+    assert_eq!(s.state(), State::Connect);
+    assert_eq!(s.handle(t(7), Input::AdminStart), vec![], "only Idle cares");
+}
+
+#[test]
+fn frr_takes_a_connection_while_its_start_timer_runs() {
+    let mut s = established(frr(), 9, None);
+    s.handle(t(1), Input::BfdDown);
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(s.timer(Timer::IdleHold), Some(t(2)));
+    let out = s.handle(
+        t(1),
+        Input::TcpConnected {
+            dir: Direction::Inbound,
+        },
+    );
+    assert_eq!(s.state(), State::OpenSent);
+    assert!(matches!(sent(&out)[..], [Message::Open(_)]), "{out:?}");
+    assert_eq!(s.timer(Timer::IdleHold), None);
+}
