@@ -281,25 +281,3 @@ pub fn sends_to(s: &Scenario, spec: &crate::scenario::ClientSpec, service: &str)
             .any(|n| n.name == d.name && n.records.iter().any(|r| r.service == service))
     })
 }
-
-/// The mitigations table's cost of the DNS split for a cell's service: the time from the
-/// weight change that drained it until it was down to the TTL-ignoring clients' connections,
-/// and how many those were ("" for a service no weight change drained).
-pub fn drain_cost(run: &crate::mitigations::CellRun<'_>) -> String {
-    let Some(d) = run
-        .result
-        .dns
-        .as_ref()
-        .and_then(|d| d.drains.iter().find(|x| x.service == run.service.name))
-    else {
-        return String::new();
-    };
-    match d.drained_at {
-        Some(t) => format!(
-            "{:.1} s ({} conns left)",
-            (t - d.changed_at).as_secs_f64(),
-            d.ignoring_live
-        ),
-        None => "not drained".into(),
-    }
-}

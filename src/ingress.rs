@@ -179,23 +179,3 @@ pub fn table(results: &[crate::lab::RunResult]) -> String {
     }
     out
 }
-
-/// The mitigations table's cost of an ingress tier for a cell's service: the tier's own time
-/// per answered request (nginx's processing and queue, the extra hop), in ms as p50/p99 ("" for
-/// a service that is not a tier).
-pub fn hop_cost(run: &crate::mitigations::CellRun<'_>) -> String {
-    let Some(p) = run
-        .result
-        .proxies
-        .iter()
-        .find(|p| p.service == run.service.name)
-    else {
-        return String::new();
-    };
-    let ms = |q| {
-        p.overhead
-            .quantile(q)
-            .map_or("-".into(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
-    };
-    format!("{}/{}", ms(0.5), ms(0.99))
-}

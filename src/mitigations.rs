@@ -9,11 +9,12 @@
 //! broken (reset or timed out), the requests that failed for its users, the p99 of its
 //! clients' answers in the minute around the change, and the cost columns.
 //!
-//! Adding a mitigation (the hook for the DNS split and the ingress tier, issue 12 part B): name
-//! it in `mitigations.mitigations`, give its cells (a service of its own in some variants, or
-//! `not_applicable`), and, for a cost of its own, append a [`CostColumn`] to [`COST_COLUMNS`]:
-//! a header and a function from the cell's run to its text ("" where it has nothing to say),
-//! e.g. the DNS drain time from the services' DNS books, or the ingress hop's latency.
+//! Adding a mitigation (the hook the DNS split and the ingress tier, issue 12 part B, use):
+//! name it in `mitigations.mitigations`, give its cells (a service of its own in some
+//! variants, or `not_applicable`), and, for a cost of its own, append a [`CostColumn`] to
+//! [`COST_COLUMNS`]: a header and a function from the cell's run to its text ("" where it has
+//! nothing to say), as `dns drain` reads the run's DNS drains and `ingress hop p99` its
+//! ingress tiers.
 
 use std::collections::BTreeSet;
 
@@ -95,57 +96,85 @@ impl CellRun<'_> {
     }
 }
 
-/// A cost column: its header, and its text for one measured cell ("" where it has nothing).
+/// A cost column: its terminal header, its mitigations.csv column (unit in the name), and its
+/// value for one measured cell (`None`: it has nothing to say there, a blank).
 pub struct CostColumn {
-    /// Header (also the CSV column, spaces as `_`).
+    /// Terminal header.
     pub header: &'static str,
-    /// The cell's text.
-    pub text: fn(&CellRun<'_>) -> String,
+    /// CSV column.
+    pub csv: &'static str,
+    /// Decimals shown; 0: a count (an Int64 column).
+    pub decimals: usize,
+    /// The cell's value.
+    pub value: fn(&CellRun<'_>) -> Option<f64>,
 }
 
-/// The cost columns, in order. Part B appends its own (DNS drain time, ingress hop latency).
+/// The cost columns, in order: what each mitigation costs besides what it spares.
 pub const COST_COLUMNS: &[CostColumn] = &[
     CostColumn {
         header: "extra requests",
-        text: extra_requests,
+        csv: "extra_requests",
+        decimals: 0,
+        value: extra_requests,
     },
     CostColumn {
         header: "care nodes",
-        text: care_nodes,
+        csv: "care_nodes",
+        decimals: 0,
+        value: care_nodes,
     },
     CostColumn {
-        header: "dns drain",
-        text: crate::dns::drain_cost,
+        header: "dns drain s",
+        csv: "dns_drain_s",
+        decimals: 1,
+        value: dns_drain,
     },
     CostColumn {
-        header: "ingress hop ms",
-        text: crate::ingress::hop_cost,
+        header: "ingress hop p99 ms",
+        csv: "ingress_hop_p99_ms",
+        decimals: 3,
+        value: ingress_hop,
     },
 ];
 
-/// Retries the service's clients sent from the change on, and their share of its first
-/// tries over the same time.
-fn extra_requests(run: &CellRun<'_>) -> String {
-    let (now, then) = (&run.service.counts, run.books().counts);
-    let retried = now.retried - then.retried;
-    if retried == 0 {
-        return "0".into();
+impl CostColumn {
+    /// The value as text: `decimals` places, "" when none.
+    pub fn text(&self, v: Option<f64>) -> String {
+        v.map_or(String::new(), |v| format!("{v:.*}", self.decimals))
     }
-    let first = (now.started - now.retries) - (then.started - then.retries);
-    format!(
-        "{retried} ({:.2}%)",
-        100.0 * retried as f64 / first.max(1) as f64
-    )
 }
 
-/// Nodes whose loss, drain or speaker restart can reach the service: those its
+/// The DNS split (`src/dns.rs`): how long the service took to drain after the weights moved
+/// away from it, before the trigger may touch it (the run's end if it never drained).
+fn dns_drain(run: &CellRun<'_>) -> Option<f64> {
+    let d = run.result.dns.as_ref()?;
+    let x = d.drains.iter().find(|x| x.service == run.service.name)?;
+    let end = x.drained_at.unwrap_or(run.result.sim_time);
+    Some((end - x.changed_at).as_secs_f64())
+}
+
+/// The ingress tier (`src/ingress.rs`): its own time per answered request at p99, the extra
+/// hop every request pays.
+fn ingress_hop(run: &CellRun<'_>) -> Option<f64> {
+    let p = run
+        .result
+        .proxies
+        .iter()
+        .find(|p| p.service == run.service.name)?;
+    p.overhead.quantile(0.99).map(|d| d.as_millis_f64())
+}
+
+/// Client retry: the retries the service's clients sent from the change on (each an extra
+/// request on the service).
+fn extra_requests(run: &CellRun<'_>) -> Option<f64> {
+    let (now, then) = (&run.service.counts, run.books().counts);
+    Some((now.retried - then.retried) as f64)
+}
+
+/// Pinning: the nodes whose loss, drain or speaker restart can reach the service, those its
 /// advertisements select and those its pods run on; pinning makes them few.
-fn care_nodes(run: &CellRun<'_>) -> String {
-    format!(
-        "{} of {}",
-        run.service.care_nodes,
-        run.result.node_names.len()
-    )
+fn care_nodes(run: &CellRun<'_>) -> Option<f64> {
+    Some(f64::from(run.service.care_nodes))
 }
 
 /// One row of the table (mitigations.csv).
@@ -170,7 +199,7 @@ pub struct Row {
     /// p99 of the service's clients' answers in the minute around the change, ms.
     pub p99_ms: Option<f64>,
     /// The [`COST_COLUMNS`], in order.
-    pub costs: Vec<String>,
+    pub costs: Vec<Option<f64>>,
     /// Why the cell does not apply, or the cell's note.
     pub note: String,
 }
@@ -242,11 +271,12 @@ fn row(
     row.connections_broken = Some(service.conns_broken - books.conns_broken);
     row.user_failed = Some(service.counts.user_failed() - books.counts.user_failed());
     row.p99_ms = window_p99(&run, t).map(|d| d.as_millis_f64());
-    row.costs = COST_COLUMNS.iter().map(|c| (c.text)(&run)).collect();
+    row.costs = COST_COLUMNS.iter().map(|c| (c.value)(&run)).collect();
     row
 }
 
-/// p99 of the answers the service's client groups got in the window around the change.
+/// p99 of the answers the service's client groups got in the window around the change (a
+/// DNS split's users count with every service their name resolves to).
 fn window_p99(run: &CellRun<'_>, t: &MitigationTable) -> Option<SimDuration> {
     let series = &run.result.series;
     let bucket = series.bucket.as_nanos().max(1);
@@ -391,8 +421,10 @@ pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
                 dash(r.user_failed),
                 r.p99_ms.map_or("-".into(), |p| format!("{p:.3}")),
             ];
-            for k in 0..COST_COLUMNS.len() {
-                cols.push(r.costs.get(k).cloned().unwrap_or_else(|| "-".into()));
+            for (k, c) in COST_COLUMNS.iter().enumerate() {
+                let v = r.costs.get(k).copied().flatten();
+                let dash = r.live_at_change.is_none();
+                cols.push(if dash { "-".into() } else { c.text(v) });
             }
             cols.push(r.note.clone());
             cols
@@ -444,10 +476,10 @@ pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
 /// mitigations.csv's rows: [`Row`] with the cost columns flattened.
 pub fn csv_rows(scenario: &Scenario, results: &[RunResult]) -> Vec<Vec<String>> {
     let mut header: Vec<String> = [
+        "variant",
         "trigger",
         "mitigation",
         "mode",
-        "variant",
         "service",
         "live_at_change",
         "connections_broken",
@@ -456,24 +488,25 @@ pub fn csv_rows(scenario: &Scenario, results: &[RunResult]) -> Vec<Vec<String>> 
     ]
     .map(String::from)
     .to_vec();
-    header.extend(COST_COLUMNS.iter().map(|c| c.header.replace(' ', "_")));
+    header.extend(COST_COLUMNS.iter().map(|c| c.csv.to_string()));
     header.push("note".into());
     let opt = |v: Option<u64>| v.map_or(String::new(), |x| x.to_string());
     let mut out = vec![header];
     for r in rows(scenario, results) {
         let mut cols = vec![
+            r.variant,
             r.trigger,
             r.mitigation,
             r.mode.to_string(),
-            r.variant,
             r.service,
             opt(r.live_at_change),
             opt(r.connections_broken),
             opt(r.user_failed),
             r.p99_ms.map_or(String::new(), |p| format!("{p:.6}")),
         ];
-        let n = COST_COLUMNS.len();
-        cols.extend((0..n).map(|k| r.costs.get(k).cloned().unwrap_or_default()));
+        for (k, c) in COST_COLUMNS.iter().enumerate() {
+            cols.push(c.text(r.costs.get(k).copied().flatten()));
+        }
         cols.push(r.note);
         out.push(cols);
     }
