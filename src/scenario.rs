@@ -2513,7 +2513,7 @@ mod tests {
             (
                 "[(at: \"0.5s\", hang_speaker: \"node-1\", restart_after: \"1s\")]",
                 "events[0].restart_after",
-                "restart_speaker and kill_speaker",
+                "restart_speaker, neighbor_shutdown and kill_speaker",
             ),
             (
                 "[(at: \"0.5s\", blackout: \"0s\")]",
