@@ -87,8 +87,22 @@ fn calib_derives_a_valid_scenario_with_its_evidence() {
     );
     assert_eq!(
         text.matches("crash: \"node-").count(),
-        1 + 9,
-        "one BFD crash, nine hold crashes"
+        1 + 9 + 2,
+        "one BFD crash, nine hold crashes, the two L2 leader crashes"
+    );
+    // The L2 takeovers with the lab's arp_accept 0 and 1, and the 5 ms probe.
+    for v in [
+        "(name: \"l2_arp0\", l2: (clients: BehindGateway, arp_accept: Never)",
+        "(name: \"l2_arp1\", l2: (clients: BehindGateway, arp_accept: Always)",
+        "load: Ping(interval: \"5ms\")",
+    ] {
+        assert!(text.contains(v), "no {v} in\n{text}");
+    }
+    // The session-down-to-FIB delay per cause, as evidence for the single value.
+    assert!(
+        text.contains("ended by the node (NOTIFICATION received, TCP closed): median of 7 = ")
+            && text.contains("by the router's timers (hold, BFD): median of 17 = 72.3 ms"),
+        "{text}"
     );
     let (ok, _, stderr) = sim_in(tmp.path(), &["validate", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
