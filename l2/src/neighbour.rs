@@ -48,23 +48,9 @@ pub struct NeighbourConfig {
     pub own_ip: Ipv4Addr,
     /// Prefix length of `own_ip`'s subnet (for `arp_accept = 2` and broadcast detection).
     pub prefix_len: u8,
-    /// `base_reachable_time_ms`, 30 s.
-    pub base_reachable_time: SimDuration,
-    /// `delay_first_probe_time`, 5 s.
-    pub delay_first_probe_time: SimDuration,
-    /// `retrans_time_ms`, 1 s.
-    pub retrans_time: SimDuration,
-    /// `ucast_solicit`, 3: unicast probes in PROBE.
-    pub ucast_solicit: u32,
-    /// `mcast_solicit`, 3: broadcast requests in INCOMPLETE.
-    pub mcast_solicit: u32,
-    /// `mcast_resolicit`, 0: broadcast requests in PROBE after the unicast ones.
-    pub mcast_resolicit: u32,
-    /// `locktime`, 1 s: a valid entry's MAC changes only if it last changed longer ago
-    /// (or the ARP is gratuitous).
-    pub locktime: SimDuration,
-    /// Packets queued per unresolved address, 101.
-    pub unres_qlen: usize,
+    /// The NUD knobs (arp_tbl's: `locktime` 1 s, a valid entry's MAC changes only if it last
+    /// changed longer ago, or the ARP is gratuitous).
+    pub nud: NudParams,
     /// `arp_accept`, 0.
     pub arp_accept: ArpAccept,
     /// Host drops every gratuitous-looking ARP (SPA == TPA), like `drop_gratuitous_arp = 1`.
@@ -81,14 +67,7 @@ impl NeighbourConfig {
             own_mac,
             own_ip,
             prefix_len,
-            base_reachable_time: SimDuration::from_secs(30),
-            delay_first_probe_time: SimDuration::from_secs(5),
-            retrans_time: SimDuration::from_secs(1),
-            ucast_solicit: 3,
-            mcast_solicit: 3,
-            mcast_resolicit: 0,
-            locktime: SimDuration::from_secs(1),
-            unres_qlen: 101,
+            nud: NudParams::linux(SimDuration::from_secs(1)),
             arp_accept: ArpAccept::Never,
             ignores_garp: false,
             seed,
@@ -128,22 +107,6 @@ pub enum Input {
 /// [`Output::Answer`] an ARP reply; [`Output::Announce`] does not occur).
 pub type Output = crate::nud::Output<Ipv4Addr>;
 
-impl NeighbourConfig {
-    fn nud(&self) -> NudParams {
-        NudParams {
-            base_reachable_time: self.base_reachable_time,
-            delay_first_probe_time: self.delay_first_probe_time,
-            retrans_time: self.retrans_time,
-            ucast_solicit: self.ucast_solicit,
-            mcast_solicit: self.mcast_solicit,
-            mcast_resolicit: self.mcast_resolicit,
-            locktime: self.locktime,
-            unres_qlen: self.unres_qlen,
-            seed: self.seed,
-        }
-    }
-}
-
 /// One host interface's neighbour cache. Pure: feed it [`Input`]s with the current time,
 /// perform the [`Output`]s, and wake it at [`NeighbourCache::next_timeout`].
 ///
@@ -173,7 +136,7 @@ impl NeighbourCache {
     /// An empty cache, as at time zero.
     pub fn new(config: NeighbourConfig) -> Self {
         NeighbourCache {
-            table: NudTable::new(config.nud()),
+            table: NudTable::new(config.nud, config.seed),
             config,
         }
     }

@@ -68,20 +68,8 @@ pub struct Neighbour6Config {
     pub prefix_len: u8,
     /// This interface's link-local address (by default the MAC's EUI-64 one).
     pub link_local: Ipv6Addr,
-    /// `base_reachable_time_ms`, 30 s.
-    pub base_reachable_time: SimDuration,
-    /// `delay_first_probe_time`, 5 s.
-    pub delay_first_probe_time: SimDuration,
-    /// `retrans_time_ms`, 1 s.
-    pub retrans_time: SimDuration,
-    /// `ucast_solicit`, 3: unicast NS in PROBE.
-    pub ucast_solicit: u32,
-    /// `mcast_solicit`, 3: multicast NS in INCOMPLETE.
-    pub mcast_solicit: u32,
-    /// `mcast_resolicit`, 0: multicast NS in PROBE after the unicast ones.
-    pub mcast_resolicit: u32,
-    /// Packets queued per unresolved address, 101.
-    pub unres_qlen: usize,
+    /// The NUD knobs (nd_tbl's: no `locktime`).
+    pub nud: NudParams,
     /// `net.ipv6.conf.*.forwarding`: the host is a router (sets R in its NAs; untracked NAs
     /// may create entries).
     pub forwarding: bool,
@@ -104,32 +92,12 @@ impl Neighbour6Config {
             own_ip,
             prefix_len,
             link_local: link_local_from_mac(own_mac),
-            base_reachable_time: SimDuration::from_secs(30),
-            delay_first_probe_time: SimDuration::from_secs(5),
-            retrans_time: SimDuration::from_secs(1),
-            ucast_solicit: 3,
-            mcast_solicit: 3,
-            mcast_resolicit: 0,
-            unres_qlen: 101,
+            nud: NudParams::linux(SimDuration::ZERO),
             forwarding: false,
             accept_untracked_na: AcceptUntrackedNa::Never,
             drop_unsolicited_na: false,
             ndisc_notify: false,
             seed,
-        }
-    }
-
-    fn nud(&self) -> NudParams {
-        NudParams {
-            base_reachable_time: self.base_reachable_time,
-            delay_first_probe_time: self.delay_first_probe_time,
-            retrans_time: self.retrans_time,
-            ucast_solicit: self.ucast_solicit,
-            mcast_solicit: self.mcast_solicit,
-            mcast_resolicit: self.mcast_resolicit,
-            locktime: SimDuration::ZERO,
-            unres_qlen: self.unres_qlen,
-            seed: self.seed,
         }
     }
 
@@ -214,7 +182,7 @@ impl Neighbour6Cache {
     /// An empty cache, as at time zero.
     pub fn new(config: Neighbour6Config) -> Self {
         Neighbour6Cache {
-            table: NudTable::new(config.nud()),
+            table: NudTable::new(config.nud, config.seed),
             config,
         }
     }

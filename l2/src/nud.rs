@@ -169,18 +169,44 @@ pub enum Output<A> {
     },
 }
 
-/// The per-table knobs the engine reads (`struct neigh_parms`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NudParams {
+/// The per-table knobs of the NUD engine (`struct neigh_parms`), shared by the ARP and NDP
+/// caches; [`NudParams::linux`] has the kernel's defaults (arp_tbl and nd_tbl agree on all but
+/// `locktime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NudParams {
+    /// `base_reachable_time_ms`, 30 s.
     pub base_reachable_time: SimDuration,
+    /// `delay_first_probe_time`, 5 s.
     pub delay_first_probe_time: SimDuration,
+    /// `retrans_time_ms`, 1 s.
     pub retrans_time: SimDuration,
+    /// `ucast_solicit`, 3: unicast probes in PROBE.
     pub ucast_solicit: u32,
+    /// `mcast_solicit`, 3: multicast/broadcast solicitations in INCOMPLETE.
     pub mcast_solicit: u32,
+    /// `mcast_resolicit`, 0: multicast/broadcast solicitations in PROBE after the unicast ones.
     pub mcast_resolicit: u32,
+    /// `locktime`: a valid entry's MAC changes only if it last changed longer ago (ARP: 1 s;
+    /// nd_tbl has none, 0).
     pub locktime: SimDuration,
+    /// Packets queued per unresolved address, 101.
     pub unres_qlen: usize,
-    pub seed: u64,
+}
+
+impl NudParams {
+    /// Linux's defaults (net/ipv4/arp.c `arp_tbl`, net/ipv6/ndisc.c `nd_tbl`) with `locktime`.
+    pub fn linux(locktime: SimDuration) -> Self {
+        NudParams {
+            base_reachable_time: SimDuration::from_secs(30),
+            delay_first_probe_time: SimDuration::from_secs(5),
+            retrans_time: SimDuration::from_secs(1),
+            ucast_solicit: 3,
+            mcast_solicit: 3,
+            mcast_resolicit: 0,
+            locktime,
+            unres_qlen: 101,
+        }
+    }
 }
 
 /// `neigh_update`'s flags that the callers here use (include/net/neighbour.h).
@@ -251,6 +277,8 @@ const REDRAW_AFTER: SimDuration = SimDuration::from_secs(300);
 #[derive(Debug, Clone)]
 pub(crate) struct NudTable<A> {
     params: NudParams,
+    /// The host's seed of its reachable_time draws.
+    seed: u64,
     entries: BTreeMap<A, Entry>,
     /// (deadline, ip) of every armed entry timer, earliest first.
     entry_timers: BTreeSet<(SimTime, A)>,
@@ -260,10 +288,11 @@ pub(crate) struct NudTable<A> {
 }
 
 impl<A: Copy + Ord + Debug> NudTable<A> {
-    /// An empty table, as at time zero.
-    pub fn new(params: NudParams) -> Self {
+    /// An empty table, as at time zero; `seed` drives its reachable_time draws.
+    pub fn new(params: NudParams, seed: u64) -> Self {
         let mut table = NudTable {
             params,
+            seed,
             entries: BTreeMap::new(),
             entry_timers: BTreeSet::new(),
             table_timers: [None; TableTimer::COUNT],
@@ -568,8 +597,7 @@ impl<A: Copy + Ord + Debug> NudTable<A> {
     fn draw_reachable_time(&mut self) -> SimDuration {
         let base = self.params.base_reachable_time.as_nanos();
         let x = splitmix64(
-            self.params
-                .seed
+            self.seed
                 .wrapping_add(self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         );
         self.draws += 1;

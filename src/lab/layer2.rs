@@ -116,7 +116,7 @@ impl Layer2 {
                     24,
                     splitmix64(&mut s),
                 );
-                cfg.base_reachable_time = spec.base_reachable_time;
+                cfg.nud.base_reachable_time = spec.base_reachable_time;
                 cfg.ignores_garp = spec.ignores_garp;
                 cfg.arp_accept = match spec.arp_accept {
                     ArpAcceptSetting::Never => ArpAccept::Never,

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use l2::neighbour::{
     ArpAccept, DropReason, Input, NeighbourCache, NeighbourConfig, NudState, Output, PacketId,
 };
+use l2::nud::NudParams;
 use l2::wire::{Arp, ArpOp, EtherType, MacAddr};
 use sim_core::{SimDuration, SimTime};
 
@@ -199,7 +200,10 @@ fn resolution_broadcasts_three_times_then_fails_and_drops_the_queue() {
 #[test]
 fn queue_keeps_the_newest_unres_qlen_packets() {
     let mut cache = NeighbourCache::new(NeighbourConfig {
-        unres_qlen: 2,
+        nud: NudParams {
+            unres_qlen: 2,
+            ..config().nud
+        },
         ..config()
     });
     let mut log = Vec::new();
@@ -438,7 +442,10 @@ fn garp_ignoring_client_keeps_the_dead_mac_until_nud_gives_up() {
 fn reachable_goes_straight_to_delay_if_used_within_delay_first_probe_time() {
     // A short base so REACHABLE ends while the resolving send (the last `used`) is recent.
     let cfg = NeighbourConfig {
-        base_reachable_time: SimDuration::from_secs(2),
+        nud: NudParams {
+            base_reachable_time: SimDuration::from_secs(2),
+            ..config().nud
+        },
         ..config()
     };
     let (mut cache, mut log) = resolved(cfg, secs(0));
@@ -730,7 +737,9 @@ mod properties {
             unres_qlen in 0usize..4,
             seed in any::<u64>(),
         ) {
-            let cfg = NeighbourConfig { arp_accept, ignores_garp, unres_qlen, seed, ..config() };
+            let cfg = NeighbourConfig {
+                arp_accept, ignores_garp, seed, nud: NudParams { unres_qlen, ..config().nud }, ..config()
+            };
             let mut cache = NeighbourCache::new(cfg);
             let mut now = SimTime::ZERO;
             let mut next_packet = 0u64;

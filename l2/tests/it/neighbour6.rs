@@ -9,6 +9,7 @@ use l2::neighbour6::{
     AcceptUntrackedNa, DropReason, Input, Neighbour6Cache, Neighbour6Config, NudState, Output,
     PacketId,
 };
+use l2::nud::NudParams;
 use l2::wire::{
     link_local_from_mac, multicast_mac, solicited_node, MacAddr, NdpMessage, NdpOption, NdpPacket,
     ALL_NODES,
@@ -615,7 +616,8 @@ mod properties {
             seed in any::<u64>(),
         ) {
             let cfg = Neighbour6Config {
-                accept_untracked_na, forwarding, drop_unsolicited_na, ndisc_notify, unres_qlen, seed, ..host()
+                accept_untracked_na, forwarding, drop_unsolicited_na, ndisc_notify, seed,
+                nud: NudParams { unres_qlen, ..host().nud }, ..host()
             };
             let mut cache = Neighbour6Cache::new(cfg);
             let mut now = SimTime::ZERO;
